@@ -1,0 +1,45 @@
+// The domain types: what an article is to this service.
+#ifndef RELATED_SERVER_CORE_ARTICLE_H_
+#define RELATED_SERVER_CORE_ARTICLE_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace related {
+
+// The site's own identifier (e.g. a CMS path). Validated by ValidateArticleId.
+using ArticleId = std::string;
+
+// What the website needs to render an article in the related box. Stored as
+// given and returned with every result, so callers need no second lookup.
+struct ArticleMetadata {
+  std::string title;
+  std::string url;
+  std::string section;
+  std::string language;
+  std::optional<absl::Time> published_at;  // nullopt: unknown
+  std::map<std::string, std::string> attributes;
+
+  bool operator==(const ArticleMetadata&) const = default;
+};
+
+struct Article {
+  ArticleId id;
+  std::vector<float> embedding;
+  ArticleMetadata metadata;
+};
+
+// One entry of a related list.
+struct RelatedArticle {
+  ArticleId id;
+  float score = 0;  // cosine similarity to the query article
+  ArticleMetadata metadata;
+};
+
+}  // namespace related
+
+#endif  // RELATED_SERVER_CORE_ARTICLE_H_

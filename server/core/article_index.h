@@ -1,0 +1,138 @@
+// ArticleIndex: the articles a server holds and the related lookups over them.
+// This is where writes are applied and where related lists are computed.
+// It knows nothing of gRPC; the service layer translates to and from it.
+#ifndef RELATED_SERVER_CORE_ARTICLE_INDEX_H_
+#define RELATED_SERVER_CORE_ARTICLE_INDEX_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "server/core/article.h"
+#include "server/core/vector_index.h"
+
+namespace related {
+
+struct ArticleIndexOptions {
+  IndexKind index_kind = IndexKind::kHnsw;
+  // Embedding dimension; 0 means "set by the first write".
+  int dimension = 0;
+  HnswOptions hnsw;
+  int default_limit = 10;
+  int max_limit = 100;
+  // Most articles per upsert / IDs per delete or batch lookup.
+  int max_batch_size = 1000;
+  int max_id_bytes = 256;
+  // Writes are applied in chunks of this many articles, each under a short
+  // exclusive lock, so a large batch never stalls readers for long.
+  int write_chunk_size = 32;
+};
+
+// A related lookup for a stored article.
+struct RelatedQuery {
+  ArticleId article_id;
+  int limit = 0;  // 0: the default limit
+  std::vector<ArticleId> exclude_ids;
+};
+
+// The outcome of one item of a batch lookup.
+struct RelatedResult {
+  ArticleId article_id;
+  absl::Status status;
+  std::vector<RelatedArticle> articles;
+};
+
+struct IndexStats {
+  int64_t article_count = 0;
+  int dimension = 0;
+  IndexKind index_kind = IndexKind::kHnsw;
+  int64_t index_memory_bytes = 0;
+};
+
+class ArticleIndex {
+ public:
+  // Fails (INVALID_ARGUMENT) on options that cannot work, e.g. limits < 1.
+  static absl::StatusOr<std::unique_ptr<ArticleIndex>> Create(
+      const ArticleIndexOptions& options);
+
+  const ArticleIndexOptions& options() const { return options_; }
+
+  // Inserts or replaces `articles` by ID. The batch is validated first and
+  // applied only if every article is valid (INVALID_ARGUMENT naming
+  // "articles[i].field" otherwise; RESOURCE_EXHAUSTED if larger than
+  // max_batch_size). The first write fixes the dimension if it was 0.
+  // Visible to every read that starts after this returns.
+  absl::Status Upsert(std::vector<Article> articles);
+
+  // Deletes the articles that exist among `ids`; returns how many did.
+  absl::StatusOr<int> Delete(const std::vector<ArticleId>& ids);
+
+  // NOT_FOUND if absent. The embedding is the stored unit vector.
+  absl::StatusOr<Article> Get(const ArticleId& id) const;
+
+  // The stored articles most similar to the query article, best first,
+  // never including the query article itself or any of `exclude_ids`.
+  // NOT_FOUND if the query article is absent; INVALID_ARGUMENT for a bad
+  // limit or ID.
+  absl::StatusOr<std::vector<RelatedArticle>> Related(
+      const RelatedQuery& query) const;
+
+  // Related() for each of `article_ids` with one shared limit and exclusion
+  // list. Fails as a whole only on a malformed request; per-item errors
+  // (NOT_FOUND) are in the results, which follow the request order.
+  absl::StatusOr<std::vector<RelatedResult>> BatchRelated(
+      const std::vector<ArticleId>& article_ids, int limit,
+      const std::vector<ArticleId>& exclude_ids) const;
+
+  IndexStats Stats() const;
+
+ private:
+  // What the index keeps per article besides its vector. Shared so a reader
+  // can take results out of the lock without copying metadata under it.
+  struct StoredArticle {
+    ArticleId id;
+    ArticleMetadata metadata;
+  };
+  struct Entry {
+    Slot slot;
+    std::shared_ptr<const StoredArticle> article;
+  };
+
+  explicit ArticleIndex(const ArticleIndexOptions& options);
+
+  absl::Status ValidateUpsertLocked(std::vector<Article>& articles)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  absl::Status ApplyChunk(std::vector<Article>::iterator begin,
+                          std::vector<Article>::iterator end)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  void RemoveSlotLocked(Slot slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ValidateLookup(int limit,
+                              const std::vector<ArticleId>& exclude_ids) const;
+  absl::StatusOr<std::vector<RelatedArticle>> RelatedLocked(
+      const ArticleId& id, int limit,
+      const std::vector<ArticleId>& exclude_ids) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  const ArticleIndexOptions options_;
+
+  // Serialises writers with each other (so a batch's chunks are applied in
+  // order and the dimension is fixed once); readers never take it.
+  absl::Mutex write_mu_;
+  // Guards the index and maps below: readers share it, a writer holds it
+  // exclusively for one chunk at a time.
+  mutable absl::Mutex mu_;
+  std::unique_ptr<VectorIndex> index_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<ArticleId, Entry> by_id_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<const StoredArticle>> by_slot_ ABSL_GUARDED_BY(mu_);
+  // Read without mu_ by validation; written only under write_mu_ and mu_.
+  std::atomic<int> dimension_;
+};
+
+}  // namespace related
+
+#endif  // RELATED_SERVER_CORE_ARTICLE_INDEX_H_

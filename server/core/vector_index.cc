@@ -1,0 +1,179 @@
+// The two FAISS-backed VectorIndex implementations.
+#include "server/core/vector_index.h"
+
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <omp.h>
+
+#include <cstring>
+
+#include "server/core/faiss_search.h"
+
+namespace related {
+
+void UseOneOpenMpThreadOnThisThread() {
+  thread_local const bool done = [] {
+    omp_set_num_threads(1);
+    return true;
+  }();
+  (void)done;
+}
+
+absl::string_view IndexKindName(IndexKind kind) {
+  return kind == IndexKind::kExact ? "exact" : "hnsw";
+}
+
+std::optional<IndexKind> ParseIndexKind(absl::string_view name) {
+  if (name == "exact") return IndexKind::kExact;
+  if (name == "hnsw") return IndexKind::kHnsw;
+  return std::nullopt;
+}
+
+namespace {
+
+std::vector<Slot> ConsecutiveSlots(Slot first, int64_t count) {
+  std::vector<Slot> slots(count);
+  for (int64_t i = 0; i < count; ++i) slots[i] = first + i;
+  return slots;
+}
+
+// Exact search over all vectors. Removal moves the last vector into the
+// hole, so storage stays dense and every search scans live vectors only.
+class FlatVectorIndex : public VectorIndex {
+ public:
+  explicit FlatVectorIndex(int dimension) : index_(dimension) {}
+
+  IndexKind Kind() const override { return IndexKind::kExact; }
+  int Dimension() const override { return index_.d; }
+  int64_t LiveCount() const override { return index_.ntotal; }
+  int64_t MemoryBytes() const override {
+    return static_cast<int64_t>(index_.codes.capacity());
+  }
+
+  absl::StatusOr<std::vector<Slot>> Add(const float* vectors,
+                                        int64_t count) override {
+    const Slot first = index_.ntotal;
+    auto added = CallFaiss("add", [&] {
+      index_.add(count, vectors);
+      return true;
+    });
+    if (!added.ok()) return added.status();
+    return ConsecutiveSlots(first, count);
+  }
+
+  std::optional<SlotMove> Remove(Slot slot) override {
+    const Slot last = index_.ntotal - 1;
+    const size_t bytes = index_.code_size;
+    if (slot != last) {
+      std::memcpy(&index_.codes[slot * bytes], &index_.codes[last * bytes],
+                  bytes);
+    }
+    index_.codes.resize(last * bytes);
+    index_.ntotal = last;
+    if (slot == last) return std::nullopt;
+    return SlotMove{last, slot};
+  }
+
+  void Vector(Slot slot, float* out) const override {
+    std::memcpy(out, index_.get_xb() + slot * index_.d,
+                sizeof(float) * index_.d);
+  }
+
+  absl::StatusOr<std::vector<Neighbor>> Search(
+      const float* query, int k,
+      const absl::flat_hash_set<Slot>& excluded) const override {
+    UseOneOpenMpThreadOnThisThread();
+    SlotSelector selector(excluded, nullptr);
+    faiss::SearchParameters params;
+    params.sel = excluded.empty() ? nullptr : &selector;
+    return CollectNeighbors(k, [&](float* scores, faiss::Index::idx_t* slots) {
+      index_.search(1, query, k, scores, slots, &params);
+    });
+  }
+
+ private:
+  faiss::IndexFlatIP index_;
+};
+
+// Approximate search on an HNSW graph. HNSW cannot delete a node, so removed
+// slots stay in the graph (they still help navigation) and are filtered out
+// of results by the selector.
+// TODO(perf issue): rebuild when tombstones pile up.
+class HnswVectorIndex : public VectorIndex {
+ public:
+  HnswVectorIndex(int dimension, const HnswOptions& options)
+      : index_(dimension, options.m, faiss::METRIC_INNER_PRODUCT),
+        ef_search_(options.ef_search) {
+    index_.hnsw.efConstruction = options.ef_construction;
+    index_.hnsw.efSearch = options.ef_search;
+  }
+
+  IndexKind Kind() const override { return IndexKind::kHnsw; }
+  int Dimension() const override { return index_.d; }
+  int64_t LiveCount() const override { return index_.ntotal - removed_count_; }
+  int64_t MemoryBytes() const override {
+    const auto& h = index_.hnsw;
+    const auto* storage = dynamic_cast<const faiss::IndexFlatCodes*>(index_.storage);
+    return static_cast<int64_t>(
+        (storage ? storage->codes.capacity() : 0) +
+        h.neighbors.capacity() * sizeof(h.neighbors[0]) +
+        h.offsets.capacity() * sizeof(h.offsets[0]) +
+        h.levels.capacity() * sizeof(h.levels[0]) + removed_.capacity() / 8);
+  }
+
+  absl::StatusOr<std::vector<Slot>> Add(const float* vectors,
+                                        int64_t count) override {
+    const Slot first = index_.ntotal;
+    auto added = CallFaiss("add", [&] {
+      index_.add(count, vectors);
+      return true;
+    });
+    if (!added.ok()) return added.status();
+    removed_.resize(index_.ntotal, false);
+    return ConsecutiveSlots(first, count);
+  }
+
+  std::optional<SlotMove> Remove(Slot slot) override {
+    if (!removed_[slot]) {
+      removed_[slot] = true;
+      ++removed_count_;
+    }
+    return std::nullopt;
+  }
+
+  void Vector(Slot slot, float* out) const override {
+    index_.storage->reconstruct(slot, out);
+  }
+
+  absl::StatusOr<std::vector<Neighbor>> Search(
+      const float* query, int k,
+      const absl::flat_hash_set<Slot>& excluded) const override {
+    UseOneOpenMpThreadOnThisThread();
+    SlotSelector selector(excluded, &removed_);
+    faiss::SearchParametersHNSW params;
+    params.sel = (excluded.empty() && removed_count_ == 0) ? nullptr : &selector;
+    // The candidate queue must hold at least k entries to return k results.
+    params.efSearch = std::max(ef_search_, k);
+    return CollectNeighbors(k, [&](float* scores, faiss::Index::idx_t* slots) {
+      index_.search(1, query, k, scores, slots, &params);
+    });
+  }
+
+ private:
+  faiss::IndexHNSWFlat index_;
+  int ef_search_;
+  std::vector<bool> removed_;  // by slot
+  int64_t removed_count_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<VectorIndex> MakeVectorIndex(IndexKind kind, int dimension,
+                                             const HnswOptions& hnsw) {
+  if (kind == IndexKind::kExact) {
+    return std::make_unique<FlatVectorIndex>(dimension);
+  }
+  return std::make_unique<HnswVectorIndex>(dimension, hnsw);
+}
+
+}  // namespace related

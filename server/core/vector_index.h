@@ -1,0 +1,85 @@
+// The nearest-neighbour index behind the service: one interface, two FAISS
+// implementations (exact flat inner product, approximate HNSW).
+//
+// Vectors live at dense positions called slots. The index is NOT thread-safe
+// on its own: ArticleIndex serialises mutations against searches (many
+// concurrent Search calls are fine). No exception leaves this module: FAISS
+// throws, and each implementation catches at its calls.
+#ifndef RELATED_SERVER_CORE_VECTOR_INDEX_H_
+#define RELATED_SERVER_CORE_VECTOR_INDEX_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+
+namespace related {
+
+using Slot = int64_t;
+
+struct Neighbor {
+  Slot slot;
+  float score;  // inner product = cosine for the unit vectors stored here
+};
+
+// A slot that moved when another was removed (see VectorIndex::Remove).
+struct SlotMove {
+  Slot from;
+  Slot to;
+};
+
+enum class IndexKind { kExact, kHnsw };
+
+absl::string_view IndexKindName(IndexKind kind);
+// Parses "exact" or "hnsw"; nullopt otherwise.
+std::optional<IndexKind> ParseIndexKind(absl::string_view name);
+
+struct HnswOptions {
+  int m = 32;                 // graph degree: memory vs recall
+  int ef_construction = 200;  // build effort: ingest speed vs recall
+  int ef_search = 128;        // query effort: latency vs recall
+};
+
+class VectorIndex {
+ public:
+  virtual ~VectorIndex() = default;
+
+  virtual IndexKind Kind() const = 0;
+  virtual int Dimension() const = 0;
+  // Slots holding a live vector.
+  virtual int64_t LiveCount() const = 0;
+  // Bytes held by vectors and index structures.
+  virtual int64_t MemoryBytes() const = 0;
+
+  // Appends `count` unit vectors of Dimension() floats; they take the slots
+  // returned, in order.
+  virtual absl::StatusOr<std::vector<Slot>> Add(const float* vectors,
+                                                int64_t count) = 0;
+
+  // Removes the vector at `slot`. An index may fill the hole by moving its
+  // last vector there: it then returns that move, and the caller must update
+  // whatever it keyed by the old slot.
+  virtual std::optional<SlotMove> Remove(Slot slot) = 0;
+
+  // Copies the stored vector at a live `slot` into `out` (Dimension() floats).
+  virtual void Vector(Slot slot, float* out) const = 0;
+
+  // Up to `k` live slots most similar to `query`, best first, skipping the
+  // slots in `excluded`. Returns fewer only when fewer live, non-excluded
+  // vectors exist (or, for approximate indexes, rarely, when the graph search
+  // does not reach them).
+  virtual absl::StatusOr<std::vector<Neighbor>> Search(
+      const float* query, int k, const absl::flat_hash_set<Slot>& excluded) const = 0;
+};
+
+// Creates an empty index of `kind` for vectors of `dimension` floats.
+std::unique_ptr<VectorIndex> MakeVectorIndex(IndexKind kind, int dimension,
+                                             const HnswOptions& hnsw);
+
+}  // namespace related
+
+#endif  // RELATED_SERVER_CORE_VECTOR_INDEX_H_

@@ -1,0 +1,106 @@
+#include "server/core/vector_index.h"
+
+#include <set>
+
+#include "gtest/gtest.h"
+#include "tests/core/test_data.h"
+
+namespace related {
+namespace {
+
+using testing::BruteForceTopK;
+using testing::ClusteredVectors;
+
+constexpr int kDim = 32;
+
+TEST(FlatVectorIndex, MatchesBruteForceExactly) {
+  const auto vectors = ClusteredVectors(2000, kDim, 40, /*seed=*/7);
+  auto index = MakeVectorIndex(IndexKind::kExact, kDim, {});
+  ASSERT_TRUE(index->Add(vectors.data(), 2000).ok());
+  for (int q = 0; q < 50; ++q) {
+    const float* query = &vectors[size_t(q) * kDim];
+    auto got = index->Search(query, 10, {q});
+    ASSERT_TRUE(got.ok());
+    auto want = BruteForceTopK(vectors, kDim, query, 10, [&](int i) { return i == q; });
+    ASSERT_EQ(got->size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ((*got)[i].slot, want[i]);
+  }
+}
+
+TEST(FlatVectorIndex, RemoveMovesLastSlotIntoTheHole) {
+  const auto vectors = ClusteredVectors(5, kDim, 2, 1);
+  auto index = MakeVectorIndex(IndexKind::kExact, kDim, {});
+  ASSERT_TRUE(index->Add(vectors.data(), 5).ok());
+  auto move = index->Remove(1);
+  ASSERT_TRUE(move.has_value());
+  EXPECT_EQ(move->from, 4);
+  EXPECT_EQ(move->to, 1);
+  EXPECT_EQ(index->LiveCount(), 4);
+  std::vector<float> got(kDim);
+  index->Vector(1, got.data());
+  for (int d = 0; d < kDim; ++d) EXPECT_EQ(got[d], vectors[4 * kDim + d]);
+  EXPECT_FALSE(index->Remove(3).has_value());  // the last slot: nothing moves
+  EXPECT_EQ(index->LiveCount(), 3);
+}
+
+// Approximate search must find nearly what exact search finds.
+TEST(HnswVectorIndex, RecallAtTenAgainstExactIsAtLeast95Percent) {
+  constexpr int kCount = 10000;
+  const auto vectors = ClusteredVectors(kCount, kDim, 100, /*seed=*/42);
+  auto exact = MakeVectorIndex(IndexKind::kExact, kDim, {});
+  auto hnsw = MakeVectorIndex(IndexKind::kHnsw, kDim, HnswOptions{});
+  ASSERT_TRUE(exact->Add(vectors.data(), kCount).ok());
+  ASSERT_TRUE(hnsw->Add(vectors.data(), kCount).ok());
+  int found = 0, total = 0;
+  for (int q = 0; q < kCount; q += 50) {
+    const float* query = &vectors[size_t(q) * kDim];
+    auto want = exact->Search(query, 10, {q});
+    auto got = hnsw->Search(query, 10, {q});
+    ASSERT_TRUE(want.ok() && got.ok());
+    ASSERT_EQ(got->size(), 10u);
+    std::set<Slot> want_slots;
+    for (auto& n : *want) want_slots.insert(n.slot);
+    for (auto& n : *got) {
+      EXPECT_NE(n.slot, q) << "the query itself was returned";
+      found += want_slots.count(n.slot);
+    }
+    total += 10;
+  }
+  const double recall = double(found) / total;
+  RecordProperty("recall_at_10", std::to_string(recall));
+  EXPECT_GE(recall, 0.95);
+}
+
+TEST(HnswVectorIndex, RemovedAndExcludedSlotsNeverReturnedAndResultsStayFull) {
+  constexpr int kCount = 3000;
+  const auto vectors = ClusteredVectors(kCount, kDim, 30, 3);
+  auto index = MakeVectorIndex(IndexKind::kHnsw, kDim, HnswOptions{});
+  ASSERT_TRUE(index->Add(vectors.data(), kCount).ok());
+  // Remove every third vector.
+  for (Slot s = 0; s < kCount; s += 3) EXPECT_FALSE(index->Remove(s).has_value());
+  EXPECT_EQ(index->LiveCount(), kCount - kCount / 3);
+  for (int q = 1; q < kCount; q += 97) {
+    absl::flat_hash_set<Slot> excluded = {q, q + 1};
+    auto got = index->Search(&vectors[size_t(q) * kDim], 50, excluded);
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(got->size(), 50u);
+    for (auto& n : *got) {
+      EXPECT_NE(n.slot % 3, 0) << "removed slot " << n.slot << " returned";
+      EXPECT_FALSE(excluded.contains(n.slot));
+    }
+  }
+}
+
+TEST(VectorIndex, FewerVectorsThanKReturnsAllOfThem) {
+  for (IndexKind kind : {IndexKind::kExact, IndexKind::kHnsw}) {
+    const auto vectors = ClusteredVectors(4, kDim, 2, 9);
+    auto index = MakeVectorIndex(kind, kDim, {});
+    ASSERT_TRUE(index->Add(vectors.data(), 4).ok());
+    auto got = index->Search(vectors.data(), 100, {0});
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(got->size(), 3u) << IndexKindName(kind);
+  }
+}
+
+}  // namespace
+}  // namespace related
