@@ -64,7 +64,7 @@ class ArticleIndex {
 
   // Inserts or replaces `articles` by ID. The batch is validated first and
   // applied only if every article is valid (INVALID_ARGUMENT naming
-  // "articles[i].field" otherwise; RESOURCE_EXHAUSTED if larger than
+  // "articles[i].field" otherwise; INVALID_ARGUMENT too if larger than
   // max_batch_size). The first write fixes the dimension if it was 0.
   // Visible to every read that starts after this returns.
   absl::Status Upsert(std::vector<Article> articles);

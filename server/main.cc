@@ -1,0 +1,135 @@
+// related-server: flags -> ServerOptions -> start; stop on SIGTERM/SIGINT.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "server/service/server.h"
+
+ABSL_FLAG(std::string, grpc_address, "0.0.0.0:50051",
+          "host:port for the gRPC API (port 0: let the OS choose).");
+ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9464",
+          "host:port for Prometheus metrics at /metrics (port 0: OS chooses).");
+ABSL_FLAG(int, dim, 0,
+          "Embedding dimension; 0 means the first write sets it.");
+ABSL_FLAG(std::string, index, "hnsw",
+          "Index kind: 'exact' (FAISS flat inner product, exhaustive) or "
+          "'hnsw' (FAISS HNSW graph, approximate, fast at scale).");
+ABSL_FLAG(int, default_limit, 10, "Related articles returned when a request sets no limit.");
+ABSL_FLAG(int, max_limit, 100, "Largest limit a request may ask for.");
+ABSL_FLAG(int, max_batch_size, 1000,
+          "Most articles per upsert batch, IDs per delete or batch lookup.");
+ABSL_FLAG(int, max_id_bytes, 256, "Longest article ID accepted, in bytes.");
+ABSL_FLAG(int, max_message_bytes, 16 << 20, "Largest gRPC request accepted, in bytes.");
+ABSL_FLAG(int, hnsw_m, 32, "HNSW graph degree (memory vs recall).");
+ABSL_FLAG(int, hnsw_ef_construction, 200, "HNSW build effort (ingest speed vs recall).");
+ABSL_FLAG(int, hnsw_ef_search, 128, "HNSW query effort (latency vs recall).");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "On SIGTERM/SIGINT, how long in-flight RPCs may take to finish.");
+
+namespace {
+
+// Written by the signal handler, read by the thread that shuts down. A pipe
+// because a signal handler may do almost nothing else safely, and because
+// some library threads (civetweb's) unblock signals, so the signal can land
+// on any thread.
+int stop_pipe[2] = {-1, -1};
+
+void OnStopSignal(int signal) {
+  const char byte = static_cast<char>(signal);
+  [[maybe_unused]] ssize_t ignored = write(stop_pipe[1], &byte, 1);
+}
+
+void InstallStopHandlers() {
+  if (pipe(stop_pipe) != 0) {
+    std::perror("related-server: pipe");
+    std::exit(1);
+  }
+  struct sigaction action = {};
+  action.sa_handler = OnStopSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+}
+
+absl::StatusOr<related::ServerOptions> OptionsFromFlags() {
+  related::ServerOptions options;
+  options.grpc_address = absl::GetFlag(FLAGS_grpc_address);
+  options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  auto kind = related::ParseIndexKind(absl::GetFlag(FLAGS_index));
+  if (!kind.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--index must be 'exact' or 'hnsw', got '", absl::GetFlag(FLAGS_index), "'"));
+  }
+  related::ArticleIndexOptions& index = options.index;
+  index.index_kind = *kind;
+  index.dimension = absl::GetFlag(FLAGS_dim);
+  index.default_limit = absl::GetFlag(FLAGS_default_limit);
+  index.max_limit = absl::GetFlag(FLAGS_max_limit);
+  index.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
+  index.max_id_bytes = absl::GetFlag(FLAGS_max_id_bytes);
+  index.hnsw.m = absl::GetFlag(FLAGS_hnsw_m);
+  index.hnsw.ef_construction = absl::GetFlag(FLAGS_hnsw_ef_construction);
+  index.hnsw.ef_search = absl::GetFlag(FLAGS_hnsw_ef_search);
+  return options;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Serves related articles over gRPC (related.v1.RelatedArticles).\n"
+      "Usage: related-server [--grpc_address=0.0.0.0:50051] "
+      "[--metrics_address=0.0.0.0:9464] [--dim=N] [--index=exact|hnsw] ...");
+  // --help lists the flags defined here (absl's default looks for a file
+  // named after the binary).
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "server/main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
+  absl::ParseCommandLine(argc, argv);
+
+  auto options = OptionsFromFlags();
+  if (!options.ok()) {
+    std::fprintf(stderr, "related-server: %s\n", std::string(options.status().message()).c_str());
+    return 2;
+  }
+  InstallStopHandlers();
+  auto server = related::RelatedServer::Start(*options);
+  if (!server.ok()) {
+    std::fprintf(stderr, "related-server: %s\n", std::string(server.status().message()).c_str());
+    return 1;
+  }
+  const related::IndexStats stats = (*server)->index().Stats();
+  std::fprintf(stderr,
+               "related-server: listening grpc=%s metrics=%s (index %s, dim %d, "
+               "%lld articles)\n",
+               (*server)->grpc_address().c_str(), (*server)->metrics_address().c_str(),
+               std::string(related::IndexKindName(stats.index_kind)).c_str(),
+               stats.dimension, static_cast<long long>(stats.article_count));
+
+  std::thread([&server] {
+    char signal = 0;
+    while (read(stop_pipe[0], &signal, 1) < 0 && errno == EINTR) {
+    }
+    std::fprintf(stderr, "related-server: %s received, draining\n",
+                 signal == SIGTERM ? "SIGTERM" : "SIGINT");
+    (*server)->Shutdown();
+  }).detach();
+  (*server)->Wait();
+  std::fprintf(stderr, "related-server: stopped\n");
+  return 0;
+}

@@ -1,0 +1,136 @@
+#include "server/service/related_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "server/service/proto_conversion.h"
+#include "server/service/status.h"
+
+namespace related {
+namespace {
+
+// A call whose deadline passed or whose client went away is not worth
+// starting: the answer would be thrown away.
+bool Abandoned(grpc::ServerContext* context) { return context->IsCancelled(); }
+
+const grpc::Status kAbandoned(grpc::StatusCode::CANCELLED,
+                              "the call was cancelled or its deadline expired");
+
+}  // namespace
+
+grpc::Status RelatedService::GetRelated(grpc::ServerContext* context,
+                                        const v1::GetRelatedRequest* request,
+                                        v1::GetRelatedResponse* response) {
+  RequestRecorder recorder(metrics_, "GetRelated");
+  if (Abandoned(context)) return recorder.Finish(kAbandoned);
+  auto related = index_.Related({request->article_id(), request->limit(),
+                                 IdsFromProto(request->exclude_ids())});
+  if (related.ok()) RelatedToProto(*related, response->mutable_articles());
+  return recorder.Finish(ToGrpcStatus(related.status()));
+}
+
+grpc::Status RelatedService::BatchGetRelated(
+    grpc::ServerContext* context, const v1::BatchGetRelatedRequest* request,
+    v1::BatchGetRelatedResponse* response) {
+  RequestRecorder recorder(metrics_, "BatchGetRelated");
+  if (Abandoned(context)) return recorder.Finish(kAbandoned);
+  auto results = index_.BatchRelated(IdsFromProto(request->article_ids()),
+                                     request->limit(),
+                                     IdsFromProto(request->exclude_ids()));
+  if (results.ok()) {
+    for (const RelatedResult& result : *results) {
+      v1::BatchGetRelatedResult* item = response->add_results();
+      item->set_article_id(result.article_id);
+      item->set_code(static_cast<int32_t>(result.status.code()));
+      item->set_error_message(std::string(result.status.message()));
+      RelatedToProto(result.articles, item->mutable_articles());
+    }
+  }
+  return recorder.Finish(ToGrpcStatus(results.status()));
+}
+
+absl::Status RelatedService::Upsert(const v1::UpsertArticlesRequest& request) {
+  auto articles = ArticlesFromProto(request.articles());
+  if (!articles.ok()) return articles.status();
+  const int64_t count = static_cast<int64_t>(articles->size());
+  absl::Status status = index_.Upsert(*std::move(articles));
+  if (status.ok()) metrics_.RecordWrites(count, 0);
+  metrics_.SetIndexStats(index_.Stats());
+  return status;
+}
+
+grpc::Status RelatedService::UpsertArticles(
+    grpc::ServerContext* context, const v1::UpsertArticlesRequest* request,
+    v1::UpsertArticlesResponse* response) {
+  RequestRecorder recorder(metrics_, "UpsertArticles");
+  if (Abandoned(context)) return recorder.Finish(kAbandoned);
+  absl::Status status = Upsert(*request);
+  if (status.ok()) response->set_upserted(request->articles_size());
+  return recorder.Finish(ToGrpcStatus(status));
+}
+
+grpc::Status RelatedService::ImportArticles(
+    grpc::ServerContext* context,
+    grpc::ServerReader<v1::UpsertArticlesRequest>* reader,
+    v1::ImportArticlesResponse* response) {
+  RequestRecorder recorder(metrics_, "ImportArticles");
+  v1::UpsertArticlesRequest batch;
+  while (reader->Read(&batch)) {
+    if (Abandoned(context)) return recorder.Finish(kAbandoned);
+    absl::Status status = Upsert(batch);
+    if (!status.ok()) {
+      // Earlier batches stay applied; say how far the import got so the
+      // client can resume after fixing the batch.
+      return recorder.Finish(ToGrpcStatus(absl::Status(
+          status.code(),
+          absl::StrCat("batch ", response->batches(), ": ", status.message(),
+                       " (", response->upserted(),
+                       " articles from earlier batches were imported)"))));
+    }
+    response->set_batches(response->batches() + 1);
+    response->set_upserted(response->upserted() + batch.articles_size());
+  }
+  return recorder.Finish(grpc::Status::OK);
+}
+
+grpc::Status RelatedService::DeleteArticles(
+    grpc::ServerContext* context, const v1::DeleteArticlesRequest* request,
+    v1::DeleteArticlesResponse* response) {
+  RequestRecorder recorder(metrics_, "DeleteArticles");
+  if (Abandoned(context)) return recorder.Finish(kAbandoned);
+  auto deleted = index_.Delete(IdsFromProto(request->article_ids()));
+  if (deleted.ok()) {
+    response->set_deleted(*deleted);
+    metrics_.RecordWrites(0, *deleted);
+    metrics_.SetIndexStats(index_.Stats());
+  }
+  return recorder.Finish(ToGrpcStatus(deleted.status()));
+}
+
+grpc::Status RelatedService::GetArticle(grpc::ServerContext* context,
+                                        const v1::GetArticleRequest* request,
+                                        v1::GetArticleResponse* response) {
+  RequestRecorder recorder(metrics_, "GetArticle");
+  if (Abandoned(context)) return recorder.Finish(kAbandoned);
+  auto article = index_.Get(request->article_id());
+  if (article.ok()) {
+    ArticleToProto(*article, request->include_embedding(), response->mutable_article());
+  }
+  return recorder.Finish(ToGrpcStatus(article.status()));
+}
+
+grpc::Status RelatedService::GetStats(grpc::ServerContext* context,
+                                      const v1::GetStatsRequest* /*request*/,
+                                      v1::GetStatsResponse* response) {
+  RequestRecorder recorder(metrics_, "GetStats");
+  if (Abandoned(context)) return recorder.Finish(kAbandoned);
+  StatsToProto(index_.Stats(), index_.options(), response);
+  return recorder.Finish(grpc::Status::OK);
+}
+
+grpc::Status RelatedService::Ping(grpc::ServerContext* /*context*/,
+                                  const v1::PingRequest* /*request*/,
+                                  v1::PingResponse* /*response*/) {
+  RequestRecorder recorder(metrics_, "Ping");
+  return recorder.Finish(grpc::Status::OK);
+}
+
+}  // namespace related

@@ -1,0 +1,52 @@
+// The gRPC handlers of related.v1.RelatedArticles. Each handler is thin:
+// check the call is still wanted, convert the request, call the core,
+// convert the result and status, record metrics.
+#ifndef RELATED_SERVER_SERVICE_RELATED_SERVICE_H_
+#define RELATED_SERVER_SERVICE_RELATED_SERVICE_H_
+
+#include "related/v1/related.grpc.pb.h"
+#include "server/core/article_index.h"
+#include "server/service/metrics.h"
+
+namespace related {
+
+class RelatedService final : public v1::RelatedArticles::Service {
+ public:
+  RelatedService(ArticleIndex& index, ServiceMetrics& metrics)
+      : index_(index), metrics_(metrics) {}
+
+  grpc::Status GetRelated(grpc::ServerContext* context,
+                          const v1::GetRelatedRequest* request,
+                          v1::GetRelatedResponse* response) override;
+  grpc::Status BatchGetRelated(grpc::ServerContext* context,
+                               const v1::BatchGetRelatedRequest* request,
+                               v1::BatchGetRelatedResponse* response) override;
+  grpc::Status UpsertArticles(grpc::ServerContext* context,
+                              const v1::UpsertArticlesRequest* request,
+                              v1::UpsertArticlesResponse* response) override;
+  grpc::Status ImportArticles(grpc::ServerContext* context,
+                              grpc::ServerReader<v1::UpsertArticlesRequest>* reader,
+                              v1::ImportArticlesResponse* response) override;
+  grpc::Status DeleteArticles(grpc::ServerContext* context,
+                              const v1::DeleteArticlesRequest* request,
+                              v1::DeleteArticlesResponse* response) override;
+  grpc::Status GetArticle(grpc::ServerContext* context,
+                          const v1::GetArticleRequest* request,
+                          v1::GetArticleResponse* response) override;
+  grpc::Status GetStats(grpc::ServerContext* context,
+                        const v1::GetStatsRequest* request,
+                        v1::GetStatsResponse* response) override;
+  grpc::Status Ping(grpc::ServerContext* context, const v1::PingRequest* request,
+                    v1::PingResponse* response) override;
+
+ private:
+  // Applies one upsert batch and updates the write metrics.
+  absl::Status Upsert(const v1::UpsertArticlesRequest& request);
+
+  ArticleIndex& index_;
+  ServiceMetrics& metrics_;
+};
+
+}  // namespace related
+
+#endif  // RELATED_SERVER_SERVICE_RELATED_SERVICE_H_

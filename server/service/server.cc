@@ -1,0 +1,85 @@
+#include "server/service/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include <exception>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace related {
+namespace {
+
+constexpr char kServiceName[] = "related.v1.RelatedArticles";
+
+// "host:0" with the port that was actually bound.
+std::string WithPort(const std::string& address, int port) {
+  return absl::StrCat(address.substr(0, address.rfind(':')), ":", port);
+}
+
+void SetServing(grpc::Server& server, bool serving) {
+  grpc::HealthCheckServiceInterface* health = server.GetHealthCheckService();
+  health->SetServingStatus(serving);  // the whole server ("")
+  health->SetServingStatus(kServiceName, serving);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RelatedServer>> RelatedServer::Start(
+    const ServerOptions& options) {
+  std::unique_ptr<RelatedServer> server(new RelatedServer());
+  server->options_ = options;
+  auto index = ArticleIndex::Create(options.index);
+  if (!index.ok()) return index.status();
+  server->index_ = *std::move(index);
+  server->metrics_ = std::make_unique<ServiceMetrics>(
+      IndexKindName(options.index.index_kind));
+  server->metrics_->SetIndexStats(server->index_->Stats());
+  server->service_ =
+      std::make_unique<RelatedService>(*server->index_, *server->metrics_);
+
+  try {
+    server->exposer_ = std::make_unique<prometheus::Exposer>(options.metrics_address);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot serve metrics on ", options.metrics_address, ": ", e.what()));
+  }
+  server->exposer_->RegisterCollectable(server->metrics_->registry());
+  const std::vector<int> metrics_ports = server->exposer_->GetListeningPorts();
+  server->metrics_address_ = WithPort(
+      options.metrics_address, metrics_ports.empty() ? 0 : metrics_ports.front());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int grpc_port = 0;
+  builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(),
+                           &grpc_port);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.RegisterService(server->service_.get());
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || grpc_port == 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot serve gRPC on ", options.grpc_address,
+        " (address in use, or not a valid host:port)"));
+  }
+  server->grpc_address_ = WithPort(options.grpc_address, grpc_port);
+  // Nothing to load yet; recovery from disk will run here, between
+  // NOT_SERVING and SERVING.
+  SetServing(*server->server_, false);
+  SetServing(*server->server_, true);
+  return server;
+}
+
+void RelatedServer::Shutdown() {
+  // Load balancers see NOT_SERVING first and stop sending new calls.
+  server_->GetHealthCheckService()->Shutdown();
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
+}
+
+void RelatedServer::Wait() { server_->Wait(); }
+
+}  // namespace related

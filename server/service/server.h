@@ -1,0 +1,65 @@
+// RelatedServer: assembles the core, the gRPC service (with health checking
+// and reflection) and the metrics endpoint, and owns their lifetime.
+#ifndef RELATED_SERVER_SERVICE_SERVER_H_
+#define RELATED_SERVER_SERVICE_SERVER_H_
+
+#include <grpcpp/server.h>
+#include <prometheus/exposer.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/core/article_index.h"
+#include "server/service/metrics.h"
+#include "server/service/related_service.h"
+
+namespace related {
+
+struct ServerOptions {
+  // host:port; port 0 lets the OS choose (see RelatedServer::grpc_address).
+  std::string grpc_address = "0.0.0.0:50051";
+  std::string metrics_address = "0.0.0.0:9464";
+  ArticleIndexOptions index;
+  // Largest request gRPC accepts; larger ones fail with RESOURCE_EXHAUSTED.
+  int max_message_bytes = 16 << 20;
+  // How long Shutdown waits for in-flight RPCs before cancelling them.
+  absl::Duration shutdown_grace = absl::Seconds(10);
+};
+
+class RelatedServer {
+ public:
+  // Starts serving. Health reports SERVING once the index is ready. Fails
+  // with a one-line reason if an option is invalid or an address cannot be
+  // bound.
+  static absl::StatusOr<std::unique_ptr<RelatedServer>> Start(
+      const ServerOptions& options);
+
+  // The addresses actually bound, with the chosen ports.
+  const std::string& grpc_address() const { return grpc_address_; }
+  const std::string& metrics_address() const { return metrics_address_; }
+  const ArticleIndex& index() const { return *index_; }
+
+  // Reports NOT_SERVING, stops accepting calls, lets in-flight calls finish
+  // within the grace period and cancels the rest. Safe from any thread.
+  void Shutdown();
+  // Blocks until the server has shut down.
+  void Wait();
+
+ private:
+  RelatedServer() = default;
+
+  ServerOptions options_;
+  std::unique_ptr<ArticleIndex> index_;
+  std::unique_ptr<ServiceMetrics> metrics_;
+  std::unique_ptr<RelatedService> service_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string grpc_address_;
+  std::string metrics_address_;
+};
+
+}  // namespace related
+
+#endif  // RELATED_SERVER_SERVICE_SERVER_H_
