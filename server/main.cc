@@ -13,6 +13,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "server/service/server.h"
 
 ABSL_FLAG(std::string, grpc_address, "0.0.0.0:50051",
@@ -127,7 +128,9 @@ int main(int argc, char** argv) {
     }
     std::fprintf(stderr, "related-server: %s received, draining\n",
                  signal == SIGTERM ? "SIGTERM" : "SIGINT");
+    const absl::Time drain_start = absl::Now();
     (*server)->Shutdown();
+    std::fprintf(stderr, "related-server: drained in %s\n", absl::FormatDuration(absl::Now() - drain_start).c_str());
   }).detach();
   (*server)->Wait();
   std::fprintf(stderr, "related-server: stopped\n");

@@ -59,6 +59,9 @@ absl::StatusOr<std::unique_ptr<RelatedServer>> RelatedServer::Start(
   builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(),
                            &grpc_port);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  // gRPC sets SO_REUSEPORT by default, which would let a second server
+  // silently share (and steal calls from) a port already in use.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(server->service_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || grpc_port == 0) {

@@ -1,0 +1,92 @@
+// The subcommands of related-cli, one function each. Every function takes the
+// client, its parsed arguments and where to write, prints the result (text
+// or JSON) and returns the process exit code. main.cc only parses flags and
+// dispatches here.
+#ifndef RELATED_CLIENT_CLI_COMMANDS_H_
+#define RELATED_CLIENT_CLI_COMMANDS_H_
+
+#include <istream>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "client/related_client.h"
+
+namespace related::cli {
+
+// Exit codes, part of the CLI's contract with scripts.
+inline constexpr int kExitOk = 0;
+// An RPC failed; also: health is not SERVING, or an item of `batch` failed.
+inline constexpr int kExitFailure = 1;
+// Bad command line, or an import file that cannot be opened.
+inline constexpr int kExitUsage = 2;
+// `import` skipped bad lines but imported all the others.
+inline constexpr int kExitSkippedLines = 3;
+
+// Where and how a command writes.
+struct Output {
+  std::ostream& out;  // results
+  std::ostream& err;  // errors, bad import lines, import progress
+  bool json = false;  // one JSON document on `out` instead of text
+  // Width for tables; 0 means no limit (e.g. output to a pipe).
+  int terminal_columns = 0;
+};
+
+// Writes "related-cli: <CODE_NAME>: <message>" to `err`, e.g.
+// "related-cli: NOT_FOUND: article 'x' not found"; returns kExitFailure.
+int ReportRpcError(const absl::Status& status, std::ostream& err);
+
+// `related <id>`: the related articles as a table, or
+// {"article_id": ..., "related": [...]}.
+int RunRelated(client::RelatedClient& client, const std::string& article_id, int limit,
+               const std::vector<std::string>& exclude_ids, const Output& output);
+
+// `batch <id>...`: one BatchGetRelated call, results grouped per ID with
+// per-item errors shown. kExitFailure if any item failed.
+int RunBatch(client::RelatedClient& client, const std::vector<std::string>& article_ids,
+             int limit, const std::vector<std::string>& exclude_ids,
+             const Output& output);
+
+// `get <id>`: the stored article as "key: value" lines or JSON.
+int RunGet(client::RelatedClient& client, const std::string& article_id,
+           bool include_embedding, const Output& output);
+
+struct ImportOptions {
+  // Articles per batch; lowered to the server's max_batch_size if above it.
+  int batch_size = 500;
+  // Deadline of the whole import stream.
+  absl::Duration stream_timeout = absl::Minutes(10);
+  // Rewrite one progress line on `err` after every batch (for a terminal).
+  bool show_progress = false;
+};
+
+// `import <file.jsonl>`: reads `input` line by line (format: jsonl_import.h)
+// and streams the valid articles to the server in one ImportArticles call.
+// Each bad line is reported on `err` as "line N: <field>: <what is wrong>"
+// and skipped. Prints "imported N articles in B batches, skipped M bad lines,
+// X articles/s" (or JSON). Returns kExitOk, kExitSkippedLines, or
+// kExitFailure if an RPC failed (batches sent before the failure stay
+// imported). Implemented in import_command.cc.
+int RunImport(client::RelatedClient& client, std::istream& input,
+              const ImportOptions& options, const Output& output);
+
+// `delete <id>...`: prints "deleted N of M".
+int RunDelete(client::RelatedClient& client, const std::vector<std::string>& article_ids,
+              const Output& output);
+
+// `stats`: "key: value" lines or JSON.
+int RunStats(client::RelatedClient& client, const Output& output);
+
+// `health`: prints the serving status of `service` ("" is the whole server);
+// kExitOk only if it is SERVING.
+int RunHealth(client::RelatedClient& client, const std::string& service,
+              const Output& output);
+
+// `ping`: one Ping round trip and how long it took.
+int RunPing(client::RelatedClient& client, const Output& output);
+
+}  // namespace related::cli
+
+#endif  // RELATED_CLIENT_CLI_COMMANDS_H_

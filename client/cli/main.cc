@@ -1,0 +1,263 @@
+// related-cli: the command-line client for people testing related-server.
+// Flags -> RelatedClient -> one subcommand from commands.h.
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "client/cli/commands.h"
+#include "client/related_client.h"
+
+ABSL_FLAG(std::string, address, "127.0.0.1:50051", "host:port of related-server.");
+ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5),
+          "Deadline of each call, e.g. 500ms or 5s. An import stream gets at "
+          "least 10 minutes.");
+ABSL_FLAG(bool, json, false, "Print one JSON document instead of text.");
+ABSL_FLAG(int, limit, 0,
+          "related, batch: how many related articles per ID (0: the server's "
+          "default).");
+ABSL_FLAG(std::vector<std::string>, exclude, {},
+          "related, batch: comma-separated IDs that must not appear.");
+ABSL_FLAG(bool, embedding, false, "get: also print the stored (normalised) embedding.");
+ABSL_FLAG(int, batch_size, 500, "import: articles per batch on the import stream.");
+ABSL_FLAG(std::string, service, "",
+          "health: the service to check; empty is the whole server, "
+          "related.v1.RelatedArticles the API.");
+
+namespace {
+
+using related::cli::Output;
+using related::client::RelatedClient;
+
+constexpr absl::Duration kMinImportTimeout = absl::Minutes(10);
+
+struct Command {
+  const char* name;
+  const char* synopsis;
+  const char* purpose;
+  size_t min_args;
+  size_t max_args;
+  // The command-specific flags it reads; --address, --timeout and --json
+  // apply to every command.
+  std::set<std::string> flags;
+  int (*run)(RelatedClient& client, const std::vector<std::string>& args,
+             const Output& output);
+};
+
+constexpr size_t kAnyNumber = static_cast<size_t>(-1);
+
+int RunImportFile(RelatedClient& client, const std::vector<std::string>& args,
+                  const Output& output);
+
+const std::vector<Command>& Commands() {
+  static const auto* commands = new std::vector<Command>{
+      {"related", "related <id> [--limit=N] [--exclude=id1,id2]",
+       "the related articles, best first", 1, 1, {"limit", "exclude"},
+       [](RelatedClient& client, const std::vector<std::string>& args, const Output& output) {
+         return related::cli::RunRelated(client, args[0], absl::GetFlag(FLAGS_limit),
+                                         absl::GetFlag(FLAGS_exclude), output);
+       }},
+      {"batch", "batch <id> <id>... [--limit=N] [--exclude=id1,id2]",
+       "related articles for several IDs in one call", 1, kAnyNumber, {"limit", "exclude"},
+       [](RelatedClient& client, const std::vector<std::string>& args, const Output& output) {
+         return related::cli::RunBatch(client, args, absl::GetFlag(FLAGS_limit),
+                                       absl::GetFlag(FLAGS_exclude), output);
+       }},
+      {"get", "get <id> [--embedding]", "one stored article", 1, 1, {"embedding"},
+       [](RelatedClient& client, const std::vector<std::string>& args, const Output& output) {
+         return related::cli::RunGet(client, args[0], absl::GetFlag(FLAGS_embedding),
+                                     output);
+       }},
+      {"import", "import <file.jsonl | -> [--batch_size=500]",
+       "bulk import, one JSON article per line", 1, 1, {"batch_size"}, RunImportFile},
+      {"delete", "delete <id> [<id>...]", "delete articles", 1, kAnyNumber, {},
+       [](RelatedClient& client, const std::vector<std::string>& args, const Output& output) {
+         return related::cli::RunDelete(client, args, output);
+       }},
+      {"stats", "stats", "size and configuration of the index", 0, 0, {},
+       [](RelatedClient& client, const std::vector<std::string>&, const Output& output) {
+         return related::cli::RunStats(client, output);
+       }},
+      {"health", "health [--service=NAME]", "health check; exit 0 only if SERVING", 0, 0,
+       {"service"},
+       [](RelatedClient& client, const std::vector<std::string>&, const Output& output) {
+         return related::cli::RunHealth(client, absl::GetFlag(FLAGS_service), output);
+       }},
+      {"ping", "ping", "one round trip to the server", 0, 0, {},
+       [](RelatedClient& client, const std::vector<std::string>&, const Output& output) {
+         return related::cli::RunPing(client, output);
+       }},
+  };
+  return *commands;
+}
+
+std::string UsageText() {
+  std::string text =
+      "the command-line client for related-server.\n\n"
+      "Usage: related-cli [--address=127.0.0.1:50051] [--timeout=5s] [--json] "
+      "<command> [args]\n"
+      "Flags may also come after the command; use -- before an ID that starts "
+      "with '-'.\n\nCommands:\n";
+  for (const Command& command : Commands()) {
+    absl::StrAppend(&text, "  ", command.synopsis, "\n      ", command.purpose, "\n");
+  }
+  absl::StrAppend(&text,
+                  "\nExit codes: 0 success; 1 an RPC failed (also: health not SERVING, "
+                  "a batch item failed); 2 usage error or unreadable import file; "
+                  "3 import skipped bad lines but imported the rest.\n");
+  return text;
+}
+
+int UsageError(absl::string_view message) {
+  std::cerr << "related-cli: " << message << "\n\nrelated-cli: " << UsageText();
+  return related::cli::kExitUsage;
+}
+
+// absl::ParseCommandLine exits with status 1 on an unknown flag or a bad
+// value, but 1 tells scripts that an RPC failed. So check the flags first,
+// the way absl will parse them, and let such mistakes be usage errors (2).
+// Returns the names of the CLI's own flags that were given.
+absl::StatusOr<std::set<std::string>> CheckFlags(int argc, char** argv) {
+  std::set<std::string> given;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg.size() < 2 || arg[0] != '-') continue;  // positional, or "-" (stdin)
+    arg.remove_prefix(absl::StartsWith(arg, "--") ? 2 : 1);
+    const size_t equals = arg.find('=');
+    const absl::string_view name = arg.substr(0, equals);
+    bool has_value = equals != absl::string_view::npos;
+    std::string value = has_value ? std::string(arg.substr(equals + 1)) : "";
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag == nullptr && !has_value && absl::StartsWith(name, "no")) {
+      flag = absl::FindCommandLineFlag(name.substr(2));
+      if (flag != nullptr && !flag->IsOfType<bool>()) flag = nullptr;
+      has_value = flag != nullptr;
+      value = "false";
+    }
+    if (flag == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
+    if (!has_value) {
+      if (flag->IsOfType<bool>()) {
+        value = "true";
+      } else if (i + 1 < argc) {
+        value = argv[++i];
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+      }
+    }
+    std::string error;
+    if (!flag->ParseFrom(value, &error)) {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, ": ", error));
+    }
+    if (absl::EndsWith(flag->Filename(), "cli/main.cc")) {
+      given.insert(std::string(flag->Name()));
+    }
+  }
+  return given;
+}
+
+// Titles are cut to the terminal's width; output to a pipe is not cut unless
+// $COLUMNS asks for it.
+int TerminalColumns() {
+  winsize size = {};
+  if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 &&
+      size.ws_col > 0) {
+    return size.ws_col;
+  }
+  int columns = 0;
+  const char* env = std::getenv("COLUMNS");
+  if (env != nullptr && absl::SimpleAtoi(env, &columns) && columns > 0) return columns;
+  return isatty(STDOUT_FILENO) ? 80 : 0;
+}
+
+int RunImportFile(RelatedClient& client, const std::vector<std::string>& args,
+                  const Output& output) {
+  const std::string& path = args[0];
+  related::cli::ImportOptions options;
+  options.batch_size = absl::GetFlag(FLAGS_batch_size);
+  options.stream_timeout = std::max(absl::GetFlag(FLAGS_timeout), kMinImportTimeout);
+  options.show_progress = isatty(STDERR_FILENO);
+  if (path == "-") return related::cli::RunImport(client, std::cin, options, output);
+
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    output.err << "related-cli: cannot import '" << path << "': it is a directory\n";
+    return related::cli::kExitUsage;
+  }
+  std::ifstream file(path);
+  if (!file.is_open()) {
+    output.err << "related-cli: cannot open '" << path << "': " << std::strerror(errno) << "\n";
+    return related::cli::kExitUsage;
+  }
+  return related::cli::RunImport(client, file, options, output);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(UsageText());
+  // --help lists the flags defined here (absl's default looks for a file
+  // named after the binary).
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "cli/main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
+
+  auto given_flags = CheckFlags(argc, argv);
+  if (!given_flags.ok()) return UsageError(given_flags.status().message());
+  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() < 2) return UsageError("no command given");
+
+  const std::string name = positional[1];
+  const Command* command = nullptr;
+  for (const Command& c : Commands()) {
+    if (name == c.name) command = &c;
+  }
+  if (command == nullptr) return UsageError(absl::StrCat("unknown command '", name, "'"));
+  const std::vector<std::string> args(positional.begin() + 2, positional.end());
+  if (args.size() < command->min_args || args.size() > command->max_args) {
+    return UsageError(absl::StrCat("wrong number of arguments; usage: related-cli ",
+                                   command->synopsis));
+  }
+  for (const std::string& flag : *given_flags) {
+    const bool global = flag == "address" || flag == "timeout" || flag == "json";
+    if (!global && command->flags.count(flag) == 0) {
+      return UsageError(absl::StrCat("--", flag, " does not apply to '", name, "'"));
+    }
+  }
+
+  related::client::ClientOptions options;
+  options.address = absl::GetFlag(FLAGS_address);
+  options.timeout = absl::GetFlag(FLAGS_timeout);
+  if (options.timeout <= absl::ZeroDuration()) {
+    return UsageError("--timeout must be positive");
+  }
+  if (absl::GetFlag(FLAGS_limit) < 0) return UsageError("--limit must not be negative");
+  if (absl::GetFlag(FLAGS_batch_size) < 1) return UsageError("--batch_size must be at least 1");
+
+  RelatedClient client(options);
+  const Output output{std::cout, std::cerr, absl::GetFlag(FLAGS_json), TerminalColumns()};
+  return command->run(client, args, output);
+}

@@ -1,0 +1,221 @@
+#include "client/cli/output.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
+#include "client/cli/jsonl_import.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+namespace related::cli {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// nlohmann refuses to serialise a string that is not valid UTF-8: an oracle
+// independent of the code under test.
+bool IsValidUtf8(const std::string& s) {
+  try {
+    (void)nlohmann::json(s).dump();
+    return true;
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines = absl::StrSplit(text, '\n');
+  if (!lines.empty() && lines.back().empty()) lines.pop_back();
+  return lines;
+}
+
+TEST(SingleLineTest, ReplacesLineBreaksControlsAndMalformedUtf8) {
+  EXPECT_EQ(SingleLine("a\tb\nc\rd"), "a b c d");
+  EXPECT_EQ(SingleLine("a\x01z"), "a\uFFFDz");
+  EXPECT_EQ(SingleLine("caf\xC3"), "caf\uFFFD");           // truncated sequence
+  EXPECT_EQ(SingleLine("\xC0\xAF"), "\uFFFD\uFFFD");       // overlong '/'
+  EXPECT_EQ(SingleLine("\xED\xA0\x80"), "\uFFFD\uFFFD\uFFFD");  // a surrogate
+  EXPECT_EQ(SingleLine("Ünïcödé 東京 🚀"), "Ünïcödé 東京 🚀");
+}
+
+TEST(DisplayWidthTest, CountsColumnsNotBytes) {
+  EXPECT_EQ(DisplayWidth("abc"), 3);
+  EXPECT_EQ(DisplayWidth("Ünïcödé"), 7);
+  EXPECT_EQ(DisplayWidth("e\u0301"), 1);  // e + combining acute accent
+  EXPECT_EQ(DisplayWidth("東京タワー"), 10);
+  EXPECT_EQ(DisplayWidth("🚀"), 2);
+}
+
+TEST(TruncateToWidthTest, KeepsShortTextAndCutsLongTextWithEllipsis) {
+  EXPECT_EQ(TruncateToWidth("Hello", 5), "Hello");
+  EXPECT_EQ(TruncateToWidth("Hello world", 5), "Hell…");
+  EXPECT_EQ(TruncateToWidth("Hello", 1), "…");
+  EXPECT_EQ(TruncateToWidth("Hello", 0), "");
+  EXPECT_EQ(TruncateToWidth("Ünïcödé", 4), "Ünï…");
+}
+
+TEST(TruncateToWidthTest, NeverSplitsAWideCharacterAcrossTheLimit) {
+  EXPECT_EQ(TruncateToWidth("東京タワー", 5), "東京…");
+  EXPECT_EQ(TruncateToWidth("東京タワー", 4), "東…");
+  EXPECT_EQ(TruncateToWidth("ab東京", 3), "ab…");
+}
+
+TEST(TruncateToWidthTest, KeepsCombiningMarksWithTheirBase) {
+  // "e" + U+0301 takes one column; the accent must not be left dangling.
+  EXPECT_EQ(TruncateToWidth("e\u0301e\u0301e\u0301", 3), "e\u0301e\u0301e\u0301");
+  EXPECT_EQ(TruncateToWidth("e\u0301e\u0301e\u0301", 2), "e\u0301…");
+}
+
+TEST(TruncateToWidthTest, AnyWidthGivesValidUtf8WithinTheLimit) {
+  // 1-, 2-, 3- and 4-byte sequences, wide characters and a combining mark.
+  const std::string text = "aé€𝄞東京🚀 Zoë — naïve e\u0301 ок ☃ 日本語のニュース";
+  ASSERT_TRUE(IsValidUtf8(text));
+  for (int width = 0; width <= DisplayWidth(text) + 1; ++width) {
+    const std::string cut = TruncateToWidth(text, width);
+    EXPECT_TRUE(IsValidUtf8(cut)) << "width " << width;
+    EXPECT_LE(DisplayWidth(cut), width) << cut;
+    std::string kept = cut;
+    if (kept.size() >= 3 && kept.compare(kept.size() - 3, 3, "…") == 0) kept.resize(kept.size() - 3);
+    EXPECT_THAT(text, StartsWith(kept)) << "width " << width;
+  }
+}
+
+TEST(FormatTimeTest, Rfc3339InUtc) {
+  const absl::Time t = absl::FromCivil(absl::CivilSecond(2026, 11, 28, 9, 30, 0),
+                                       absl::UTCTimeZone());
+  EXPECT_EQ(FormatTime(t), "2026-11-28T09:30:00Z");
+  EXPECT_EQ(FormatTime(t + absl::Milliseconds(250)), "2026-11-28T09:30:00.25Z");
+  EXPECT_EQ(FormatTime(std::nullopt), "");
+}
+
+client::RelatedItem Item(std::string id, float score, std::string title, std::string section) {
+  client::RelatedItem item;
+  item.article_id = std::move(id);
+  item.score = score;
+  item.metadata.title = std::move(title);
+  item.metadata.section = std::move(section);
+  return item;
+}
+
+// The display column where `needle` starts in `line`.
+int ColumnOf(const std::string& line, const std::string& needle) {
+  const size_t at = line.find(needle);
+  EXPECT_NE(at, std::string::npos) << needle << " not in: " << line;
+  return DisplayWidth(line.substr(0, at));
+}
+
+TEST(RelatedTableTest, AlignsColumnsAndCutsLongTitlesToTheTerminal) {
+  const std::vector<client::RelatedItem> items = {
+      Item("2026/a", 0.98765f, "Short", "world"),
+      Item("2026/économie/東京", 0.5f,
+           "東京タワー: a very long headline that cannot fit in a narrow terminal window",
+           "économie"),
+      Item("c", -0.25f, "Ünïcödé headline, also quite long for the space it gets", "sport"),
+  };
+  const std::vector<std::string> lines = Lines(RelatedTable(items, 60));
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_THAT(lines[0], StartsWith("rank  score  id"));
+  EXPECT_THAT(lines[1], StartsWith("   1  0.988  2026/a"));
+  EXPECT_THAT(lines[2], HasSubstr("0.500"));
+  EXPECT_THAT(lines[3], HasSubstr("-0.250"));
+  // The ID column is never cut; the section column starts at the same
+  // display column on every line.
+  EXPECT_THAT(lines[2], HasSubstr("2026/économie/東京"));
+  const int section_column = ColumnOf(lines[0], "section");
+  EXPECT_EQ(ColumnOf(lines[1], "world"), section_column);
+  EXPECT_EQ(ColumnOf(lines[2], "économie"), section_column);
+  EXPECT_EQ(ColumnOf(lines[3], "sport"), section_column);
+  for (const std::string& line : lines) {
+    EXPECT_TRUE(IsValidUtf8(line)) << line;
+    EXPECT_LE(DisplayWidth(line), 60) << line;
+  }
+  EXPECT_THAT(lines[2], HasSubstr("…"));
+}
+
+TEST(RelatedTableTest, NoLimitKeepsWholeTitles) {
+  const std::string title(200, 'x');
+  const std::string table = RelatedTable({Item("a", 1, title, "s")}, 0);
+  EXPECT_THAT(table, HasSubstr(title));
+}
+
+TEST(RelatedTableTest, KeepsATableOnOneLinePerRow) {
+  const std::vector<std::string> lines =
+      Lines(RelatedTable({Item("a", 1, "two\nlines", "s\tt")}, 80));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_THAT(lines[1], HasSubstr("two lines"));
+}
+
+TEST(RelatedTableTest, SaysWhenThereIsNothing) {
+  EXPECT_EQ(RelatedTable({}, 80), "no related articles\n");
+}
+
+TEST(RelatedJsonTest, HasTheDocumentedKeysInOrder) {
+  client::RelatedItem item = Item("a", 0.25f, "T", "world");
+  item.metadata.attributes = {{"author", "Ana"}};
+  const nlohmann::ordered_json json = RelatedJson({item, Item("b", 0.1f, "U", "")});
+  ASSERT_EQ(json.size(), 2u);
+  EXPECT_EQ(DumpJson(json[0]),
+            R"({"rank":1,"score":0.25,"article_id":"a","title":"T","url":"",)"
+            R"("section":"world","language":"","published_at":null,)"
+            R"("attributes":{"author":"Ana"}})");
+  EXPECT_EQ(json[1]["rank"], 2);
+  // The float's shortest form, not the double it widens to.
+  EXPECT_EQ(DumpJson(json[1]["score"]), "0.1");
+}
+
+TEST(DumpJsonTest, ReplacesInvalidUtf8InsteadOfThrowing) {
+  EXPECT_EQ(DumpJson(nlohmann::ordered_json("caf\xC3")), "\"caf\uFFFD\"");
+}
+
+TEST(ArticleJsonTest, RoundTripsThroughTheImportFormat) {
+  client::Article article;
+  article.id = "2026/économie/東京";
+  article.embedding = {0.1f, -0.2f, 0.3f};
+  article.metadata = {"Ünïcödé 🚀", "https://x.test/a", "économie", "fr",
+                      absl::FromUnixSeconds(1764322200) + absl::Milliseconds(5),
+                      {{"author", "Zoë"}}};
+  auto parsed = ParseArticleLine(DumpJson(ArticleJson(article)), {.dimension = 3});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->id, article.id);
+  EXPECT_EQ(parsed->embedding, article.embedding);
+  EXPECT_EQ(parsed->metadata.title, article.metadata.title);
+  EXPECT_EQ(parsed->metadata.url, article.metadata.url);
+  EXPECT_EQ(parsed->metadata.section, article.metadata.section);
+  EXPECT_EQ(parsed->metadata.language, article.metadata.language);
+  EXPECT_EQ(parsed->metadata.published_at, article.metadata.published_at);
+  EXPECT_EQ(parsed->metadata.attributes, article.metadata.attributes);
+}
+
+TEST(ArticleJsonTest, LeavesOutAnEmbeddingTheServerDidNotSend) {
+  client::Article article;
+  article.id = "a";
+  EXPECT_FALSE(ArticleJson(article).contains("embedding"));
+}
+
+TEST(ArticleLinesTest, OneKeyValueLinePerField) {
+  client::Article article;
+  article.id = "a";
+  article.metadata.title = "multi\nline";
+  article.metadata.attributes = {{"author", "Ana"}};
+  article.embedding = {0.5f, 0.25f};
+  EXPECT_EQ(ArticleLines(article),
+            "id: a\ntitle: multi line\nurl: \nsection: \nlanguage: \n"
+            "published_at: unknown\nattributes.author: Ana\nembedding: [0.5, 0.25]\n");
+}
+
+TEST(StatsLinesTest, NamesEveryField) {
+  client::Stats stats{120, 64, "exact", 30720, 10, 100, 1000, 256};
+  EXPECT_THAT(Lines(StatsLines(stats)),
+              ElementsAre("article_count: 120", "dimension: 64", "index_kind: exact",
+                          "index_memory_bytes: 30720", "default_limit: 10",
+                          "max_limit: 100", "max_batch_size: 1000", "max_id_bytes: 256"));
+  EXPECT_EQ(StatsJson(stats)["article_count"], 120);
+}
+
+}  // namespace
+}  // namespace related::cli

@@ -1,0 +1,284 @@
+// End-to-end tests of the real related-server binary, driven through the C++
+// client library over loopback.
+#include <signal.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "client/related_client.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/core/test_data.h"
+#include "tests/integration/server_process.h"
+
+namespace related {
+namespace {
+
+using ::testing::HasSubstr;
+using client::Article;
+using client::RelatedClient;
+using testing::ClusteredVectors;
+using testing::ServerBinary;
+using testing::ServerProcess;
+using testing::TestId;
+
+constexpr int kDim = 24;
+
+std::vector<Article> MakeArticles(const std::vector<float>& vectors, int first,
+                                  int count) {
+  std::vector<Article> out;
+  for (int i = first; i < first + count; ++i) {
+    Article a;
+    a.id = TestId(i);
+    a.embedding.assign(vectors.begin() + size_t(i) * kDim,
+                       vectors.begin() + size_t(i + 1) * kDim);
+    a.metadata.title = "Story " + std::to_string(i);
+    a.metadata.url = "https://news.example.com/" + a.id;
+    a.metadata.section = "world";
+    a.metadata.language = "en";
+    a.metadata.published_at = absl::FromUnixSeconds(1764300000 + i);
+    a.metadata.attributes = {{"author", "desk"}};
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+class ServerTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    auto server = ServerProcess::Start(
+        ServerBinary(), {"--dim=" + std::to_string(kDim), "--index=" + GetParam(),
+                         "--max_batch_size=500", "--shutdown_grace=500ms"});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::make_unique<ServerProcess>(*std::move(server));
+    client_ = std::make_unique<RelatedClient>(
+        client::ClientOptions{server_->grpc_address(), absl::Seconds(10)});
+    ASSERT_TRUE(client_->WaitUntilServing(absl::Seconds(20)).ok());
+  }
+
+  void TearDown() override {
+    if (server_ != nullptr) {
+      auto code = server_->StopWith(SIGTERM);
+      ASSERT_TRUE(code.ok()) << code.status();
+      EXPECT_EQ(*code, 0) << server_->DrainStderr();
+    }
+  }
+
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<RelatedClient> client_;
+};
+
+INSTANTIATE_TEST_SUITE_P(BothKinds, ServerTest, ::testing::Values("exact", "hnsw"));
+
+TEST_P(ServerTest, HealthAndStats) {
+  EXPECT_EQ(*client_->Health(), "SERVING");
+  EXPECT_EQ(*client_->Health("related.v1.RelatedArticles"), "SERVING");
+  EXPECT_EQ(client_->Health("no.such.Service").status().code(),
+            absl::StatusCode::kNotFound);
+  auto stats = client_->GetStats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->dimension, kDim);
+  EXPECT_EQ(stats->index_kind, GetParam());
+  EXPECT_EQ(stats->max_limit, 100);
+  EXPECT_EQ(stats->max_batch_size, 500);
+  EXPECT_TRUE(client_->Ping().ok());
+}
+
+TEST_P(ServerTest, RelatedRoundTripWithMetadata) {
+  const auto vectors = ClusteredVectors(400, kDim, 8, 31);
+  auto written = client_->Upsert(MakeArticles(vectors, 0, 400));
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(*written, 400);
+  EXPECT_EQ(client_->GetStats()->article_count, 400);
+
+  auto related = client_->Related(TestId(7), 10, {TestId(8)});
+  ASSERT_TRUE(related.ok()) << related.status();
+  ASSERT_EQ(related->size(), 10u);
+  float previous = 2;
+  for (const auto& item : *related) {
+    EXPECT_NE(item.article_id, TestId(7));
+    EXPECT_NE(item.article_id, TestId(8));
+    EXPECT_LE(item.score, previous);
+    previous = item.score;
+    EXPECT_EQ(item.metadata.url, "https://news.example.com/" + item.article_id);
+    EXPECT_EQ(item.metadata.attributes.at("author"), "desk");
+    ASSERT_TRUE(item.metadata.published_at.has_value());
+  }
+  auto article = client_->GetArticle(TestId(3), /*include_embedding=*/true);
+  ASSERT_TRUE(article.ok());
+  EXPECT_EQ(article->metadata.title, "Story 3");
+  EXPECT_EQ(*article->metadata.published_at, absl::FromUnixSeconds(1764300003));
+  EXPECT_EQ(article->embedding.size(), size_t(kDim));
+}
+
+TEST_P(ServerTest, BadInputGetsPreciseErrorsAndChangesNothing) {
+  const auto vectors = ClusteredVectors(20, kDim, 2, 32);
+  ASSERT_TRUE(client_->Upsert(MakeArticles(vectors, 0, 10)).ok());
+  auto code_of = [](const absl::Status& s) { return s.code(); };
+
+  auto bad = MakeArticles(vectors, 10, 5);
+  bad[2].embedding.resize(kDim - 1);
+  auto s = client_->Upsert(bad).status();
+  EXPECT_EQ(code_of(s), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("articles[2].embedding"));
+
+  bad = MakeArticles(vectors, 10, 5);
+  bad[1].embedding.assign(kDim, 0.0f);
+  EXPECT_THAT(std::string(client_->Upsert(bad).status().message()),
+              HasSubstr("articles[1].embedding: the zero vector"));
+  bad = MakeArticles(vectors, 10, 5);
+  bad[4].embedding[3] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THAT(std::string(client_->Upsert(bad).status().message()),
+              HasSubstr("articles[4].embedding[3]"));
+  bad = MakeArticles(vectors, 10, 5);
+  bad[0].id = std::string(300, 'x');
+  EXPECT_THAT(std::string(client_->Upsert(bad).status().message()),
+              HasSubstr("articles[0].id"));
+  bad = MakeArticles(vectors, 10, 5);
+  bad[3].id = "";
+  EXPECT_EQ(code_of(client_->Upsert(bad).status()), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(client_->GetStats()->article_count, 10) << "a rejected batch wrote";
+
+  EXPECT_EQ(code_of(client_->Related("missing/article").status()),
+            absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(client_->Related(TestId(0), 101).status().message()),
+              HasSubstr("limit"));
+  EXPECT_EQ(code_of(client_->Related(TestId(0), -3).status()),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(code_of(client_->GetArticle("missing/article").status()),
+            absl::StatusCode::kNotFound);
+  std::vector<std::string> too_many(501, TestId(0));
+  EXPECT_THAT(std::string(client_->Delete(too_many).status().message()),
+              HasSubstr("limit of 500"));
+  // A request larger than the message limit is refused by gRPC itself.
+  std::vector<Article> huge = MakeArticles(vectors, 10, 1);
+  huge[0].metadata.title = std::string(17 << 20, 'a');
+  EXPECT_EQ(code_of(client_->Upsert(huge).status()),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(*client_->Health(), "SERVING");
+}
+
+TEST_P(ServerTest, BatchRelatedReportsUnknownIdsPerItem) {
+  const auto vectors = ClusteredVectors(50, kDim, 3, 33);
+  ASSERT_TRUE(client_->Upsert(MakeArticles(vectors, 0, 50)).ok());
+  auto items = client_->BatchRelated({TestId(1), "nope", TestId(2)}, 3);
+  ASSERT_TRUE(items.ok()) << items.status();
+  ASSERT_EQ(items->size(), 3u);
+  EXPECT_TRUE((*items)[0].status.ok());
+  EXPECT_EQ((*items)[0].related.size(), 3u);
+  EXPECT_EQ((*items)[1].status.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string((*items)[1].status.message()), HasSubstr("nope"));
+  EXPECT_EQ((*items)[2].related.size(), 3u);
+}
+
+TEST_P(ServerTest, StreamingImportAppliesBatchesInOrder) {
+  const auto vectors = ClusteredVectors(1000, kDim, 10, 34);
+  auto importer = client_->StartImport(absl::Seconds(60));
+  for (int first = 0; first < 1000; first += 250) {
+    ASSERT_TRUE(importer->Send(MakeArticles(vectors, first, 250)).ok());
+  }
+  auto summary = importer->Finish();
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->upserted, 1000);
+  EXPECT_EQ(summary->batches, 4);
+  EXPECT_EQ(client_->GetStats()->article_count, 1000);
+
+  // A bad batch ends the stream with its error; earlier batches stay.
+  importer = client_->StartImport(absl::Seconds(60));
+  auto good = MakeArticles(vectors, 0, 5);
+  auto bad = MakeArticles(vectors, 5, 5);
+  bad[1].embedding.push_back(1.0f);
+  ASSERT_TRUE(importer->Send(good).ok());
+  importer->Send(bad).IgnoreError();
+  auto failed = importer->Finish();
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(failed.status().message()),
+              HasSubstr("batch 1: articles[1].embedding"));
+  EXPECT_THAT(std::string(failed.status().message()), HasSubstr("5 articles"));
+}
+
+// Writes through gRPC while other clients read: every read succeeds and a
+// write is visible to reads that start after it returned.
+TEST_P(ServerTest, ReadsServedDuringWritesAndWritesVisibleOnReturn) {
+  const auto vectors = ClusteredVectors(1200, kDim, 12, 35);
+  ASSERT_TRUE(client_->Upsert(MakeArticles(vectors, 0, 200)).ok());
+  std::atomic<bool> writing{true};
+  std::atomic<int> reads{0}, failures{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&, t] {
+      RelatedClient reader({server_->grpc_address(), absl::Seconds(10)});
+      for (int i = 0; writing.load() && i < 20000; ++i) {
+        auto related = reader.Related(TestId((t * 37 + i) % 200), 10);
+        if (!related.ok() || related->size() != 10) ++failures;
+        ++reads;
+      }
+    });
+  }
+  for (int first = 200; first < 1200; first += 100) {
+    ASSERT_TRUE(client_->Upsert(MakeArticles(vectors, first, 100)).ok());
+    // Visible at once: the new articles can be queried and found.
+    auto related = client_->Related(TestId(first + 99), 1);
+    ASSERT_TRUE(related.ok()) << related.status();
+  }
+  writing.store(false);
+  for (auto& r : readers) r.join();
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(client_->GetStats()->article_count, 1200);
+  auto deleted = client_->Delete({TestId(1), TestId(2), "never/there"});
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(*deleted, 2);
+  for (int q = 3; q < 60; ++q) {
+    auto related = client_->Related(TestId(q), 100);
+    ASSERT_TRUE(related.ok());
+    for (const auto& item : *related) {
+      EXPECT_NE(item.article_id, TestId(1));
+      EXPECT_NE(item.article_id, TestId(2));
+    }
+  }
+}
+
+// SIGTERM lets an in-flight call finish and the process exits 0; health
+// reports NOT_SERVING once draining starts.
+TEST(ServerLifecycle, SigtermDrainsAndExitsZero) {
+  auto server = ServerProcess::Start(ServerBinary(), {"--dim=8", "--index=exact"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  RelatedClient client({server->grpc_address(), absl::Seconds(5)});
+  ASSERT_TRUE(client.WaitUntilServing(absl::Seconds(20)).ok());
+  auto code = server->StopWith(SIGTERM);
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
+  const std::string log = server->DrainStderr();
+  EXPECT_THAT(log, HasSubstr("SIGTERM received, draining")) << log;
+  std::cerr << log;
+  EXPECT_FALSE(client.Ping().ok());
+}
+
+TEST(ServerLifecycle, StartupErrorsAreOneClearLineAndNonZero) {
+  auto bad_index = ServerProcess::RunToExit(ServerBinary(), {"--index=annoy"});
+  ASSERT_TRUE(bad_index.ok());
+  EXPECT_NE(bad_index->code, 0);
+  EXPECT_THAT(bad_index->stderr_text, HasSubstr("--index must be 'exact' or 'hnsw'"));
+
+  auto bad_limits = ServerProcess::RunToExit(
+      ServerBinary(), {"--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",
+                       "--default_limit=50", "--max_limit=20"});
+  ASSERT_TRUE(bad_limits.ok());
+  EXPECT_NE(bad_limits->code, 0);
+  EXPECT_THAT(bad_limits->stderr_text, HasSubstr("default_limit"));
+
+  // The gRPC port of a running server is taken.
+  auto first = ServerProcess::Start(ServerBinary(), {});
+  ASSERT_TRUE(first.ok());
+  auto clash = ServerProcess::RunToExit(
+      ServerBinary(), {"--grpc_address=" + first->grpc_address(),
+                       "--metrics_address=127.0.0.1:0"});
+  ASSERT_TRUE(clash.ok());
+  EXPECT_NE(clash->code, 0);
+  EXPECT_THAT(clash->stderr_text, HasSubstr("cannot serve gRPC on"));
+}
+
+}  // namespace
+}  // namespace related
