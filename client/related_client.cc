@@ -22,8 +22,10 @@ void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
 }
 
 Metadata MetadataFromProto(const v1::ArticleMetadata& proto) {
-  Metadata m{proto.title(), proto.url(), proto.section(), proto.language(),
-             std::nullopt, {proto.attributes().begin(), proto.attributes().end()}};
+  Metadata m{
+      proto.title(),   proto.url(),
+      proto.section(), proto.language(),
+      std::nullopt,    {proto.attributes().begin(), proto.attributes().end()}};
   if (proto.has_published_at()) {
     m.published_at = absl::FromUnixSeconds(proto.published_at().seconds()) +
                      absl::Nanoseconds(proto.published_at().nanos());
@@ -52,7 +54,8 @@ void ArticlesToProto(const std::vector<Article>& articles,
   for (const Article& article : articles) {
     v1::Article* proto = request->add_articles();
     proto->set_id(article.id);
-    proto->mutable_embedding()->Add(article.embedding.begin(), article.embedding.end());
+    proto->mutable_embedding()->Add(article.embedding.begin(),
+                                    article.embedding.end());
     MetadataToProto(article.metadata, proto->mutable_metadata());
   }
 }
@@ -62,7 +65,8 @@ std::vector<RelatedItem> RelatedFromProto(
   std::vector<RelatedItem> items;
   items.reserve(protos.size());
   for (const auto& p : protos) {
-    items.push_back({p.article_id(), p.score(), MetadataFromProto(p.metadata())});
+    items.push_back(
+        {p.article_id(), p.score(), MetadataFromProto(p.metadata())});
   }
   return items;
 }
@@ -78,7 +82,8 @@ class StreamImporter : public Importer {
     v1::UpsertArticlesRequest request;
     ArticlesToProto(batch, &request);
     if (!writer_->Write(request)) {
-      return absl::UnavailableError("the import stream was closed by the server");
+      return absl::UnavailableError(
+          "the import stream was closed by the server");
     }
     return absl::OkStatus();
   }
@@ -126,7 +131,8 @@ absl::StatusOr<std::vector<RelatedItem>> RelatedClient::Related(
   v1::GetRelatedResponse response;
   grpc::ClientContext context;
   SetDeadline(context, options_.timeout);
-  grpc::Status status = stubs_->related->GetRelated(&context, request, &response);
+  grpc::Status status =
+      stubs_->related->GetRelated(&context, request, &response);
   if (!status.ok()) return FromGrpc(status);
   return RelatedFromProto(response.articles());
 }
@@ -141,7 +147,8 @@ absl::StatusOr<std::vector<BatchItem>> RelatedClient::BatchRelated(
   v1::BatchGetRelatedResponse response;
   grpc::ClientContext context;
   SetDeadline(context, options_.timeout);
-  grpc::Status status = stubs_->related->BatchGetRelated(&context, request, &response);
+  grpc::Status status =
+      stubs_->related->BatchGetRelated(&context, request, &response);
   if (!status.ok()) return FromGrpc(status);
   std::vector<BatchItem> items;
   for (const auto& result : response.results()) {
@@ -153,13 +160,15 @@ absl::StatusOr<std::vector<BatchItem>> RelatedClient::BatchRelated(
   return items;
 }
 
-absl::StatusOr<int> RelatedClient::Upsert(const std::vector<Article>& articles) {
+absl::StatusOr<int> RelatedClient::Upsert(
+    const std::vector<Article>& articles) {
   v1::UpsertArticlesRequest request;
   ArticlesToProto(articles, &request);
   v1::UpsertArticlesResponse response;
   grpc::ClientContext context;
   SetDeadline(context, options_.timeout);
-  grpc::Status status = stubs_->related->UpsertArticles(&context, request, &response);
+  grpc::Status status =
+      stubs_->related->UpsertArticles(&context, request, &response);
   if (!status.ok()) return FromGrpc(status);
   return response.upserted();
 }
@@ -168,13 +177,15 @@ std::unique_ptr<Importer> RelatedClient::StartImport(absl::Duration timeout) {
   return std::make_unique<StreamImporter>(*stubs_->related, timeout);
 }
 
-absl::StatusOr<int> RelatedClient::Delete(const std::vector<std::string>& article_ids) {
+absl::StatusOr<int> RelatedClient::Delete(
+    const std::vector<std::string>& article_ids) {
   v1::DeleteArticlesRequest request;
   request.mutable_article_ids()->Add(article_ids.begin(), article_ids.end());
   v1::DeleteArticlesResponse response;
   grpc::ClientContext context;
   SetDeadline(context, options_.timeout);
-  grpc::Status status = stubs_->related->DeleteArticles(&context, request, &response);
+  grpc::Status status =
+      stubs_->related->DeleteArticles(&context, request, &response);
   if (!status.ok()) return FromGrpc(status);
   return response.deleted();
 }
@@ -187,10 +198,12 @@ absl::StatusOr<Article> RelatedClient::GetArticle(const std::string& article_id,
   v1::GetArticleResponse response;
   grpc::ClientContext context;
   SetDeadline(context, options_.timeout);
-  grpc::Status status = stubs_->related->GetArticle(&context, request, &response);
+  grpc::Status status =
+      stubs_->related->GetArticle(&context, request, &response);
   if (!status.ok()) return FromGrpc(status);
   const v1::Article& a = response.article();
-  return Article{a.id(), {a.embedding().begin(), a.embedding().end()},
+  return Article{a.id(),
+                 {a.embedding().begin(), a.embedding().end()},
                  MetadataFromProto(a.metadata())};
 }
 
@@ -211,7 +224,8 @@ absl::Status RelatedClient::Ping() {
   v1::PingResponse response;
   grpc::ClientContext context;
   SetDeadline(context, options_.timeout);
-  return FromGrpc(stubs_->related->Ping(&context, v1::PingRequest(), &response));
+  return FromGrpc(
+      stubs_->related->Ping(&context, v1::PingRequest(), &response));
 }
 
 absl::StatusOr<std::string> RelatedClient::Health(const std::string& service) {
@@ -222,7 +236,8 @@ absl::StatusOr<std::string> RelatedClient::Health(const std::string& service) {
   SetDeadline(context, options_.timeout);
   grpc::Status status = stubs_->health->Check(&context, request, &response);
   if (!status.ok()) return FromGrpc(status);
-  return grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status());
+  return grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
+      response.status());
 }
 
 absl::Status RelatedClient::WaitUntilServing(absl::Duration timeout) {

@@ -3,7 +3,8 @@
 //
 //   related::client::RelatedClient client({.address = "127.0.0.1:50051"});
 //   auto related = client.Related("2026/11/28/world/some-story", 5);
-//   if (!related.ok()) ... related.status() carries the server's code and message
+//   if (!related.ok()) ... related.status() carries the server's code and
+//   message
 //
 // Every method returns the gRPC status as an absl::Status with the same code
 // and message (DEADLINE_EXCEEDED when the timeout passes, UNAVAILABLE when

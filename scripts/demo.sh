@@ -6,7 +6,7 @@
 #   scripts/demo.sh
 #
 # Steps: install the build and runtime packages (scripts/install-deps.sh, as
-# root or through sudo), build in ./build (Release), start related-server on
+# root or through sudo), build in ./build (the build scripts/test.sh uses too), start related-server on
 # 127.0.0.1, wait until its health check answers, import the demo corpus,
 # print what to try, then keep the server in the foreground until Ctrl-C.
 #
@@ -87,9 +87,9 @@ else
 fi
 
 # --- 2. build ------------------------------------------------------------------
-say "building (cmake, Release, in ./build)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
-cmake --build build -j2
+say "building related-server and related-cli (cmake, in ./build)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j2 --target related-server related-cli
 for binary in "$SERVER" "$CLI"; do
   [[ -x $binary ]] || die "the build did not produce $binary"
 done

@@ -20,19 +20,21 @@ ABSL_FLAG(std::string, grpc_address, "0.0.0.0:50051",
           "host:port for the gRPC API (port 0: let the OS choose).");
 ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9464",
           "host:port for Prometheus metrics at /metrics (port 0: OS chooses).");
-ABSL_FLAG(int, dim, 0,
-          "Embedding dimension; 0 means the first write sets it.");
+ABSL_FLAG(int, dim, 0, "Embedding dimension; 0 means the first write sets it.");
 ABSL_FLAG(std::string, index, "hnsw",
           "Index kind: 'exact' (FAISS flat inner product, exhaustive) or "
           "'hnsw' (FAISS HNSW graph, approximate, fast at scale).");
-ABSL_FLAG(int, default_limit, 10, "Related articles returned when a request sets no limit.");
+ABSL_FLAG(int, default_limit, 10,
+          "Related articles returned when a request sets no limit.");
 ABSL_FLAG(int, max_limit, 100, "Largest limit a request may ask for.");
 ABSL_FLAG(int, max_batch_size, 1000,
           "Most articles per upsert batch, IDs per delete or batch lookup.");
 ABSL_FLAG(int, max_id_bytes, 256, "Longest article ID accepted, in bytes.");
-ABSL_FLAG(int, max_message_bytes, 16 << 20, "Largest gRPC request accepted, in bytes.");
+ABSL_FLAG(int, max_message_bytes, 16 << 20,
+          "Largest gRPC request accepted, in bytes.");
 ABSL_FLAG(int, hnsw_m, 32, "HNSW graph degree (memory vs recall).");
-ABSL_FLAG(int, hnsw_ef_construction, 200, "HNSW build effort (ingest speed vs recall).");
+ABSL_FLAG(int, hnsw_ef_construction, 200,
+          "HNSW build effort (ingest speed vs recall).");
 ABSL_FLAG(int, hnsw_ef_search, 128, "HNSW query effort (latency vs recall).");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM/SIGINT, how long in-flight RPCs may take to finish.");
@@ -70,8 +72,9 @@ absl::StatusOr<related::ServerOptions> OptionsFromFlags() {
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   auto kind = related::ParseIndexKind(absl::GetFlag(FLAGS_index));
   if (!kind.has_value()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--index must be 'exact' or 'hnsw', got '", absl::GetFlag(FLAGS_index), "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--index must be 'exact' or 'hnsw', got '",
+                     absl::GetFlag(FLAGS_index), "'"));
   }
   related::ArticleIndexOptions& index = options.index;
   index.index_kind = *kind;
@@ -105,22 +108,25 @@ int main(int argc, char** argv) {
 
   auto options = OptionsFromFlags();
   if (!options.ok()) {
-    std::fprintf(stderr, "related-server: %s\n", std::string(options.status().message()).c_str());
+    std::fprintf(stderr, "related-server: %s\n",
+                 std::string(options.status().message()).c_str());
     return 2;
   }
   InstallStopHandlers();
   auto server = related::RelatedServer::Start(*options);
   if (!server.ok()) {
-    std::fprintf(stderr, "related-server: %s\n", std::string(server.status().message()).c_str());
+    std::fprintf(stderr, "related-server: %s\n",
+                 std::string(server.status().message()).c_str());
     return 1;
   }
   const related::IndexStats stats = (*server)->index().Stats();
-  std::fprintf(stderr,
-               "related-server: listening grpc=%s metrics=%s (index %s, dim %d, "
-               "%lld articles)\n",
-               (*server)->grpc_address().c_str(), (*server)->metrics_address().c_str(),
-               std::string(related::IndexKindName(stats.index_kind)).c_str(),
-               stats.dimension, static_cast<long long>(stats.article_count));
+  std::fprintf(
+      stderr,
+      "related-server: listening grpc=%s metrics=%s (index %s, dim %d, "
+      "%lld articles)\n",
+      (*server)->grpc_address().c_str(), (*server)->metrics_address().c_str(),
+      std::string(related::IndexKindName(stats.index_kind)).c_str(),
+      stats.dimension, static_cast<long long>(stats.article_count));
 
   std::thread([&server] {
     char signal = 0;
@@ -130,7 +136,8 @@ int main(int argc, char** argv) {
                  signal == SIGTERM ? "SIGTERM" : "SIGINT");
     const absl::Time drain_start = absl::Now();
     (*server)->Shutdown();
-    std::fprintf(stderr, "related-server: drained in %s\n", absl::FormatDuration(absl::Now() - drain_start).c_str());
+    std::fprintf(stderr, "related-server: drained in %s\n",
+                 absl::FormatDuration(absl::Now() - drain_start).c_str());
   }).detach();
   (*server)->Wait();
   std::fprintf(stderr, "related-server: stopped\n");

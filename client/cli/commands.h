@@ -40,14 +40,15 @@ int ReportRpcError(const absl::Status& status, std::ostream& err);
 
 // `related <id>`: the related articles as a table, or
 // {"article_id": ..., "related": [...]}.
-int RunRelated(client::RelatedClient& client, const std::string& article_id, int limit,
-               const std::vector<std::string>& exclude_ids, const Output& output);
+int RunRelated(client::RelatedClient& client, const std::string& article_id,
+               int limit, const std::vector<std::string>& exclude_ids,
+               const Output& output);
 
 // `batch <id>...`: one BatchGetRelated call, results grouped per ID with
 // per-item errors shown. kExitFailure if any item failed.
-int RunBatch(client::RelatedClient& client, const std::vector<std::string>& article_ids,
-             int limit, const std::vector<std::string>& exclude_ids,
-             const Output& output);
+int RunBatch(client::RelatedClient& client,
+             const std::vector<std::string>& article_ids, int limit,
+             const std::vector<std::string>& exclude_ids, const Output& output);
 
 // `get <id>`: the stored article as "key: value" lines or JSON.
 int RunGet(client::RelatedClient& client, const std::string& article_id,
@@ -73,7 +74,8 @@ int RunImport(client::RelatedClient& client, std::istream& input,
               const ImportOptions& options, const Output& output);
 
 // `delete <id>...`: prints "deleted N of M".
-int RunDelete(client::RelatedClient& client, const std::vector<std::string>& article_ids,
+int RunDelete(client::RelatedClient& client,
+              const std::vector<std::string>& article_ids,
               const Output& output);
 
 // `stats`: "key: value" lines or JSON.
@@ -84,7 +86,8 @@ int RunStats(client::RelatedClient& client, const Output& output);
 int RunHealth(client::RelatedClient& client, const std::string& service,
               const Output& output);
 
-// `ping`: one Ping round trip and how long it took.
+// `ping`: calls Ping and prints how long one round trip took, not counting
+// the connection set-up.
 int RunPing(client::RelatedClient& client, const Output& output);
 
 }  // namespace related::cli

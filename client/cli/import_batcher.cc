@@ -7,7 +7,8 @@ namespace related::cli {
 ImportBatcher::ImportBatcher(int batch_size)
     : batch_size_(batch_size < 1 ? 1 : static_cast<size_t>(batch_size)) {}
 
-std::optional<std::vector<client::Article>> ImportBatcher::Add(client::Article article) {
+std::optional<std::vector<client::Article>> ImportBatcher::Add(
+    client::Article article) {
   std::optional<std::vector<client::Article>> ready;
   if (current_ids_.count(article.id) > 0) ready = Take();
   current_ids_.insert(article.id);

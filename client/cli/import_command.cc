@@ -21,12 +21,13 @@ namespace {
 // a line of its own.
 class ProgressLine {
  public:
-  ProgressLine(std::ostream& err, bool enabled) : err_(err), enabled_(enabled) {}
+  ProgressLine(std::ostream& err, bool enabled)
+      : err_(err), enabled_(enabled) {}
 
   void Update(int64_t batches, int64_t articles, int64_t line_number) {
     if (!enabled_) return;
-    err_ << absl::StrFormat("\rsent %d batches, %d articles (line %d)", batches, articles,
-                            line_number)
+    err_ << absl::StrFormat("\rsent %d batches, %d articles (line %d)", batches,
+                            articles, line_number)
          << std::flush;
     active_ = true;
   }
@@ -53,13 +54,14 @@ int RunImport(client::RelatedClient& client, std::istream& input,
   int batch_size = options.batch_size;
   if (stats->max_batch_size > 0 && batch_size > stats->max_batch_size) {
     output.err << "related-cli: --batch_size=" << batch_size
-               << " is above the server's max_batch_size; using " << stats->max_batch_size
-               << "\n";
+               << " is above the server's max_batch_size; using "
+               << stats->max_batch_size << "\n";
     batch_size = stats->max_batch_size;
   }
 
   const absl::Time start = absl::Now();
-  std::unique_ptr<client::Importer> importer = client.StartImport(options.stream_timeout);
+  std::unique_ptr<client::Importer> importer =
+      client.StartImport(options.stream_timeout);
   ImportBatcher batcher(batch_size);
   ProgressLine progress(output.err, options.show_progress);
   int64_t line_number = 0;
@@ -83,12 +85,17 @@ int RunImport(client::RelatedClient& client, std::istream& input,
     auto article = ParseArticleLine(line, limits);
     if (!article.ok()) {
       progress.Interrupt();
-      output.err << "line " << line_number << ": " << article.status().message() << "\n";
+      output.err << "line " << line_number << ": " << article.status().message()
+                 << "\n";
       ++skipped;
       continue;
     }
-    if (limits.dimension == 0) limits.dimension = static_cast<int>(article->embedding.size());
-    if (auto batch = batcher.Add(*std::move(article)); batch.has_value()) send(*batch);
+    if (limits.dimension == 0) {
+      limits.dimension = static_cast<int>(article->embedding.size());
+    }
+    if (auto batch = batcher.Add(*std::move(article)); batch.has_value()) {
+      send(*batch);
+    }
   }
   const bool read_failed = input.bad();
   if (send_status.ok() && !read_failed) {
@@ -99,15 +106,24 @@ int RunImport(client::RelatedClient& client, std::istream& input,
   // and the stream must be closed.
   auto summary = importer->Finish();
   progress.Interrupt();
-  if (!summary.ok()) return ReportRpcError(summary.status(), output.err);
-  if (!send_status.ok()) return ReportRpcError(send_status, output.err);
+  absl::Status stream_status = summary.ok() ? send_status : summary.status();
+  if (!stream_status.ok()) {
+    ReportRpcError(stream_status, output.err);
+    output.err << "related-cli: the import stopped at line " << line_number
+               << ", after " << sent_batches << " batches (" << sent_articles
+               << " articles) had been sent; the batches the server applied "
+                  "before the error stay imported\n";
+    return kExitFailure;
+  }
   if (read_failed) {
-    output.err << "related-cli: reading the input failed after line " << line_number << " ("
-               << summary->upserted << " articles were imported)\n";
+    output.err << "related-cli: reading the input failed after line "
+               << line_number << " (" << summary->upserted
+               << " articles were imported)\n";
     return kExitFailure;
   }
 
-  const double seconds = std::max(absl::ToDoubleSeconds(absl::Now() - start), 1e-6);
+  const double seconds =
+      std::max(absl::ToDoubleSeconds(absl::Now() - start), 1e-6);
   const double rate = static_cast<double>(summary->upserted) / seconds;
   if (output.json) {
     output.out << DumpJson({{"imported", summary->upserted},
@@ -118,7 +134,8 @@ int RunImport(client::RelatedClient& client, std::istream& input,
                << "\n";
   } else {
     output.out << absl::StrFormat(
-        "imported %d articles in %d batches, skipped %d bad lines, %.0f articles/s\n",
+        "imported %d articles in %d batches, skipped %d bad lines, %.0f "
+        "articles/s\n",
         summary->upserted, summary->batches, skipped, rate);
   }
   return skipped > 0 ? kExitSkippedLines : kExitOk;

@@ -2,8 +2,9 @@
 // (JSONL), e.g.
 //
 //   {"id": "2026/11/28/world/some-story", "title": "...", "url": "...",
-//    "section": "world", "language": "en", "published_at": "2026-11-28T09:30:00Z",
-//    "embedding": [0.12, -0.5, ...], "attributes": {"author": "..."}}
+//    "section": "world", "language": "en", "published_at":
+//    "2026-11-28T09:30:00Z", "embedding": [0.12, -0.5, ...], "attributes":
+//    {"author": "..."}}
 //
 // Only `id` and `embedding` are required. `published_at` is an RFC 3339
 // string or integer unix seconds. A null value counts as absent for the
@@ -28,16 +29,18 @@ struct ImportLimits {
 };
 
 // Parses one line (without its line terminator; a trailing '\r' is allowed)
-// into an article. Checks what the server would check, so a line that parses
-// here is not rejected by the server: the ID is a non-empty string without
-// control characters and within `limits.max_id_bytes`; the embedding has
-// `limits.dimension` finite float values, not all (nearly) zero; metadata
-// fields have the right JSON types.
+// into an article. Checks what the server would check of one article, so
+// that the server does not reject a batch for a line that parsed here: the ID
+// is a non-empty string without control characters and within
+// `limits.max_id_bytes`; the embedding has `limits.dimension` finite float
+// values, not all (nearly) zero; published_at is within the years 0001 to
+// 9999; metadata fields have the right JSON types. (A batch can still exceed
+// the server's message size limit.)
 //
 // Errors are INVALID_ARGUMENT with a message of the form
 // "<field>: <what is wrong>", e.g. "embedding: expected 64 values, got 3" or
 // "attributes.author: expected a string, got number"; the field is "json"
-// when the line is not a JSON object at all.
+// when the line cannot be read as a JSON object at all.
 absl::StatusOr<client::Article> ParseArticleLine(absl::string_view line,
                                                  const ImportLimits& limits);
 

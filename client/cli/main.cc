@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/algorithm/container.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
@@ -23,12 +24,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "client/cli/commands.h"
 #include "client/related_client.h"
 
-ABSL_FLAG(std::string, address, "127.0.0.1:50051", "host:port of related-server.");
+ABSL_FLAG(std::string, address, "127.0.0.1:50051",
+          "host:port of related-server.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5),
           "Deadline of each call, e.g. 500ms or 5s. An import stream gets at "
           "least 10 minutes.");
@@ -38,8 +39,10 @@ ABSL_FLAG(int, limit, 0,
           "default).");
 ABSL_FLAG(std::vector<std::string>, exclude, {},
           "related, batch: comma-separated IDs that must not appear.");
-ABSL_FLAG(bool, embedding, false, "get: also print the stored (normalised) embedding.");
-ABSL_FLAG(int, batch_size, 500, "import: articles per batch on the import stream.");
+ABSL_FLAG(bool, embedding, false,
+          "get: also print the stored (normalised) embedding.");
+ABSL_FLAG(int, batch_size, 500,
+          "import: articles per batch on the import stream.");
 ABSL_FLAG(std::string, service, "",
           "health: the service to check; empty is the whole server, "
           "related.v1.RelatedArticles the API.");
@@ -59,56 +62,98 @@ struct Command {
   size_t max_args;
   // The command-specific flags it reads; --address, --timeout and --json
   // apply to every command.
-  std::set<std::string> flags;
-  int (*run)(RelatedClient& client, const std::vector<std::string>& args,
-             const Output& output);
+  std::vector<std::string> flags;
 };
 
 constexpr size_t kAnyNumber = static_cast<size_t>(-1);
 
-int RunImportFile(RelatedClient& client, const std::vector<std::string>& args,
-                  const Output& output);
-
+// The order is the order of --help.
 const std::vector<Command>& Commands() {
   static const auto* commands = new std::vector<Command>{
-      {"related", "related <id> [--limit=N] [--exclude=id1,id2]",
-       "the related articles, best first", 1, 1, {"limit", "exclude"},
-       [](RelatedClient& client, const std::vector<std::string>& args, const Output& output) {
-         return related::cli::RunRelated(client, args[0], absl::GetFlag(FLAGS_limit),
-                                         absl::GetFlag(FLAGS_exclude), output);
-       }},
-      {"batch", "batch <id> <id>... [--limit=N] [--exclude=id1,id2]",
-       "related articles for several IDs in one call", 1, kAnyNumber, {"limit", "exclude"},
-       [](RelatedClient& client, const std::vector<std::string>& args, const Output& output) {
-         return related::cli::RunBatch(client, args, absl::GetFlag(FLAGS_limit),
-                                       absl::GetFlag(FLAGS_exclude), output);
-       }},
-      {"get", "get <id> [--embedding]", "one stored article", 1, 1, {"embedding"},
-       [](RelatedClient& client, const std::vector<std::string>& args, const Output& output) {
-         return related::cli::RunGet(client, args[0], absl::GetFlag(FLAGS_embedding),
-                                     output);
-       }},
-      {"import", "import <file.jsonl | -> [--batch_size=500]",
-       "bulk import, one JSON article per line", 1, 1, {"batch_size"}, RunImportFile},
-      {"delete", "delete <id> [<id>...]", "delete articles", 1, kAnyNumber, {},
-       [](RelatedClient& client, const std::vector<std::string>& args, const Output& output) {
-         return related::cli::RunDelete(client, args, output);
-       }},
-      {"stats", "stats", "size and configuration of the index", 0, 0, {},
-       [](RelatedClient& client, const std::vector<std::string>&, const Output& output) {
-         return related::cli::RunStats(client, output);
-       }},
-      {"health", "health [--service=NAME]", "health check; exit 0 only if SERVING", 0, 0,
-       {"service"},
-       [](RelatedClient& client, const std::vector<std::string>&, const Output& output) {
-         return related::cli::RunHealth(client, absl::GetFlag(FLAGS_service), output);
-       }},
-      {"ping", "ping", "one round trip to the server", 0, 0, {},
-       [](RelatedClient& client, const std::vector<std::string>&, const Output& output) {
-         return related::cli::RunPing(client, output);
-       }},
-  };
+      {"related",
+       "related <id> [--limit=N] [--exclude=id1,id2]",
+       "the related articles, best first",
+       1,
+       1,
+       {"limit", "exclude"}},
+      {"batch",
+       "batch <id> <id>... [--limit=N] [--exclude=id1,id2]",
+       "related articles for several IDs in one call",
+       1,
+       kAnyNumber,
+       {"limit", "exclude"}},
+      {"get",
+       "get <id> [--embedding]",
+       "one stored article",
+       1,
+       1,
+       {"embedding"}},
+      {"import",
+       "import <file.jsonl | -> [--batch_size=500]",
+       "bulk import, one JSON article per line",
+       1,
+       1,
+       {"batch_size"}},
+      {"delete", "delete <id> [<id>...]", "delete articles", 1, kAnyNumber, {}},
+      {"stats", "stats", "size and configuration of the index", 0, 0, {}},
+      {"health",
+       "health [--service=NAME]",
+       "health check; exit 0 only if SERVING",
+       0,
+       0,
+       {"service"}},
+      {"ping", "ping", "one round trip to the server", 0, 0, {}}};
   return *commands;
+}
+
+int RunImportFile(RelatedClient& client, const std::string& path,
+                  const Output& output) {
+  related::cli::ImportOptions options;
+  options.batch_size = absl::GetFlag(FLAGS_batch_size);
+  options.stream_timeout =
+      std::max(absl::GetFlag(FLAGS_timeout), kMinImportTimeout);
+  options.show_progress = isatty(STDERR_FILENO);
+  if (path == "-") {
+    return related::cli::RunImport(client, std::cin, options, output);
+  }
+
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    output.err << "related-cli: cannot import '" << path
+               << "': it is a directory\n";
+    return related::cli::kExitUsage;
+  }
+  std::ifstream file(path);
+  if (!file.is_open()) {
+    output.err << "related-cli: cannot open '" << path
+               << "': " << std::strerror(errno) << "\n";
+    return related::cli::kExitUsage;
+  }
+  return related::cli::RunImport(client, file, options, output);
+}
+
+// Runs command `name` (one of Commands(), with a valid number of `args`).
+int Run(absl::string_view name, RelatedClient& client,
+        const std::vector<std::string>& args, const Output& output) {
+  namespace cli = related::cli;
+  if (name == "related") {
+    return cli::RunRelated(client, args[0], absl::GetFlag(FLAGS_limit),
+                           absl::GetFlag(FLAGS_exclude), output);
+  }
+  if (name == "batch") {
+    return cli::RunBatch(client, args, absl::GetFlag(FLAGS_limit),
+                         absl::GetFlag(FLAGS_exclude), output);
+  }
+  if (name == "get") {
+    return cli::RunGet(client, args[0], absl::GetFlag(FLAGS_embedding), output);
+  }
+  if (name == "import") return RunImportFile(client, args[0], output);
+  if (name == "delete") return cli::RunDelete(client, args, output);
+  if (name == "stats") return cli::RunStats(client, output);
+  if (name == "health") {
+    return cli::RunHealth(client, absl::GetFlag(FLAGS_service), output);
+  }
+  return cli::RunPing(client, output);
 }
 
 std::string UsageText() {
@@ -119,35 +164,57 @@ std::string UsageText() {
       "Flags may also come after the command; use -- before an ID that starts "
       "with '-'.\n\nCommands:\n";
   for (const Command& command : Commands()) {
-    absl::StrAppend(&text, "  ", command.synopsis, "\n      ", command.purpose, "\n");
+    absl::StrAppend(&text, "  ", command.synopsis, "\n      ", command.purpose,
+                    "\n");
   }
-  absl::StrAppend(&text,
-                  "\nExit codes: 0 success; 1 an RPC failed (also: health not SERVING, "
-                  "a batch item failed); 2 usage error or unreadable import file; "
-                  "3 import skipped bad lines but imported the rest.\n");
+  absl::StrAppend(
+      &text,
+      "\nExit codes:\n"
+      "  0  success\n"
+      "  1  an RPC failed; also: health not SERVING, an item of batch failed\n"
+      "  2  usage error, or an import file that cannot be opened\n"
+      "  3  import skipped bad lines (reported on stderr) but imported the "
+      "rest\n");
   return text;
 }
 
-int UsageError(absl::string_view message) {
-  std::cerr << "related-cli: " << message << "\n\nrelated-cli: " << UsageText();
+// Prints `message` and, for a mistake about which command to run, the list
+// of commands; returns the usage exit code.
+int UsageError(absl::string_view message, bool list_commands = false) {
+  std::cerr << "related-cli: " << message << "\n";
+  if (list_commands) {
+    std::cerr << "\nrelated-cli: " << UsageText();
+  } else {
+    std::cerr << "Run 'related-cli --help' for the commands and flags.\n";
+  }
   return related::cli::kExitUsage;
 }
+
+constexpr absl::string_view kAbslOwnFlags[] = {
+    "help",     "helpfull",        "helpshort",  "helppackage",
+    "version",  "only_check_args", "helpon",     "helpmatch",
+    "flagfile", "fromenv",         "tryfromenv", "undefok"};
 
 // absl::ParseCommandLine exits with status 1 on an unknown flag or a bad
 // value, but 1 tells scripts that an RPC failed. So check the flags first,
 // the way absl will parse them, and let such mistakes be usage errors (2).
+// Checking a value sets the flag, to what ParseCommandLine then sets again.
 // Returns the names of the CLI's own flags that were given.
 absl::StatusOr<std::set<std::string>> CheckFlags(int argc, char** argv) {
   std::set<std::string> given;
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
     if (arg == "--") break;
-    if (arg.size() < 2 || arg[0] != '-') continue;  // positional, or "-" (stdin)
+    // A positional argument, or "-" (stdin for import).
+    if (arg.size() < 2 || arg[0] != '-') continue;
     arg.remove_prefix(absl::StartsWith(arg, "--") ? 2 : 1);
     const size_t equals = arg.find('=');
     const absl::string_view name = arg.substr(0, equals);
     bool has_value = equals != absl::string_view::npos;
     std::string value = has_value ? std::string(arg.substr(equals + 1)) : "";
+    // Left to absl: its usage flags (--help, --version, ...) are not in the
+    // flag registry, and --flagfile and friends act on parsing.
+    if (absl::c_linear_search(kAbslOwnFlags, name)) continue;
     absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
     if (flag == nullptr && !has_value && absl::StartsWith(name, "no")) {
       flag = absl::FindCommandLineFlag(name.substr(2));
@@ -155,14 +222,17 @@ absl::StatusOr<std::set<std::string>> CheckFlags(int argc, char** argv) {
       has_value = flag != nullptr;
       value = "false";
     }
-    if (flag == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
+    if (flag == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
+    }
     if (!has_value) {
       if (flag->IsOfType<bool>()) {
         value = "true";
       } else if (i + 1 < argc) {
         value = argv[++i];
       } else {
-        return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", name, " needs a value"));
       }
     }
     std::string error;
@@ -186,30 +256,10 @@ int TerminalColumns() {
   }
   int columns = 0;
   const char* env = std::getenv("COLUMNS");
-  if (env != nullptr && absl::SimpleAtoi(env, &columns) && columns > 0) return columns;
+  if (env != nullptr && absl::SimpleAtoi(env, &columns) && columns > 0) {
+    return columns;
+  }
   return isatty(STDOUT_FILENO) ? 80 : 0;
-}
-
-int RunImportFile(RelatedClient& client, const std::vector<std::string>& args,
-                  const Output& output) {
-  const std::string& path = args[0];
-  related::cli::ImportOptions options;
-  options.batch_size = absl::GetFlag(FLAGS_batch_size);
-  options.stream_timeout = std::max(absl::GetFlag(FLAGS_timeout), kMinImportTimeout);
-  options.show_progress = isatty(STDERR_FILENO);
-  if (path == "-") return related::cli::RunImport(client, std::cin, options, output);
-
-  std::error_code error;
-  if (std::filesystem::is_directory(path, error)) {
-    output.err << "related-cli: cannot import '" << path << "': it is a directory\n";
-    return related::cli::kExitUsage;
-  }
-  std::ifstream file(path);
-  if (!file.is_open()) {
-    output.err << "related-cli: cannot open '" << path << "': " << std::strerror(errno) << "\n";
-    return related::cli::kExitUsage;
-  }
-  return related::cli::RunImport(client, file, options, output);
 }
 
 }  // namespace
@@ -228,23 +278,27 @@ int main(int argc, char** argv) {
   auto given_flags = CheckFlags(argc, argv);
   if (!given_flags.ok()) return UsageError(given_flags.status().message());
   const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  if (positional.size() < 2) return UsageError("no command given");
+  if (positional.size() < 2) return UsageError("no command given", true);
 
   const std::string name = positional[1];
   const Command* command = nullptr;
   for (const Command& c : Commands()) {
     if (name == c.name) command = &c;
   }
-  if (command == nullptr) return UsageError(absl::StrCat("unknown command '", name, "'"));
+  if (command == nullptr) {
+    return UsageError(absl::StrCat("unknown command '", name, "'"), true);
+  }
   const std::vector<std::string> args(positional.begin() + 2, positional.end());
   if (args.size() < command->min_args || args.size() > command->max_args) {
-    return UsageError(absl::StrCat("wrong number of arguments; usage: related-cli ",
-                                   command->synopsis));
+    return UsageError(absl::StrCat(
+        "wrong number of arguments; usage: related-cli ", command->synopsis));
   }
   for (const std::string& flag : *given_flags) {
-    const bool global = flag == "address" || flag == "timeout" || flag == "json";
-    if (!global && command->flags.count(flag) == 0) {
-      return UsageError(absl::StrCat("--", flag, " does not apply to '", name, "'"));
+    const bool global =
+        flag == "address" || flag == "timeout" || flag == "json";
+    if (!global && !absl::c_linear_search(command->flags, flag)) {
+      return UsageError(
+          absl::StrCat("--", flag, " does not apply to '", name, "'"));
     }
   }
 
@@ -254,10 +308,15 @@ int main(int argc, char** argv) {
   if (options.timeout <= absl::ZeroDuration()) {
     return UsageError("--timeout must be positive");
   }
-  if (absl::GetFlag(FLAGS_limit) < 0) return UsageError("--limit must not be negative");
-  if (absl::GetFlag(FLAGS_batch_size) < 1) return UsageError("--batch_size must be at least 1");
+  if (absl::GetFlag(FLAGS_limit) < 0) {
+    return UsageError("--limit must not be negative");
+  }
+  if (absl::GetFlag(FLAGS_batch_size) < 1) {
+    return UsageError("--batch_size must be at least 1");
+  }
 
   RelatedClient client(options);
-  const Output output{std::cout, std::cerr, absl::GetFlag(FLAGS_json), TerminalColumns()};
-  return command->run(client, args, output);
+  const Output output{std::cout, std::cerr, absl::GetFlag(FLAGS_json),
+                      TerminalColumns()};
+  return Run(name, client, args, output);
 }

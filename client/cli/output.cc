@@ -47,7 +47,8 @@ size_t DecodeUtf8(absl::string_view s, char32_t& code_point) {
     cp = (cp << 6) | (byte(i) & 0x3F);
   }
   constexpr char32_t kSmallestOfLength[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kSmallestOfLength[length] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+  if (cp < kSmallestOfLength[length] || cp > 0x10FFFF ||
+      (cp >= 0xD800 && cp <= 0xDFFF)) {
     return 0;
   }
   code_point = cp;
@@ -71,11 +72,13 @@ int CodePointWidth(char32_t cp) {
       {0x3400, 0x4DBF},   {0x4E00, 0x9FFF},   {0xA000, 0xA4CF},
       {0xAC00, 0xD7A3},   {0xF900, 0xFAFF},   {0xFE30, 0xFE4F},
       {0xFF00, 0xFF60},   {0xFFE0, 0xFFE6},   {0x1F300, 0x1F64F},
-      {0x1F900, 0x1F9FF}, {0x20000, 0x3FFFD},
+      {0x1F680, 0x1F6FF}, {0x1F900, 0x1F9FF}, {0x1FA70, 0x1FAFF},
+      {0x20000, 0x3FFFD},
   };
   const auto in = [cp](const auto& ranges) {
-    return std::any_of(std::begin(ranges), std::end(ranges),
-                       [cp](const Range& r) { return cp >= r.first && cp <= r.last; });
+    return std::any_of(
+        std::begin(ranges), std::end(ranges),
+        [cp](const Range& r) { return cp >= r.first && cp <= r.last; });
   };
   if (in(kZeroWidth)) return 0;
   if (in(kWide)) return 2;
@@ -101,7 +104,7 @@ std::string FloatText(float value) {
 
 Json TimeJson(const std::optional<absl::Time>& time) {
   if (!time.has_value()) return nullptr;
-  return FormatTime(time);
+  return FormatTimestamp(time);
 }
 
 std::string PadRight(const std::string& text, int columns) {
@@ -112,7 +115,8 @@ std::string PadLeft(const std::string& text, int columns) {
   return std::string(std::max(0, columns - DisplayWidth(text)), ' ') + text;
 }
 
-void AppendLine(std::string& out, absl::string_view key, absl::string_view value) {
+void AppendLine(std::string& out, absl::string_view key,
+                absl::string_view value) {
   absl::StrAppend(&out, key, ": ", SingleLine(value), "\n");
 }
 
@@ -172,13 +176,15 @@ std::string TruncateToWidth(absl::string_view text, int max_columns) {
     rest.remove_prefix(length);
   }
   clean.resize(kept);
+  // "A headline…" reads better than "A headline …".
+  while (!clean.empty() && clean.back() == ' ') clean.pop_back();
   clean.append(kEllipsis.data(), kEllipsis.size());
   return clean;
 }
 
-std::string FormatTime(const std::optional<absl::Time>& time) {
+std::string FormatTimestamp(const std::optional<absl::Time>& time) {
   if (!time.has_value()) return "";
-  return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", *time, absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", *time, absl::UTCTimeZone());
 }
 
 std::string RelatedTable(const std::vector<client::RelatedItem>& items,
@@ -194,7 +200,8 @@ std::string RelatedTable(const std::vector<client::RelatedItem>& items,
   for (size_t i = 0; i < items.size(); ++i) {
     const client::RelatedItem& item = items[i];
     rows.push_back({absl::StrCat(i + 1), absl::StrFormat("%.3f", item.score),
-                    SingleLine(item.article_id), SingleLine(item.metadata.title),
+                    SingleLine(item.article_id),
+                    SingleLine(item.metadata.title),
                     SingleLine(item.metadata.section)});
   }
   std::array<int, kColumns> widths = {};
@@ -205,20 +212,21 @@ std::string RelatedTable(const std::vector<client::RelatedItem>& items,
   }
   widths[kSection] = std::min(widths[kSection], kMaxSectionColumns);
   if (terminal_columns > 0) {
-    const int others =
-        widths[kRank] + widths[kScore] + widths[kId] + widths[kSection] + 4 * kGap;
-    widths[kTitle] =
-        std::min(widths[kTitle], std::max(kMinTitleColumns, terminal_columns - others));
+    const int others = widths[kRank] + widths[kScore] + widths[kId] +
+                       widths[kSection] + 4 * kGap;
+    widths[kTitle] = std::min(
+        widths[kTitle], std::max(kMinTitleColumns, terminal_columns - others));
   }
 
   const std::string gap(kGap, ' ');
   std::string out;
   for (const Row& row : rows) {
-    absl::StrAppend(&out, PadLeft(row[kRank], widths[kRank]), gap,
-                    PadLeft(row[kScore], widths[kScore]), gap,
-                    PadRight(row[kId], widths[kId]), gap,
-                    PadRight(TruncateToWidth(row[kTitle], widths[kTitle]), widths[kTitle]),
-                    gap, TruncateToWidth(row[kSection], widths[kSection]), "\n");
+    absl::StrAppend(
+        &out, PadLeft(row[kRank], widths[kRank]), gap,
+        PadLeft(row[kScore], widths[kScore]), gap,
+        PadRight(row[kId], widths[kId]), gap,
+        PadRight(TruncateToWidth(row[kTitle], widths[kTitle]), widths[kTitle]),
+        gap, TruncateToWidth(row[kSection], widths[kSection]), "\n");
   }
   return out;
 }
@@ -231,16 +239,18 @@ std::string ArticleLines(const client::Article& article) {
   AppendLine(out, "url", m.url);
   AppendLine(out, "section", m.section);
   AppendLine(out, "language", m.language);
-  AppendLine(out, "published_at",
-             m.published_at.has_value() ? FormatTime(m.published_at) : "unknown");
+  AppendLine(
+      out, "published_at",
+      m.published_at.has_value() ? FormatTimestamp(m.published_at) : "unknown");
   for (const auto& [key, value] : m.attributes) {
     AppendLine(out, absl::StrCat("attributes.", SingleLine(key)), value);
   }
   if (!article.embedding.empty()) {
-    absl::StrAppend(&out, "embedding: [",
-                    absl::StrJoin(article.embedding, ", ",
-                                  [](std::string* s, float v) { s->append(FloatText(v)); }),
-                    "]\n");
+    absl::StrAppend(
+        &out, "embedding: [",
+        absl::StrJoin(article.embedding, ", ",
+                      [](std::string* s, float v) { s->append(FloatText(v)); }),
+        "]\n");
   }
   return out;
 }

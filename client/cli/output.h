@@ -34,7 +34,7 @@ std::string TruncateToWidth(absl::string_view text, int max_columns);
 
 // RFC 3339 in UTC with a "Z" and as many fractional digits as needed, e.g.
 // "2026-11-28T09:30:00Z"; nullopt gives "".
-std::string FormatTime(const std::optional<absl::Time>& time);
+std::string FormatTimestamp(const std::optional<absl::Time>& time);
 
 // --- Human-readable output ---------------------------------------------------
 
@@ -57,7 +57,8 @@ std::string StatsLines(const client::Stats& stats);
 
 // {"rank", "score", "article_id", "title", "url", "section", "language",
 //  "published_at" (RFC 3339 or null), "attributes"} per item, rank from 1.
-nlohmann::ordered_json RelatedJson(const std::vector<client::RelatedItem>& items);
+nlohmann::ordered_json RelatedJson(
+    const std::vector<client::RelatedItem>& items);
 
 // The import format's keys (see jsonl_import.h), so that the output of
 // `get --json --embedding` can be imported again; "embedding" only when the

@@ -14,9 +14,9 @@ namespace {
 
 absl::Status CheckBatchSize(size_t size, int max, absl::string_view field) {
   if (static_cast<int64_t>(size) > max) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, ": ", size, " entries, more than the limit of ", max,
-        " per request; split the batch"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", size, " entries, more than the limit of ",
+                     max, " per request; split the batch"));
   }
   return absl::OkStatus();
 }
@@ -26,7 +26,8 @@ absl::Status CheckBatchSize(size_t size, int max, absl::string_view field) {
 absl::StatusOr<std::unique_ptr<ArticleIndex>> ArticleIndex::Create(
     const ArticleIndexOptions& options) {
   if (options.dimension < 0) {
-    return absl::InvalidArgumentError("dimension must be >= 0 (0: set by the first write)");
+    return absl::InvalidArgumentError(
+        "dimension must be >= 0 (0: set by the first write)");
   }
   if (options.max_limit < 1 || options.default_limit < 1 ||
       options.default_limit > options.max_limit) {
@@ -50,13 +51,14 @@ absl::StatusOr<std::unique_ptr<ArticleIndex>> ArticleIndex::Create(
 ArticleIndex::ArticleIndex(const ArticleIndexOptions& options)
     : options_(options), dimension_(options.dimension) {
   if (options.dimension > 0) {
-    index_ = MakeVectorIndex(options.index_kind, options.dimension, options.hnsw);
+    index_ =
+        MakeVectorIndex(options.index_kind, options.dimension, options.hnsw);
   }
 }
 
 absl::Status ArticleIndex::Upsert(std::vector<Article> articles) {
-  if (absl::Status s = CheckBatchSize(articles.size(), options_.max_batch_size,
-                                      "articles");
+  if (absl::Status s =
+          CheckBatchSize(articles.size(), options_.max_batch_size, "articles");
       !s.ok()) {
     return s;
   }
@@ -70,20 +72,22 @@ absl::Status ArticleIndex::Upsert(std::vector<Article> articles) {
     dimension_.store(dimension);
   }
   for (auto begin = articles.begin(); begin != articles.end();) {
-    const auto end =
-        begin + std::min<ptrdiff_t>(options_.write_chunk_size, articles.end() - begin);
+    const auto end = begin + std::min<ptrdiff_t>(options_.write_chunk_size,
+                                                 articles.end() - begin);
     if (absl::Status s = ApplyChunk(begin, end); !s.ok()) return s;
     begin = end;
   }
   return absl::OkStatus();
 }
 
-absl::Status ArticleIndex::ValidateUpsertLocked(std::vector<Article>& articles) {
+absl::Status ArticleIndex::ValidateUpsertLocked(
+    std::vector<Article>& articles) {
   // With no dimension yet, the batch's first article proposes it and the rest
   // must agree.
-  const int dimension = dimension_.load() != 0
-                            ? dimension_.load()
-                            : static_cast<int>(articles.front().embedding.size());
+  const int dimension =
+      dimension_.load() != 0
+          ? dimension_.load()
+          : static_cast<int>(articles.front().embedding.size());
   absl::flat_hash_set<absl::string_view> seen;
   for (size_t i = 0; i < articles.size(); ++i) {
     Article& article = articles[i];
@@ -94,8 +98,9 @@ absl::Status ArticleIndex::ValidateUpsertLocked(std::vector<Article>& articles) 
       return s;
     }
     if (!seen.insert(article.id).second) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, ".id: '", article.id, "' appears more than once in the batch"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".id: '", article.id,
+                       "' appears more than once in the batch"));
     }
     if (absl::Status s = NormalizeEmbedding(article.embedding, dimension,
                                             absl::StrCat(field, ".embedding"));
@@ -135,10 +140,12 @@ absl::Status ArticleIndex::ApplyChunk(std::vector<Article>::iterator begin,
   std::vector<float> vectors;
   vectors.reserve(needs_vector.size() * dimension);
   for (const Article* article : needs_vector) {
-    vectors.insert(vectors.end(), article->embedding.begin(), article->embedding.end());
+    vectors.insert(vectors.end(), article->embedding.begin(),
+                   article->embedding.end());
   }
   // Add before removing replaced vectors: if FAISS fails, nothing changed.
-  auto slots = index_->Add(vectors.data(), static_cast<int64_t>(needs_vector.size()));
+  auto slots =
+      index_->Add(vectors.data(), static_cast<int64_t>(needs_vector.size()));
   if (!slots.ok()) return slots.status();
 
   std::vector<Slot> replaced;
@@ -172,14 +179,15 @@ void ArticleIndex::RemoveSlotLocked(Slot slot) {
 }
 
 absl::StatusOr<int> ArticleIndex::Delete(const std::vector<ArticleId>& ids) {
-  if (absl::Status s = CheckBatchSize(ids.size(), options_.max_batch_size,
-                                      "article_ids");
+  if (absl::Status s =
+          CheckBatchSize(ids.size(), options_.max_batch_size, "article_ids");
       !s.ok()) {
     return s;
   }
   for (size_t i = 0; i < ids.size(); ++i) {
-    if (absl::Status s = ValidateArticleId(ids[i], options_.max_id_bytes,
-                                           absl::StrCat("article_ids[", i, "]"));
+    if (absl::Status s =
+            ValidateArticleId(ids[i], options_.max_id_bytes,
+                              absl::StrCat("article_ids[", i, "]"));
         !s.ok()) {
       return s;
     }
@@ -203,7 +211,8 @@ absl::StatusOr<int> ArticleIndex::Delete(const std::vector<ArticleId>& ids) {
 }
 
 absl::StatusOr<Article> ArticleIndex::Get(const ArticleId& id) const {
-  if (absl::Status s = ValidateArticleId(id, options_.max_id_bytes, "article_id");
+  if (absl::Status s =
+          ValidateArticleId(id, options_.max_id_bytes, "article_id");
       !s.ok()) {
     return s;
   }
@@ -227,18 +236,20 @@ absl::StatusOr<Article> ArticleIndex::Get(const ArticleId& id) const {
 absl::Status ArticleIndex::ValidateLookup(
     int limit, const std::vector<ArticleId>& exclude_ids) const {
   if (limit < 0 || limit > options_.max_limit) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "limit: must be between 1 and ", options_.max_limit,
-        " (or 0 for the default of ", options_.default_limit, "), got ", limit));
+    return absl::InvalidArgumentError(
+        absl::StrCat("limit: must be between 1 and ", options_.max_limit,
+                     " (or 0 for the default of ", options_.default_limit,
+                     "), got ", limit));
   }
-  if (absl::Status s = CheckBatchSize(exclude_ids.size(), options_.max_batch_size,
-                                      "exclude_ids");
+  if (absl::Status s = CheckBatchSize(exclude_ids.size(),
+                                      options_.max_batch_size, "exclude_ids");
       !s.ok()) {
     return s;
   }
   for (size_t i = 0; i < exclude_ids.size(); ++i) {
-    if (absl::Status s = ValidateArticleId(exclude_ids[i], options_.max_id_bytes,
-                                           absl::StrCat("exclude_ids[", i, "]"));
+    if (absl::Status s =
+            ValidateArticleId(exclude_ids[i], options_.max_id_bytes,
+                              absl::StrCat("exclude_ids[", i, "]"));
         !s.ok()) {
       return s;
     }
@@ -248,12 +259,13 @@ absl::Status ArticleIndex::ValidateLookup(
 
 absl::StatusOr<std::vector<RelatedArticle>> ArticleIndex::Related(
     const RelatedQuery& query) const {
-  if (absl::Status s =
-          ValidateArticleId(query.article_id, options_.max_id_bytes, "article_id");
+  if (absl::Status s = ValidateArticleId(query.article_id,
+                                         options_.max_id_bytes, "article_id");
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = ValidateLookup(query.limit, query.exclude_ids); !s.ok()) {
+  if (absl::Status s = ValidateLookup(query.limit, query.exclude_ids);
+      !s.ok()) {
     return s;
   }
   absl::ReaderMutexLock lock(&mu_);
@@ -269,17 +281,20 @@ absl::StatusOr<std::vector<RelatedResult>> ArticleIndex::BatchRelated(
     return s;
   }
   for (size_t i = 0; i < article_ids.size(); ++i) {
-    if (absl::Status s = ValidateArticleId(article_ids[i], options_.max_id_bytes,
-                                           absl::StrCat("article_ids[", i, "]"));
+    if (absl::Status s =
+            ValidateArticleId(article_ids[i], options_.max_id_bytes,
+                              absl::StrCat("article_ids[", i, "]"));
         !s.ok()) {
       return s;
     }
   }
   if (absl::Status s = ValidateLookup(limit, exclude_ids); !s.ok()) return s;
   std::vector<RelatedResult> results(article_ids.size());
-  absl::ReaderMutexLock lock(&mu_);
   for (size_t i = 0; i < article_ids.size(); ++i) {
     results[i].article_id = article_ids[i];
+    // The lock is taken per item, not across the batch, so a writer (and
+    // the readers queued behind it) never waits for a whole large batch.
+    absl::ReaderMutexLock lock(&mu_);
     auto related = RelatedLocked(article_ids[i], limit, exclude_ids);
     if (related.ok()) {
       results[i].articles = *std::move(related);

@@ -128,7 +128,8 @@ class ArticleIndex {
   mutable absl::Mutex mu_;
   std::unique_ptr<VectorIndex> index_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<ArticleId, Entry> by_id_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::shared_ptr<const StoredArticle>> by_slot_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<const StoredArticle>> by_slot_
+      ABSL_GUARDED_BY(mu_);
   // Read without mu_ by validation; written only under write_mu_ and mu_.
   std::atomic<int> dimension_;
 };

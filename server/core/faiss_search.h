@@ -6,7 +6,6 @@
 #include <faiss/impl/IDSelector.h>
 
 #include <exception>
-#include "absl/strings/string_view.h"
 #include <utility>
 #include <vector>
 
@@ -14,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "server/core/vector_index.h"
 
 namespace related {
@@ -40,17 +40,20 @@ class SlotSelector : public faiss::IDSelector {
 // Runs `fn`, converting any exception FAISS throws into INTERNAL: an
 // exception must not take the server down.
 template <typename Fn>
-auto CallFaiss(absl::string_view what, Fn&& fn) -> absl::StatusOr<decltype(fn())> {
+auto CallFaiss(absl::string_view what, Fn&& fn)
+    -> absl::StatusOr<decltype(fn())> {
   try {
     return std::forward<Fn>(fn)();
   } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("FAISS ", what, " failed: ", e.what()));
+    return absl::InternalError(
+        absl::StrCat("FAISS ", what, " failed: ", e.what()));
   }
 }
 
 // Calls FAISS's single-query search and converts its output arrays.
 template <typename SearchFn>
-absl::StatusOr<std::vector<Neighbor>> CollectNeighbors(int k, SearchFn&& search) {
+absl::StatusOr<std::vector<Neighbor>> CollectNeighbors(int k,
+                                                       SearchFn&& search) {
   std::vector<float> scores(k);
   std::vector<faiss::Index::idx_t> slots(k);
   auto done = CallFaiss("search", [&] {

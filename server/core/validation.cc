@@ -9,13 +9,16 @@ namespace related {
 namespace {
 
 // Length in bytes of the UTF-8 sequence starting at s[i], or 0 if it is not a
-// well-formed, shortest-form encoding of a scalar value.
-int Utf8SequenceLength(absl::string_view s, size_t i) {
+// well-formed, shortest-form encoding of a scalar value; sets `code_point`.
+int Utf8SequenceLength(absl::string_view s, size_t i, uint32_t& code_point) {
   const auto byte = [&](size_t k) { return static_cast<uint8_t>(s[k]); };
   const uint8_t b0 = byte(i);
   int len;
   uint32_t cp;
-  if (b0 < 0x80) return 1;
+  if (b0 < 0x80) {
+    code_point = b0;
+    return 1;
+  }
   if ((b0 & 0xE0) == 0xC0) {
     len = 2;
     cp = b0 & 0x1F;
@@ -38,6 +41,7 @@ int Utf8SequenceLength(absl::string_view s, size_t i) {
       (cp >= 0xD800 && cp <= 0xDFFF)) {
     return 0;
   }
+  code_point = cp;
   return len;
 }
 
@@ -46,21 +50,23 @@ int Utf8SequenceLength(absl::string_view s, size_t i) {
 absl::Status ValidateArticleId(absl::string_view id, int max_bytes,
                                absl::string_view field) {
   if (id.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": must not be empty"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": must not be empty"));
   }
   if (static_cast<int64_t>(id.size()) > max_bytes) {
     return absl::InvalidArgumentError(
-        absl::StrCat(field, ": ", id.size(), " bytes, longer than the limit of ",
-                     max_bytes, " bytes"));
+        absl::StrCat(field, ": ", id.size(),
+                     " bytes, longer than the limit of ", max_bytes, " bytes"));
   }
   for (size_t i = 0; i < id.size();) {
-    const int len = Utf8SequenceLength(id, i);
+    uint32_t cp = 0;
+    const int len = Utf8SequenceLength(id, i, cp);
     if (len == 0) {
       return absl::InvalidArgumentError(
           absl::StrCat(field, ": not valid UTF-8 at byte ", i));
     }
-    const auto c = static_cast<uint8_t>(id[i]);
-    if (len == 1 && (c < 0x20 || c == 0x7F)) {
+    // C0, DEL and C1 controls.
+    if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) {
       return absl::InvalidArgumentError(
           absl::StrCat(field, ": control character at byte ", i));
     }
@@ -72,12 +78,12 @@ absl::Status ValidateArticleId(absl::string_view id, int max_bytes,
 absl::Status NormalizeEmbedding(std::vector<float>& embedding, int dimension,
                                 absl::string_view field) {
   if (embedding.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": must not be empty"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": must not be empty"));
   }
   if (dimension != 0 && static_cast<int>(embedding.size()) != dimension) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": expected ", dimension, " values, got ",
-                     embedding.size()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": expected ", dimension, " values, got ", embedding.size()));
   }
   double squared_norm = 0;
   for (size_t i = 0; i < embedding.size(); ++i) {
@@ -91,9 +97,10 @@ absl::Status NormalizeEmbedding(std::vector<float>& embedding, int dimension,
   // Below this the direction is numerically meaningless; above it, squaring
   // overflowed float range already handled by double.
   if (!(norm > 1e-30) || !std::isfinite(norm)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, ": the zero vector (or one too small to normalise) has no "
-               "direction for cosine similarity"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field,
+                     ": the zero vector (or one too small to normalise) has no "
+                     "direction for cosine similarity"));
   }
   for (float& v : embedding) v = static_cast<float>(v / norm);
   return absl::OkStatus();

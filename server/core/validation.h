@@ -3,10 +3,10 @@
 #ifndef RELATED_SERVER_CORE_VALIDATION_H_
 #define RELATED_SERVER_CORE_VALIDATION_H_
 
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace related {
 

@@ -113,7 +113,8 @@ class HnswVectorIndex : public VectorIndex {
   int64_t LiveCount() const override { return index_.ntotal - removed_count_; }
   int64_t MemoryBytes() const override {
     const auto& h = index_.hnsw;
-    const auto* storage = dynamic_cast<const faiss::IndexFlatCodes*>(index_.storage);
+    const auto* storage =
+        dynamic_cast<const faiss::IndexFlatCodes*>(index_.storage);
     return static_cast<int64_t>(
         (storage ? storage->codes.capacity() : 0) +
         h.neighbors.capacity() * sizeof(h.neighbors[0]) +
@@ -151,7 +152,8 @@ class HnswVectorIndex : public VectorIndex {
     UseOneOpenMpThreadOnThisThread();
     SlotSelector selector(excluded, &removed_);
     faiss::SearchParametersHNSW params;
-    params.sel = (excluded.empty() && removed_count_ == 0) ? nullptr : &selector;
+    params.sel =
+        (excluded.empty() && removed_count_ == 0) ? nullptr : &selector;
     // The candidate queue must hold at least k entries to return k results.
     params.efSearch = std::max(ef_search_, k);
     return CollectNeighbors(k, [&](float* scores, faiss::Index::idx_t* slots) {

@@ -11,11 +11,11 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace related {
 
@@ -73,7 +73,8 @@ class VectorIndex {
   // vectors exist (or, for approximate indexes, rarely, when the graph search
   // does not reach them).
   virtual absl::StatusOr<std::vector<Neighbor>> Search(
-      const float* query, int k, const absl::flat_hash_set<Slot>& excluded) const = 0;
+      const float* query, int k,
+      const absl::flat_hash_set<Slot>& excluded) const = 0;
 };
 
 // Creates an empty index of `kind` for vectors of `dimension` floats.

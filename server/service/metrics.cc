@@ -13,7 +13,7 @@ namespace {
 // batch): the range this service's RPCs actually span.
 prometheus::Histogram::BucketBoundaries LatencyBuckets() {
   return {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-          0.025,   0.05,   0.1,     0.25,   0.5,   1,     2.5,    5};
+          0.025,   0.05,   0.1,     0.25,   0.5,   1,      2.5,   5};
 }
 
 }  // namespace
@@ -52,12 +52,14 @@ ServiceMetrics::ServiceMetrics(absl::string_view index_kind)
       .Name("related_build_info")
       .Help("Always 1; labels describe the running build.")
       .Register(*registry_)
-      .Add({{"version", RELATED_VERSION}, {"index_kind", std::string(index_kind)}})
+      .Add({{"version", RELATED_VERSION},
+            {"index_kind", std::string(index_kind)}})
       .Set(1);
 }
 
 void ServiceMetrics::RecordRequest(const std::string& method,
-                                   grpc::StatusCode code, absl::Duration latency) {
+                                   grpc::StatusCode code,
+                                   absl::Duration latency) {
   const std::string code_name =
       absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
   requests_.Add({{"method", method}, {"code", code_name}}).Increment();

@@ -10,8 +10,8 @@ namespace {
 constexpr int64_t kMinTimestampSeconds = -62135596800;
 constexpr int64_t kMaxTimestampSeconds = 253402300799;
 
-absl::StatusOr<ArticleMetadata> MetadataFromProto(const v1::ArticleMetadata& proto,
-                                                  absl::string_view field) {
+absl::StatusOr<ArticleMetadata> MetadataFromProto(
+    const v1::ArticleMetadata& proto, absl::string_view field) {
   ArticleMetadata metadata;
   metadata.title = proto.title();
   metadata.url = proto.url();
@@ -19,27 +19,33 @@ absl::StatusOr<ArticleMetadata> MetadataFromProto(const v1::ArticleMetadata& pro
   metadata.language = proto.language();
   if (proto.has_published_at()) {
     const auto& ts = proto.published_at();
-    if (ts.seconds() < kMinTimestampSeconds || ts.seconds() > kMaxTimestampSeconds ||
-        ts.nanos() < 0 || ts.nanos() > 999999999) {
+    if (ts.seconds() < kMinTimestampSeconds ||
+        ts.seconds() > kMaxTimestampSeconds || ts.nanos() < 0 ||
+        ts.nanos() > 999999999) {
       return absl::InvalidArgumentError(absl::StrCat(
-          field, ".metadata.published_at: outside 0001-01-01..9999-12-31 or "
-                 "nanos outside 0..999999999"));
+          field,
+          ".metadata.published_at: outside 0001-01-01..9999-12-31 or "
+          "nanos outside 0..999999999"));
     }
     metadata.published_at =
         absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
   }
-  metadata.attributes.insert(proto.attributes().begin(), proto.attributes().end());
+  metadata.attributes.insert(proto.attributes().begin(),
+                             proto.attributes().end());
   return metadata;
 }
 
-void MetadataToProto(const ArticleMetadata& metadata, v1::ArticleMetadata* proto) {
+void MetadataToProto(const ArticleMetadata& metadata,
+                     v1::ArticleMetadata* proto) {
   proto->set_title(metadata.title);
   proto->set_url(metadata.url);
   proto->set_section(metadata.section);
   proto->set_language(metadata.language);
   if (metadata.published_at.has_value()) {
-    const absl::Duration since_epoch = *metadata.published_at - absl::UnixEpoch();
-    const int64_t seconds = absl::ToInt64Seconds(absl::Floor(since_epoch, absl::Seconds(1)));
+    const absl::Duration since_epoch =
+        *metadata.published_at - absl::UnixEpoch();
+    const int64_t seconds =
+        absl::ToInt64Seconds(absl::Floor(since_epoch, absl::Seconds(1)));
     proto->mutable_published_at()->set_seconds(seconds);
     proto->mutable_published_at()->set_nanos(static_cast<int32_t>(
         absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(seconds))));
@@ -54,7 +60,8 @@ absl::StatusOr<Article> ArticleFromProto(const v1::Article& proto,
                                          absl::string_view field) {
   auto metadata = MetadataFromProto(proto.metadata(), field);
   if (!metadata.ok()) return metadata.status();
-  return Article{proto.id(), {proto.embedding().begin(), proto.embedding().end()},
+  return Article{proto.id(),
+                 {proto.embedding().begin(), proto.embedding().end()},
                  *std::move(metadata)};
 }
 
@@ -63,7 +70,8 @@ absl::StatusOr<std::vector<Article>> ArticlesFromProto(
   std::vector<Article> articles;
   articles.reserve(protos.size());
   for (int i = 0; i < protos.size(); ++i) {
-    auto article = ArticleFromProto(protos[i], absl::StrCat("articles[", i, "]"));
+    auto article =
+        ArticleFromProto(protos[i], absl::StrCat("articles[", i, "]"));
     if (!article.ok()) return article.status();
     articles.push_back(*std::move(article));
   }
@@ -74,13 +82,15 @@ void ArticleToProto(const Article& article, bool include_embedding,
                     v1::Article* proto) {
   proto->set_id(article.id);
   if (include_embedding) {
-    proto->mutable_embedding()->Add(article.embedding.begin(), article.embedding.end());
+    proto->mutable_embedding()->Add(article.embedding.begin(),
+                                    article.embedding.end());
   }
   MetadataToProto(article.metadata, proto->mutable_metadata());
 }
 
-void RelatedToProto(const std::vector<RelatedArticle>& related,
-                    google::protobuf::RepeatedPtrField<v1::RelatedArticle>* out) {
+void RelatedToProto(
+    const std::vector<RelatedArticle>& related,
+    google::protobuf::RepeatedPtrField<v1::RelatedArticle>* out) {
   out->Reserve(static_cast<int>(related.size()));
   for (const RelatedArticle& r : related) {
     v1::RelatedArticle* item = out->Add();

@@ -23,8 +23,9 @@ absl::StatusOr<std::vector<Article>> ArticlesFromProto(
 
 void ArticleToProto(const Article& article, bool include_embedding,
                     v1::Article* proto);
-void RelatedToProto(const std::vector<RelatedArticle>& related,
-                    google::protobuf::RepeatedPtrField<v1::RelatedArticle>* out);
+void RelatedToProto(
+    const std::vector<RelatedArticle>& related,
+    google::protobuf::RepeatedPtrField<v1::RelatedArticle>* out);
 void StatsToProto(const IndexStats& stats, const ArticleIndexOptions& options,
                   v1::GetStatsResponse* proto);
 

@@ -112,7 +112,8 @@ grpc::Status RelatedService::GetArticle(grpc::ServerContext* context,
   if (Abandoned(context)) return recorder.Finish(kAbandoned);
   auto article = index_.Get(request->article_id());
   if (article.ok()) {
-    ArticleToProto(*article, request->include_embedding(), response->mutable_article());
+    ArticleToProto(*article, request->include_embedding(),
+                   response->mutable_article());
   }
   return recorder.Finish(ToGrpcStatus(article.status()));
 }

@@ -24,9 +24,10 @@ class RelatedService final : public v1::RelatedArticles::Service {
   grpc::Status UpsertArticles(grpc::ServerContext* context,
                               const v1::UpsertArticlesRequest* request,
                               v1::UpsertArticlesResponse* response) override;
-  grpc::Status ImportArticles(grpc::ServerContext* context,
-                              grpc::ServerReader<v1::UpsertArticlesRequest>* reader,
-                              v1::ImportArticlesResponse* response) override;
+  grpc::Status ImportArticles(
+      grpc::ServerContext* context,
+      grpc::ServerReader<v1::UpsertArticlesRequest>* reader,
+      v1::ImportArticlesResponse* response) override;
   grpc::Status DeleteArticles(grpc::ServerContext* context,
                               const v1::DeleteArticlesRequest* request,
                               v1::DeleteArticlesResponse* response) override;
@@ -36,7 +37,8 @@ class RelatedService final : public v1::RelatedArticles::Service {
   grpc::Status GetStats(grpc::ServerContext* context,
                         const v1::GetStatsRequest* request,
                         v1::GetStatsResponse* response) override;
-  grpc::Status Ping(grpc::ServerContext* context, const v1::PingRequest* request,
+  grpc::Status Ping(grpc::ServerContext* context,
+                    const v1::PingRequest* request,
                     v1::PingResponse* response) override;
 
  private:

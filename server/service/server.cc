@@ -35,29 +35,31 @@ absl::StatusOr<std::unique_ptr<RelatedServer>> RelatedServer::Start(
   auto index = ArticleIndex::Create(options.index);
   if (!index.ok()) return index.status();
   server->index_ = *std::move(index);
-  server->metrics_ = std::make_unique<ServiceMetrics>(
-      IndexKindName(options.index.index_kind));
+  server->metrics_ =
+      std::make_unique<ServiceMetrics>(IndexKindName(options.index.index_kind));
   server->metrics_->SetIndexStats(server->index_->Stats());
   server->service_ =
       std::make_unique<RelatedService>(*server->index_, *server->metrics_);
 
   try {
-    server->exposer_ = std::make_unique<prometheus::Exposer>(options.metrics_address);
+    server->exposer_ =
+        std::make_unique<prometheus::Exposer>(options.metrics_address);
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat(
         "cannot serve metrics on ", options.metrics_address, ": ", e.what()));
   }
   server->exposer_->RegisterCollectable(server->metrics_->registry());
   const std::vector<int> metrics_ports = server->exposer_->GetListeningPorts();
-  server->metrics_address_ = WithPort(
-      options.metrics_address, metrics_ports.empty() ? 0 : metrics_ports.front());
+  server->metrics_address_ =
+      WithPort(options.metrics_address,
+               metrics_ports.empty() ? 0 : metrics_ports.front());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int grpc_port = 0;
-  builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(),
-                           &grpc_port);
+  builder.AddListeningPort(options.grpc_address,
+                           grpc::InsecureServerCredentials(), &grpc_port);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   // gRPC sets SO_REUSEPORT by default, which would let a second server
   // silently share (and steal calls from) a port already in use.
@@ -65,9 +67,9 @@ absl::StatusOr<std::unique_ptr<RelatedServer>> RelatedServer::Start(
   builder.RegisterService(server->service_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || grpc_port == 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot serve gRPC on ", options.grpc_address,
-        " (address in use, or not a valid host:port)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve gRPC on ", options.grpc_address,
+                     " (address in use, or not a valid host:port)"));
   }
   server->grpc_address_ = WithPort(options.grpc_address, grpc_port);
   // Nothing to load yet; recovery from disk will run here, between

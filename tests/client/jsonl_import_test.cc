@@ -17,8 +17,9 @@ using ::testing::Pair;
 using ::testing::StartsWith;
 
 absl::Time Utc(int year, int month, int day, int hour, int minute, int second) {
-  return absl::FromCivil(absl::CivilSecond(year, month, day, hour, minute, second),
-                         absl::UTCTimeZone());
+  return absl::FromCivil(
+      absl::CivilSecond(year, month, day, hour, minute, second),
+      absl::UTCTimeZone());
 }
 
 TEST(ParseArticleLineTest, ReadsEveryField) {
@@ -29,14 +30,16 @@ TEST(ParseArticleLineTest, ReadsEveryField) {
       {.dimension = 3, .max_id_bytes = 256});
   ASSERT_TRUE(article.ok()) << article.status();
   EXPECT_EQ(article->id, "2026/11/28/world/a");
-  EXPECT_THAT(article->embedding, ElementsAre(FloatEq(1), FloatEq(-0.5), FloatEq(2.25)));
+  EXPECT_THAT(article->embedding,
+              ElementsAre(FloatEq(1), FloatEq(-0.5), FloatEq(2.25)));
   const client::Metadata& m = article->metadata;
   EXPECT_EQ(m.title, "A story");
   EXPECT_EQ(m.url, "https://x.test/a");
   EXPECT_EQ(m.section, "world");
   EXPECT_EQ(m.language, "pt-BR");
   EXPECT_EQ(m.published_at, Utc(2026, 11, 28, 9, 30, 0));
-  EXPECT_THAT(m.attributes, ElementsAre(Pair("author", "Ana"), Pair("paywall", "no")));
+  EXPECT_THAT(m.attributes,
+              ElementsAre(Pair("author", "Ana"), Pair("paywall", "no")));
 }
 
 TEST(ParseArticleLineTest, OnlyIdAndEmbeddingAreRequired) {
@@ -58,13 +61,17 @@ TEST(ParseArticleLineTest, NullCountsAsAbsentForOptionalFields) {
 
 TEST(ParseArticleLineTest, IgnoresUnknownKeysAndCarriageReturn) {
   auto article = ParseArticleLine(
-      "{\"id\": \"a\", \"embedding\": [1], \"body\": {\"x\": [1, 2]}, \"score\": 3}\r", {});
+      "{\"id\": \"a\", \"embedding\": [1], \"body\": {\"x\": [1, 2]}, "
+      "\"score\": 3}\r",
+      {});
   ASSERT_TRUE(article.ok()) << article.status();
   EXPECT_EQ(article->id, "a");
 }
 
 TEST(ParseArticleLineTest, DimensionZeroAcceptsAnyLength) {
-  EXPECT_TRUE(ParseArticleLine(R"({"id": "a", "embedding": [1, 2, 3, 4, 5]})", {}).ok());
+  EXPECT_TRUE(
+      ParseArticleLine(R"({"id": "a", "embedding": [1, 2, 3, 4, 5]})", {})
+          .ok());
 }
 
 TEST(ParseArticleLineTest, KeepsUnicodeIdsAndTitles) {
@@ -79,20 +86,21 @@ TEST(ParseArticleLineTest, KeepsUnicodeIdsAndTitles) {
 
 TEST(ParseArticleLineTest, PublishedAtAsRfc3339WithOffsetAndFraction) {
   auto article = ParseArticleLine(
-      R"({"id": "a", "embedding": [1], "published_at": "2026-11-28T11:30:00.25+02:00"})", {});
+      R"({"id": "a", "embedding": [1], "published_at": "2026-11-28T11:30:00.25+02:00"})",
+      {});
   ASSERT_TRUE(article.ok()) << article.status();
   EXPECT_EQ(article->metadata.published_at,
             Utc(2026, 11, 28, 9, 30, 0) + absl::Milliseconds(250));
 }
 
 TEST(ParseArticleLineTest, PublishedAtAsUnixSeconds) {
-  auto article =
-      ParseArticleLine(R"({"id": "a", "embedding": [1], "published_at": 1764322200})", {});
+  auto article = ParseArticleLine(
+      R"({"id": "a", "embedding": [1], "published_at": 1764322200})", {});
   ASSERT_TRUE(article.ok()) << article.status();
   EXPECT_EQ(article->metadata.published_at, Utc(2025, 11, 28, 9, 30, 0));
 
-  auto before_1970 =
-      ParseArticleLine(R"({"id": "a", "embedding": [1], "published_at": -86400})", {});
+  auto before_1970 = ParseArticleLine(
+      R"({"id": "a", "embedding": [1], "published_at": -86400})", {});
   ASSERT_TRUE(before_1970.ok()) << before_1970.status();
   EXPECT_EQ(before_1970->metadata.published_at, Utc(1969, 12, 31, 0, 0, 0));
 }
@@ -115,7 +123,8 @@ class BadLineTest : public ::testing::TestWithParam<BadLine> {};
 
 TEST_P(BadLineTest, NamesTheFieldAndWhatIsWrong) {
   const BadLine& bad = GetParam();
-  auto article = ParseArticleLine(bad.line, {.dimension = 3, .max_id_bytes = 8});
+  auto article =
+      ParseArticleLine(bad.line, {.dimension = 3, .max_id_bytes = 8});
   ASSERT_FALSE(article.ok()) << "accepted: " << bad.line;
   EXPECT_EQ(article.status().code(), absl::StatusCode::kInvalidArgument);
   const std::string message(article.status().message());
@@ -136,49 +145,59 @@ INSTANTIATE_TEST_SUITE_P(
                 "json: not valid JSON: ", true},
         BadLine{"InvalidUtf8", "{\"id\": \"a\xC3\", \"embedding\": [1, 2, 3]}",
                 "json: not valid JSON: ", true},
-        BadLine{"NotAnObject", "[1, 2, 3]", "json: expected an object, got array"},
+        BadLine{"NotAnObject", "[1, 2, 3]",
+                "json: expected an object, got array"},
         BadLine{"IdMissing", R"({"embedding": [1, 2, 3]})", "id: missing"},
         BadLine{"IdNull", R"({"id": null, "embedding": [1, 2, 3]})",
                 "id: expected a string, got null"},
         BadLine{"IdNumber", R"({"id": 42, "embedding": [1, 2, 3]})",
                 "id: expected a string, got number"},
-        BadLine{"IdEmpty", R"({"id": "", "embedding": [1, 2, 3]})", "id: must not be empty"},
-        BadLine{"IdControlCharacter", R"({"id": "a\nb", "embedding": [1, 2, 3]})",
+        BadLine{"IdEmpty", R"({"id": "", "embedding": [1, 2, 3]})",
+                "id: must not be empty"},
+        BadLine{"IdControlCharacter",
+                R"({"id": "a\nb", "embedding": [1, 2, 3]})",
                 "id: control character at byte 1"},
         BadLine{"IdTooLong", R"({"id": "abcdefghi", "embedding": [1, 2, 3]})",
-                "id: 9 bytes, longer than the server's limit of 8 bytes"},
+                "id: 9 bytes, longer than the limit of 8 bytes"},
         BadLine{"EmbeddingMissing", R"({"id": "a"})", "embedding: missing"},
         BadLine{"EmbeddingNotArray", R"({"id": "a", "embedding": "1,2,3"})",
                 "embedding: expected an array of numbers, got string"},
         BadLine{"EmbeddingEmpty", R"({"id": "a", "embedding": []})",
                 "embedding: must not be empty"},
-        BadLine{"EmbeddingWrongDimension", R"({"id": "a", "embedding": [1, 2]})",
+        BadLine{"EmbeddingWrongDimension",
+                R"({"id": "a", "embedding": [1, 2]})",
                 "embedding: expected 3 values, got 2"},
         BadLine{"EmbeddingString", R"({"id": "a", "embedding": [1, "2", 3]})",
                 "embedding[1]: expected a number, got string"},
         BadLine{"EmbeddingBoolean", R"({"id": "a", "embedding": [1, 2, true]})",
                 "embedding[2]: expected a number, got boolean"},
-        BadLine{"EmbeddingInfinite", R"({"id": "a", "embedding": [1, 2, 1e999]})",
-                "embedding[2]: not a finite number"},
-        BadLine{"EmbeddingBeyondFloat", R"({"id": "a", "embedding": [1e39, 2, 3]})",
+        BadLine{"EmbeddingBeyondDouble",
+                R"({"id": "a", "embedding": [1, 2, 1e999]})",
+                "json: number overflow parsing '1e999'"},
+        BadLine{"EmbeddingBeyondFloat",
+                R"({"id": "a", "embedding": [1e39, 2, 3]})",
                 "embedding[0]: 1e+39 is outside the float range"},
         BadLine{"EmbeddingAllZero", R"({"id": "a", "embedding": [0, 0.0, -0]})",
-                "embedding: all values are zero", true},
-        BadLine{"EmbeddingUnderflowsToZero", R"({"id": "a", "embedding": [1e-46, 0, 0]})",
-                "embedding: all values are zero", true},
-        BadLine{"PublishedAtWords",
-                R"({"id": "a", "embedding": [1, 2, 3], "published_at": "yesterday"})",
-                "published_at: cannot parse \"yesterday\"", true},
-        BadLine{"PublishedAtDateOnly",
-                R"({"id": "a", "embedding": [1, 2, 3], "published_at": "2026-11-28"})",
-                "published_at: cannot parse \"2026-11-28\"", true},
+                "embedding: the zero vector", true},
+        BadLine{"EmbeddingUnderflowsToZero",
+                R"({"id": "a", "embedding": [1e-46, 0, 0]})",
+                "embedding: the zero vector", true},
+        BadLine{
+            "PublishedAtWords",
+            R"({"id": "a", "embedding": [1, 2, 3], "published_at": "yesterday"})",
+            "published_at: cannot parse \"yesterday\"", true},
+        BadLine{
+            "PublishedAtDateOnly",
+            R"({"id": "a", "embedding": [1, 2, 3], "published_at": "2026-11-28"})",
+            "published_at: cannot parse \"2026-11-28\"", true},
         BadLine{"PublishedAtNoOffset",
                 R"({"id": "a", "embedding": [1, 2, 3],)"
                 R"( "published_at": "2026-11-28T09:30:00"})",
                 "published_at: cannot parse \"2026-11-28T09:30:00\"", true},
-        BadLine{"PublishedAtInfinite",
-                R"({"id": "a", "embedding": [1, 2, 3], "published_at": "infinite-future"})",
-                "published_at: outside the years 0001 to 9999"},
+        BadLine{
+            "PublishedAtInfinite",
+            R"({"id": "a", "embedding": [1, 2, 3], "published_at": "infinite-future"})",
+            "published_at: outside the years 0001 to 9999"},
         BadLine{"PublishedAtFractionalSeconds",
                 R"({"id": "a", "embedding": [1, 2, 3], "published_at": 1.5})",
                 "published_at: expected an RFC 3339 timestamp such as "
@@ -186,17 +205,21 @@ INSTANTIATE_TEST_SUITE_P(
         BadLine{"PublishedAtBoolean",
                 R"({"id": "a", "embedding": [1, 2, 3], "published_at": true})",
                 "published_at: expected an RFC 3339", true},
-        BadLine{"PublishedAtAfter9999",
-                R"({"id": "a", "embedding": [1, 2, 3], "published_at": 253402300800})",
-                "published_at: 253402300800 is after the year 9999"},
-        BadLine{"PublishedAtBefore0001",
-                R"({"id": "a", "embedding": [1, 2, 3], "published_at": -62135596801})",
-                "published_at: outside the years 0001 to 9999"},
-        BadLine{"TitleNumber", R"({"id": "a", "embedding": [1, 2, 3], "title": 7})",
+        BadLine{
+            "PublishedAtAfter9999",
+            R"({"id": "a", "embedding": [1, 2, 3], "published_at": 253402300800})",
+            "published_at: 253402300800 is after the year 9999"},
+        BadLine{
+            "PublishedAtBefore0001",
+            R"({"id": "a", "embedding": [1, 2, 3], "published_at": -62135596801})",
+            "published_at: outside the years 0001 to 9999"},
+        BadLine{"TitleNumber",
+                R"({"id": "a", "embedding": [1, 2, 3], "title": 7})",
                 "title: expected a string, got number"},
         BadLine{"UrlArray", R"({"id": "a", "embedding": [1, 2, 3], "url": []})",
                 "url: expected a string, got array"},
-        BadLine{"SectionObject", R"({"id": "a", "embedding": [1, 2, 3], "section": {}})",
+        BadLine{"SectionObject",
+                R"({"id": "a", "embedding": [1, 2, 3], "section": {}})",
                 "section: expected a string, got object"},
         BadLine{"LanguageBoolean",
                 R"({"id": "a", "embedding": [1, 2, 3], "language": false})",
@@ -204,14 +227,17 @@ INSTANTIATE_TEST_SUITE_P(
         BadLine{"AttributesNotObject",
                 R"({"id": "a", "embedding": [1, 2, 3], "attributes": ["x"]})",
                 "attributes: expected an object of string values, got array"},
-        BadLine{"AttributeNotString",
-                R"({"id": "a", "embedding": [1, 2, 3], "attributes": {"ok": "1", "n": 2}})",
-                "attributes.n: expected a string, got number"}),
-    [](const ::testing::TestParamInfo<BadLine>& info) { return info.param.name; });
+        BadLine{
+            "AttributeNotString",
+            R"({"id": "a", "embedding": [1, 2, 3], "attributes": {"ok": "1", "n": 2}})",
+            "attributes.n: expected a string, got number"}),
+    [](const ::testing::TestParamInfo<BadLine>& info) {
+      return info.param.name;
+    });
 
 TEST(ParseArticleLineTest, ReportsTheFirstBadFieldInAFixedOrder) {
-  auto article =
-      ParseArticleLine(R"({"id": "", "embedding": [], "title": 1})", {.dimension = 3});
+  auto article = ParseArticleLine(R"({"id": "", "embedding": [], "title": 1})",
+                                  {.dimension = 3});
   ASSERT_FALSE(article.ok());
   EXPECT_THAT(std::string(article.status().message()), HasSubstr("id: "));
 }

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
 #include "client/cli/jsonl_import.h"
@@ -14,6 +15,7 @@ namespace related::cli {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
@@ -37,8 +39,8 @@ std::vector<std::string> Lines(const std::string& text) {
 TEST(SingleLineTest, ReplacesLineBreaksControlsAndMalformedUtf8) {
   EXPECT_EQ(SingleLine("a\tb\nc\rd"), "a b c d");
   EXPECT_EQ(SingleLine("a\x01z"), "a\uFFFDz");
-  EXPECT_EQ(SingleLine("caf\xC3"), "caf\uFFFD");           // truncated sequence
-  EXPECT_EQ(SingleLine("\xC0\xAF"), "\uFFFD\uFFFD");       // overlong '/'
+  EXPECT_EQ(SingleLine("caf\xC3"), "caf\uFFFD");      // truncated sequence
+  EXPECT_EQ(SingleLine("\xC0\xAF"), "\uFFFD\uFFFD");  // overlong '/'
   EXPECT_EQ(SingleLine("\xED\xA0\x80"), "\uFFFD\uFFFD\uFFFD");  // a surrogate
   EXPECT_EQ(SingleLine("Ünïcödé 東京 🚀"), "Ünïcödé 東京 🚀");
 }
@@ -67,33 +69,37 @@ TEST(TruncateToWidthTest, NeverSplitsAWideCharacterAcrossTheLimit) {
 
 TEST(TruncateToWidthTest, KeepsCombiningMarksWithTheirBase) {
   // "e" + U+0301 takes one column; the accent must not be left dangling.
-  EXPECT_EQ(TruncateToWidth("e\u0301e\u0301e\u0301", 3), "e\u0301e\u0301e\u0301");
+  EXPECT_EQ(TruncateToWidth("e\u0301e\u0301e\u0301", 3),
+            "e\u0301e\u0301e\u0301");
   EXPECT_EQ(TruncateToWidth("e\u0301e\u0301e\u0301", 2), "e\u0301…");
 }
 
 TEST(TruncateToWidthTest, AnyWidthGivesValidUtf8WithinTheLimit) {
   // 1-, 2-, 3- and 4-byte sequences, wide characters and a combining mark.
-  const std::string text = "aé€𝄞東京🚀 Zoë — naïve e\u0301 ок ☃ 日本語のニュース";
+  const std::string text =
+      "aé€𝄞東京🚀 Zoë — naïve e\u0301 ок ☃ 日本語のニュース";
   ASSERT_TRUE(IsValidUtf8(text));
   for (int width = 0; width <= DisplayWidth(text) + 1; ++width) {
     const std::string cut = TruncateToWidth(text, width);
     EXPECT_TRUE(IsValidUtf8(cut)) << "width " << width;
     EXPECT_LE(DisplayWidth(cut), width) << cut;
     std::string kept = cut;
-    if (kept.size() >= 3 && kept.compare(kept.size() - 3, 3, "…") == 0) kept.resize(kept.size() - 3);
+    if (absl::EndsWith(kept, "…")) kept.resize(kept.size() - 3);
     EXPECT_THAT(text, StartsWith(kept)) << "width " << width;
   }
 }
 
-TEST(FormatTimeTest, Rfc3339InUtc) {
-  const absl::Time t = absl::FromCivil(absl::CivilSecond(2026, 11, 28, 9, 30, 0),
-                                       absl::UTCTimeZone());
-  EXPECT_EQ(FormatTime(t), "2026-11-28T09:30:00Z");
-  EXPECT_EQ(FormatTime(t + absl::Milliseconds(250)), "2026-11-28T09:30:00.25Z");
-  EXPECT_EQ(FormatTime(std::nullopt), "");
+TEST(FormatTimestampTest, Rfc3339InUtc) {
+  const absl::Time t = absl::FromCivil(
+      absl::CivilSecond(2026, 11, 28, 9, 30, 0), absl::UTCTimeZone());
+  EXPECT_EQ(FormatTimestamp(t), "2026-11-28T09:30:00Z");
+  EXPECT_EQ(FormatTimestamp(t + absl::Milliseconds(250)),
+            "2026-11-28T09:30:00.25Z");
+  EXPECT_EQ(FormatTimestamp(std::nullopt), "");
 }
 
-client::RelatedItem Item(std::string id, float score, std::string title, std::string section) {
+client::RelatedItem Item(std::string id, float score, std::string title,
+                         std::string section) {
   client::RelatedItem item;
   item.article_id = std::move(id);
   item.score = score;
@@ -113,28 +119,48 @@ TEST(RelatedTableTest, AlignsColumnsAndCutsLongTitlesToTheTerminal) {
   const std::vector<client::RelatedItem> items = {
       Item("2026/a", 0.98765f, "Short", "world"),
       Item("2026/économie/東京", 0.5f,
-           "東京タワー: a very long headline that cannot fit in a narrow terminal window",
+           "東京タワー: a very long headline that cannot fit in a narrow "
+           "terminal window",
            "économie"),
-      Item("c", -0.25f, "Ünïcödé headline, also quite long for the space it gets", "sport"),
+      Item("c", -0.25f,
+           "Ünïcödé headline, also quite long for the space it gets", "sport"),
   };
-  const std::vector<std::string> lines = Lines(RelatedTable(items, 60));
+  const std::vector<std::string> lines = Lines(RelatedTable(items, 70));
   ASSERT_EQ(lines.size(), 4u);
-  EXPECT_THAT(lines[0], StartsWith("rank  score  id"));
-  EXPECT_THAT(lines[1], StartsWith("   1  0.988  2026/a"));
+  // A negative score makes the score column 6 wide.
+  EXPECT_THAT(lines[0], StartsWith("rank   score  id"));
+  EXPECT_THAT(lines[1], StartsWith("   1   0.988  2026/a"));
   EXPECT_THAT(lines[2], HasSubstr("0.500"));
   EXPECT_THAT(lines[3], HasSubstr("-0.250"));
   // The ID column is never cut; the section column starts at the same
   // display column on every line.
-  EXPECT_THAT(lines[2], HasSubstr("2026/économie/東京"));
+  EXPECT_THAT(lines[2], HasSubstr("2026/économie/東京  "));
   const int section_column = ColumnOf(lines[0], "section");
   EXPECT_EQ(ColumnOf(lines[1], "world"), section_column);
-  EXPECT_EQ(ColumnOf(lines[2], "économie"), section_column);
+  EXPECT_EQ(ColumnOf(lines[2], "  économie") + 2, section_column);
   EXPECT_EQ(ColumnOf(lines[3], "sport"), section_column);
   for (const std::string& line : lines) {
     EXPECT_TRUE(IsValidUtf8(line)) << line;
-    EXPECT_LE(DisplayWidth(line), 60) << line;
+    EXPECT_LE(DisplayWidth(line), 70) << line;
   }
+  EXPECT_THAT(lines[2], HasSubstr("東京タワー: a very"));
   EXPECT_THAT(lines[2], HasSubstr("…"));
+}
+
+TEST(RelatedTableTest, KeepsSomeOfTheTitleInANarrowTerminal) {
+  const std::string title = "A headline of more than twenty columns";
+  const std::vector<std::string> lines = Lines(RelatedTable(
+      {Item("a-rather-long-article-id-that-fills-the-line", 0.5f, title, "s")},
+      40));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_THAT(lines[1], HasSubstr("A headline of more…"));
+}
+
+TEST(RelatedTableTest, CutsLongSectionsToSixteenColumns) {
+  const std::vector<std::string> lines = Lines(
+      RelatedTable({Item("a", 1, "t", "a-section-name-far-too-long")}, 0));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_THAT(lines[1], EndsWith("  a-section-name-…"));
 }
 
 TEST(RelatedTableTest, NoLimitKeepsWholeTitles) {
@@ -157,7 +183,8 @@ TEST(RelatedTableTest, SaysWhenThereIsNothing) {
 TEST(RelatedJsonTest, HasTheDocumentedKeysInOrder) {
   client::RelatedItem item = Item("a", 0.25f, "T", "world");
   item.metadata.attributes = {{"author", "Ana"}};
-  const nlohmann::ordered_json json = RelatedJson({item, Item("b", 0.1f, "U", "")});
+  const nlohmann::ordered_json json =
+      RelatedJson({item, Item("b", 0.1f, "U", "")});
   ASSERT_EQ(json.size(), 2u);
   EXPECT_EQ(DumpJson(json[0]),
             R"({"rank":1,"score":0.25,"article_id":"a","title":"T","url":"",)"
@@ -176,10 +203,14 @@ TEST(ArticleJsonTest, RoundTripsThroughTheImportFormat) {
   client::Article article;
   article.id = "2026/économie/東京";
   article.embedding = {0.1f, -0.2f, 0.3f};
-  article.metadata = {"Ünïcödé 🚀", "https://x.test/a", "économie", "fr",
+  article.metadata = {"Ünïcödé 🚀",
+                      "https://x.test/a",
+                      "économie",
+                      "fr",
                       absl::FromUnixSeconds(1764322200) + absl::Milliseconds(5),
                       {{"author", "Zoë"}}};
-  auto parsed = ParseArticleLine(DumpJson(ArticleJson(article)), {.dimension = 3});
+  auto parsed =
+      ParseArticleLine(DumpJson(ArticleJson(article)), {.dimension = 3});
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->id, article.id);
   EXPECT_EQ(parsed->embedding, article.embedding);
@@ -205,15 +236,17 @@ TEST(ArticleLinesTest, OneKeyValueLinePerField) {
   article.embedding = {0.5f, 0.25f};
   EXPECT_EQ(ArticleLines(article),
             "id: a\ntitle: multi line\nurl: \nsection: \nlanguage: \n"
-            "published_at: unknown\nattributes.author: Ana\nembedding: [0.5, 0.25]\n");
+            "published_at: unknown\nattributes.author: Ana\nembedding: [0.5, "
+            "0.25]\n");
 }
 
 TEST(StatsLinesTest, NamesEveryField) {
   client::Stats stats{120, 64, "exact", 30720, 10, 100, 1000, 256};
   EXPECT_THAT(Lines(StatsLines(stats)),
-              ElementsAre("article_count: 120", "dimension: 64", "index_kind: exact",
-                          "index_memory_bytes: 30720", "default_limit: 10",
-                          "max_limit: 100", "max_batch_size: 1000", "max_id_bytes: 256"));
+              ElementsAre("article_count: 120", "dimension: 64",
+                          "index_kind: exact", "index_memory_bytes: 30720",
+                          "default_limit: 10", "max_limit: 100",
+                          "max_batch_size: 1000", "max_id_bytes: 256"));
   EXPECT_EQ(StatsJson(stats)["article_count"], 120);
 }
 

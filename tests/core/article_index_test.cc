@@ -11,9 +11,9 @@
 namespace related {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::BruteForceTopK;
 using testing::ClusteredVectors;
+using ::testing::HasSubstr;
 using testing::TestId;
 
 constexpr int kDim = 16;
@@ -89,7 +89,8 @@ TEST_P(ArticleIndexTest, ExactRankingMatchesBruteForceWithMetadata) {
     ASSERT_EQ(related->size(), want.size());
     for (size_t i = 0; i < want.size(); ++i) {
       EXPECT_EQ((*related)[i].id, TestId(want[i]));
-      EXPECT_EQ((*related)[i].metadata.title, "Title " + std::to_string(want[i]));
+      EXPECT_EQ((*related)[i].metadata.title,
+                "Title " + std::to_string(want[i]));
       EXPECT_NEAR((*related)[i].score,
                   testing::Dot(&vectors[size_t(q) * kDim],
                                &vectors[size_t(want[i]) * kDim], kDim),
@@ -111,7 +112,8 @@ TEST_P(ArticleIndexTest, LimitsDefaultAndBounds) {
   }
   auto missing = index->Related({"no/such/article", 5, {}});
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("no/such/article"));
+  EXPECT_THAT(std::string(missing.status().message()),
+              HasSubstr("no/such/article"));
   EXPECT_EQ(index->Related({"", 5, {}}).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
@@ -225,7 +227,8 @@ TEST_P(ArticleIndexTest, OversizedBatchesAreRejected) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()), HasSubstr("limit of 5"));
   std::vector<ArticleId> six(6, "x");
-  EXPECT_EQ(index->Delete(six).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(index->Delete(six).status().code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(index->BatchRelated(six, 0, {}).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
@@ -239,14 +242,16 @@ TEST_P(ArticleIndexTest, FirstWriteFixesTheDimension) {
   Article other{"other", std::vector<float>(kDim + 1, 1.0f), {}};
   auto s = index->Upsert({other});
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(s.message()), HasSubstr("expected 16 values, got 17"));
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("expected 16 values, got 17"));
 }
 
 TEST_P(ArticleIndexTest, BatchRelatedReportsUnknownIdsPerItem) {
   const auto vectors = ClusteredVectors(100, kDim, 2, 21);
   auto index = NewIndex(GetParam());
   ASSERT_TRUE(index->Upsert(MakeArticles(vectors, 0, 100)).ok());
-  auto results = index->BatchRelated({TestId(1), "missing", TestId(2)}, 5, {TestId(3)});
+  auto results =
+      index->BatchRelated({TestId(1), "missing", TestId(2)}, 5, {TestId(3)});
   ASSERT_TRUE(results.ok());
   ASSERT_EQ(results->size(), 3u);
   EXPECT_TRUE((*results)[0].status.ok());
@@ -310,7 +315,8 @@ TEST_P(ArticleIndexTest, ConcurrentReadsDuringWrites) {
   EXPECT_GT(reads.load(), 0);
   EXPECT_EQ(index->Stats().article_count, kCount);
   // After the last write returned, its state is what every read sees.
-  EXPECT_EQ(index->Get(TestId(kCount)).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(index->Get(TestId(kCount)).status().code(),
+            absl::StatusCode::kNotFound);
   auto last = index->Get(TestId(0));
   ASSERT_TRUE(last.ok());
   EXPECT_EQ(last->metadata.title, "Title " + std::to_string(kCount + 100));

@@ -23,7 +23,8 @@ inline void Normalize(float* v, int dim) {
 // `count` unit vectors of `dim` floats around `clusters` random centres,
 // row-major. The same seed gives the same vectors.
 inline std::vector<float> ClusteredVectors(int count, int dim, int clusters,
-                                           uint32_t seed, float spread = 0.35f) {
+                                           uint32_t seed,
+                                           float spread = 0.35f) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> gauss(0.0f, 1.0f);
   std::vector<float> centres(size_t(clusters) * dim);
@@ -34,7 +35,8 @@ inline std::vector<float> ClusteredVectors(int count, int dim, int clusters,
   for (int i = 0; i < count; ++i) {
     const float* centre = &centres[size_t(pick(rng)) * dim];
     float* v = &out[size_t(i) * dim];
-    for (int d = 0; d < dim; ++d) v[d] = centre[d] + spread * gauss(rng) / std::sqrt(float(dim));
+    for (int d = 0; d < dim; ++d)
+      v[d] = centre[d] + spread * gauss(rng) / std::sqrt(float(dim));
     Normalize(v, dim);
   }
   return out;
@@ -64,7 +66,9 @@ std::vector<int> BruteForceTopK(const std::vector<float>& vectors, int dim,
   return out;
 }
 
-inline std::string TestId(int i) { return "2026/11/28/world/story-" + std::to_string(i); }
+inline std::string TestId(int i) {
+  return "2026/11/28/world/story-" + std::to_string(i);
+}
 
 }  // namespace related::testing
 

@@ -13,7 +13,9 @@ namespace {
 using ::testing::HasSubstr;
 
 TEST(ValidateArticleId, AcceptsCmsPathsAndUnicode) {
-  EXPECT_TRUE(ValidateArticleId("2026/11/28/world/vietnam-leader-beijing", 256, "id").ok());
+  EXPECT_TRUE(
+      ValidateArticleId("2026/11/28/world/vietnam-leader-beijing", 256, "id")
+          .ok());
   EXPECT_TRUE(ValidateArticleId("münchen/ß-straße-日本", 256, "id").ok());
   EXPECT_TRUE(ValidateArticleId("a", 1, "id").ok());
 }
@@ -28,9 +30,10 @@ TEST(ValidateArticleId, RejectsEmptyLongMalformedAndControl) {
   EXPECT_THAT(std::string(long_id.message()), HasSubstr("256"));
 
   for (const std::string& bad : {std::string("ab\xff"), std::string("\xc3"),
-                                std::string("\xc0\xaf"),  // overlong '/'
-                                std::string("\xed\xa0\x80"),  // surrogate
-                                std::string("a\nb"), std::string("a\x7f")}) {
+                                 std::string("\xc0\xaf"),      // overlong '/'
+                                 std::string("\xed\xa0\x80"),  // surrogate
+                                 std::string("a\nb"), std::string("a\x7f"),
+                                 std::string("a\xc2\x85")}) {  // U+0085 NEL
     EXPECT_EQ(ValidateArticleId(bad, 256, "id").code(),
               absl::StatusCode::kInvalidArgument)
         << bad;
@@ -62,7 +65,8 @@ TEST(NormalizeEmbedding, RejectsBadVectorsNamingTheField) {
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(std::string(s.message()), HasSubstr(c.expected));
   }
-  std::vector<float> huge = {3e38f, 3e38f};  // squares overflow float, not double
+  std::vector<float> huge = {3e38f,
+                             3e38f};  // squares overflow float, not double
   EXPECT_TRUE(NormalizeEmbedding(huge, 2, "e").ok());
   EXPECT_NEAR(huge[0], std::sqrt(0.5f), 1e-6);
 }

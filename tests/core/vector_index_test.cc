@@ -1,5 +1,6 @@
 #include "server/core/vector_index.h"
 
+#include <iostream>
 #include <set>
 
 #include "gtest/gtest.h"
@@ -21,7 +22,8 @@ TEST(FlatVectorIndex, MatchesBruteForceExactly) {
     const float* query = &vectors[size_t(q) * kDim];
     auto got = index->Search(query, 10, {q});
     ASSERT_TRUE(got.ok());
-    auto want = BruteForceTopK(vectors, kDim, query, 10, [&](int i) { return i == q; });
+    auto want =
+        BruteForceTopK(vectors, kDim, query, 10, [&](int i) { return i == q; });
     ASSERT_EQ(got->size(), want.size());
     for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ((*got)[i].slot, want[i]);
   }
@@ -68,6 +70,8 @@ TEST(HnswVectorIndex, RecallAtTenAgainstExactIsAtLeast95Percent) {
   }
   const double recall = double(found) / total;
   RecordProperty("recall_at_10", std::to_string(recall));
+  std::cout << "HNSW recall@10 vs exact: " << recall << " over " << total / 10
+            << " queries\n";
   EXPECT_GE(recall, 0.95);
 }
 
@@ -77,7 +81,8 @@ TEST(HnswVectorIndex, RemovedAndExcludedSlotsNeverReturnedAndResultsStayFull) {
   auto index = MakeVectorIndex(IndexKind::kHnsw, kDim, HnswOptions{});
   ASSERT_TRUE(index->Add(vectors.data(), kCount).ok());
   // Remove every third vector.
-  for (Slot s = 0; s < kCount; s += 3) EXPECT_FALSE(index->Remove(s).has_value());
+  for (Slot s = 0; s < kCount; s += 3)
+    EXPECT_FALSE(index->Remove(s).has_value());
   EXPECT_EQ(index->LiveCount(), kCount - kCount / 3);
   for (int q = 1; q < kCount; q += 97) {
     absl::flat_hash_set<Slot> excluded = {q, q + 1};

@@ -25,7 +25,8 @@ pid_t Spawn(const std::string& binary, const std::vector<std::string>& flags,
     dup2(pipe_fds[1], STDERR_FILENO);
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(binary.c_str()));
-    for (const std::string& flag : flags) argv.push_back(const_cast<char*>(flag.c_str()));
+    for (const std::string& flag : flags)
+      argv.push_back(const_cast<char*>(flag.c_str()));
     argv.push_back(nullptr);
     execv(binary.c_str(), argv.data());
     _exit(127);
@@ -38,7 +39,8 @@ pid_t Spawn(const std::string& binary, const std::vector<std::string>& flags,
 // Appends what is readable on `fd` within `wait` to `out`; false on EOF.
 bool ReadSome(int fd, absl::Duration wait, std::string& out) {
   pollfd p = {fd, POLLIN, 0};
-  const int ready = poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(wait)));
+  const int ready =
+      poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(wait)));
   if (ready <= 0) return true;
   char buffer[4096];
   const ssize_t n = read(fd, buffer, sizeof buffer);
@@ -62,7 +64,8 @@ absl::StatusOr<int> WaitForExit(pid_t pid, absl::Duration timeout) {
     if (absl::Now() > deadline) {
       kill(pid, SIGKILL);
       waitpid(pid, &wait_status, 0);
-      return absl::DeadlineExceededError("process did not exit in time; killed");
+      return absl::DeadlineExceededError(
+          "process did not exit in time; killed");
     }
     // Polling a child's exit has no blocking-with-timeout primitive short
     // of signalfd; a short pause between checks is bounded by the deadline.
@@ -91,9 +94,10 @@ absl::StatusOr<ServerProcess> ServerProcess::Start(
   std::smatch match;
   while (!std::regex_search(process.stderr_text_, match, kListening)) {
     if (absl::Now() > deadline ||
-        !ReadSome(process.stderr_fd_, absl::Milliseconds(200), process.stderr_text_)) {
-      return absl::UnavailableError(
-          absl::StrCat("server did not report listening; stderr: ", process.stderr_text_));
+        !ReadSome(process.stderr_fd_, absl::Milliseconds(200),
+                  process.stderr_text_)) {
+      return absl::UnavailableError(absl::StrCat(
+          "server did not report listening; stderr: ", process.stderr_text_));
     }
   }
   process.grpc_address_ = match[1];
@@ -109,7 +113,8 @@ absl::StatusOr<ServerProcess::Exit> ServerProcess::RunToExit(
   if (pid < 0) return absl::InternalError("cannot start " + binary);
   std::string text;
   const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline && ReadSome(fd, absl::Milliseconds(100), text)) {
+  while (absl::Now() < deadline &&
+         ReadSome(fd, absl::Milliseconds(100), text)) {
   }
   close(fd);
   auto code = WaitForExit(pid, deadline - absl::Now() + absl::Seconds(1));
@@ -133,7 +138,8 @@ ServerProcess::~ServerProcess() {
   if (stderr_fd_ >= 0) close(stderr_fd_);
 }
 
-absl::StatusOr<int> ServerProcess::StopWith(int signal, absl::Duration timeout) {
+absl::StatusOr<int> ServerProcess::StopWith(int signal,
+                                            absl::Duration timeout) {
   if (pid_ <= 0) return absl::FailedPreconditionError("not running");
   kill(pid_, signal);
   auto code = WaitForExit(pid_, timeout);
@@ -142,7 +148,8 @@ absl::StatusOr<int> ServerProcess::StopWith(int signal, absl::Duration timeout) 
 }
 
 std::string ServerProcess::DrainStderr() {
-  while (stderr_fd_ >= 0 && ReadSome(stderr_fd_, absl::Milliseconds(50), stderr_text_)) {
+  while (stderr_fd_ >= 0 &&
+         ReadSome(stderr_fd_, absl::Milliseconds(50), stderr_text_)) {
     if (pid_ > 0) break;  // still running: take what is there
   }
   return stderr_text_;

@@ -19,9 +19,9 @@ class ServerProcess {
   // Starts `binary` with `--grpc_address=127.0.0.1:0
   // --metrics_address=127.0.0.1:0` plus `extra_flags`, and waits (at most
   // `timeout`) for its listening line. Fails if it exits first.
-  static absl::StatusOr<ServerProcess> Start(const std::string& binary,
-                                             const std::vector<std::string>& extra_flags,
-                                             absl::Duration timeout = absl::Seconds(20));
+  static absl::StatusOr<ServerProcess> Start(
+      const std::string& binary, const std::vector<std::string>& extra_flags,
+      absl::Duration timeout = absl::Seconds(20));
 
   // Runs `binary` with exactly `flags` until it exits (at most `timeout`,
   // then it is killed); returns its exit code and everything it wrote to
@@ -30,9 +30,9 @@ class ServerProcess {
     int code;
     std::string stderr_text;
   };
-  static absl::StatusOr<Exit> RunToExit(const std::string& binary,
-                                        const std::vector<std::string>& flags,
-                                        absl::Duration timeout = absl::Seconds(20));
+  static absl::StatusOr<Exit> RunToExit(
+      const std::string& binary, const std::vector<std::string>& flags,
+      absl::Duration timeout = absl::Seconds(20));
 
   ServerProcess(ServerProcess&& other) noexcept;
   ServerProcess& operator=(ServerProcess&&) = delete;
@@ -44,7 +44,8 @@ class ServerProcess {
 
   // Sends `signal` and waits (at most `timeout`) for the exit; returns the
   // exit code (128 + signal number if killed by a signal).
-  absl::StatusOr<int> StopWith(int signal, absl::Duration timeout = absl::Seconds(30));
+  absl::StatusOr<int> StopWith(int signal,
+                               absl::Duration timeout = absl::Seconds(30));
   // Everything the server wrote to stderr so far (read after it exits).
   std::string DrainStderr();
 

@@ -15,10 +15,10 @@
 namespace related {
 namespace {
 
-using ::testing::HasSubstr;
 using client::Article;
 using client::RelatedClient;
 using testing::ClusteredVectors;
+using ::testing::HasSubstr;
 using testing::ServerBinary;
 using testing::ServerProcess;
 using testing::TestId;
@@ -48,8 +48,9 @@ class ServerTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     auto server = ServerProcess::Start(
-        ServerBinary(), {"--dim=" + std::to_string(kDim), "--index=" + GetParam(),
-                         "--max_batch_size=500", "--shutdown_grace=500ms"});
+        ServerBinary(),
+        {"--dim=" + std::to_string(kDim), "--index=" + GetParam(),
+         "--max_batch_size=500", "--shutdown_grace=500ms"});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::make_unique<ServerProcess>(*std::move(server));
     client_ = std::make_unique<RelatedClient>(
@@ -69,7 +70,8 @@ class ServerTest : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<RelatedClient> client_;
 };
 
-INSTANTIATE_TEST_SUITE_P(BothKinds, ServerTest, ::testing::Values("exact", "hnsw"));
+INSTANTIATE_TEST_SUITE_P(BothKinds, ServerTest,
+                         ::testing::Values("exact", "hnsw"));
 
 TEST_P(ServerTest, HealthAndStats) {
   EXPECT_EQ(*client_->Health(), "SERVING");
@@ -137,7 +139,8 @@ TEST_P(ServerTest, BadInputGetsPreciseErrorsAndChangesNothing) {
               HasSubstr("articles[0].id"));
   bad = MakeArticles(vectors, 10, 5);
   bad[3].id = "";
-  EXPECT_EQ(code_of(client_->Upsert(bad).status()), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(code_of(client_->Upsert(bad).status()),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(client_->GetStats()->article_count, 10) << "a rejected batch wrote";
 
   EXPECT_EQ(code_of(client_->Related("missing/article").status()),
@@ -243,7 +246,8 @@ TEST_P(ServerTest, ReadsServedDuringWritesAndWritesVisibleOnReturn) {
 // SIGTERM lets an in-flight call finish and the process exits 0; health
 // reports NOT_SERVING once draining starts.
 TEST(ServerLifecycle, SigtermDrainsAndExitsZero) {
-  auto server = ServerProcess::Start(ServerBinary(), {"--dim=8", "--index=exact"});
+  auto server =
+      ServerProcess::Start(ServerBinary(), {"--dim=8", "--index=exact"});
   ASSERT_TRUE(server.ok()) << server.status();
   RelatedClient client({server->grpc_address(), absl::Seconds(5)});
   ASSERT_TRUE(client.WaitUntilServing(absl::Seconds(20)).ok());
@@ -260,11 +264,13 @@ TEST(ServerLifecycle, StartupErrorsAreOneClearLineAndNonZero) {
   auto bad_index = ServerProcess::RunToExit(ServerBinary(), {"--index=annoy"});
   ASSERT_TRUE(bad_index.ok());
   EXPECT_NE(bad_index->code, 0);
-  EXPECT_THAT(bad_index->stderr_text, HasSubstr("--index must be 'exact' or 'hnsw'"));
+  EXPECT_THAT(bad_index->stderr_text,
+              HasSubstr("--index must be 'exact' or 'hnsw'"));
 
   auto bad_limits = ServerProcess::RunToExit(
-      ServerBinary(), {"--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",
-                       "--default_limit=50", "--max_limit=20"});
+      ServerBinary(),
+      {"--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",
+       "--default_limit=50", "--max_limit=20"});
   ASSERT_TRUE(bad_limits.ok());
   EXPECT_NE(bad_limits->code, 0);
   EXPECT_THAT(bad_limits->stderr_text, HasSubstr("default_limit"));

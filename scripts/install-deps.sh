@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs everything related-articles needs to build, test and run, from
+# Debian 12 (bookworm) packages. Idempotent; run as root or with sudo.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  g++ cmake ninja-build pkg-config git
+  # gRPC 1.51 and Protobuf 3.21; grpc-proto ships health.proto/reflection.proto
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
+  # vector search: FAISS 1.7.3 (static) and a fast BLAS for it
+  libfaiss-dev libopenblas-dev
+  # Abseil, Prometheus client, JSON for the CLI
+  libabsl-dev prometheus-cpp-dev nlohmann-json3-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # interop test (Python grpcio with code generation) and promtool
+  python3 python3-grpcio python3-grpc-tools prometheus
+  curl ca-certificates
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: run as root or install sudo" >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "install-deps: installing ${missing[*]}"
+$sudo apt-get update -qq
+export DEBIAN_FRONTEND=noninteractive
+# We need only promtool from the prometheus package, not a running
+# Prometheus: a policy-rc.d that says "no" keeps its install from starting
+# the service (unless the machine already has a policy of its own).
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+  $sudo chmod +x "$policy"
+  trap '$sudo rm -f "$policy"' EXIT
+fi
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,106 @@
+#include "server/core/ranking_policy.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+
+namespace related {
+namespace {
+
+bool Contains(const std::vector<std::string>& list, const std::string& value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+absl::Status InvalidPolicy(absl::string_view field, absl::string_view problem) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("policy.", field, ": ", problem));
+}
+
+}  // namespace
+
+absl::Status ValidateRankingPolicy(const RankingPolicy& p) {
+  if (p.min_score.has_value() &&
+      !(*p.min_score >= -1.0f && *p.min_score <= 1.0f)) {
+    return InvalidPolicy("min_score", "must be within [-1, 1]");
+  }
+  if (p.duplicate_threshold.has_value() &&
+      !(*p.duplicate_threshold >= -1.0f && *p.duplicate_threshold <= 1.0f)) {
+    return InvalidPolicy("duplicate_threshold",
+                         "must be within [-1, 1] (1: off)");
+  }
+  if (!(p.diversity_lambda >= 0.0f && p.diversity_lambda <= 1.0f)) {
+    return InvalidPolicy("diversity_lambda", "must be within [0, 1] (1: off)");
+  }
+  if (!(p.recency_weight >= 0.0f && p.recency_weight <= 1.0f)) {
+    return InvalidPolicy("recency_weight", "must be within [0, 1] (0: off)");
+  }
+  if (p.recency_half_life.has_value() &&
+      *p.recency_half_life <= absl::ZeroDuration()) {
+    return InvalidPolicy("recency_half_life", "must be positive");
+  }
+  if (p.recency_weight > 0 && !p.recency_half_life.has_value()) {
+    return InvalidPolicy("recency_half_life",
+                         "must be set when recency_weight > 0");
+  }
+  if (p.max_age.has_value() && *p.max_age <= absl::ZeroDuration()) {
+    return InvalidPolicy("max_age", "must be positive");
+  }
+  if (p.published_after.has_value() && p.published_before.has_value() &&
+      *p.published_after > *p.published_before) {
+    return InvalidPolicy("published_after",
+                         "is later than policy.published_before");
+  }
+  if (p.candidates < 0) return InvalidPolicy("candidates", "must be >= 0");
+  for (const std::string& section : p.sections) {
+    if (Contains(p.exclude_sections, section)) {
+      return InvalidPolicy(
+          "sections",
+          absl::StrCat("'", section, "' is also in exclude_sections"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+FilterRule FailedFilter(const RankingPolicy& p, const ArticleMetadata& m,
+                        absl::Time now) {
+  if ((!p.sections.empty() && !Contains(p.sections, m.section)) ||
+      Contains(p.exclude_sections, m.section)) {
+    return FilterRule::kSection;
+  }
+  if (!p.languages.empty() && !Contains(p.languages, m.language)) {
+    return FilterRule::kLanguage;
+  }
+  if (p.published_after.has_value() || p.published_before.has_value() ||
+      p.max_age.has_value()) {
+    // A date filter cannot vouch for an article of unknown date.
+    if (!m.published_at.has_value()) return FilterRule::kDate;
+    const absl::Time t = *m.published_at;
+    if ((p.published_after.has_value() && t < *p.published_after) ||
+        (p.published_before.has_value() && t > *p.published_before) ||
+        (p.max_age.has_value() && t < now - *p.max_age)) {
+      return FilterRule::kDate;
+    }
+  }
+  for (const auto& [key, value] : p.required_attributes) {
+    auto it = m.attributes.find(key);
+    if (it == m.attributes.end() || it->second != value)
+      return FilterRule::kAttributes;
+  }
+  return FilterRule::kNone;
+}
+
+float RecencyFactor(const RankingPolicy& p, const ArticleMetadata& m,
+                    absl::Time now) {
+  if (p.recency_weight <= 0 || !p.recency_half_life.has_value()) return 1.0f;
+  double decay = 0;  // unknown date: no recency boost
+  if (m.published_at.has_value()) {
+    // Articles dated in the future (embargoes, clock skew) count as new.
+    const double age =
+        std::max(0.0, absl::ToDoubleSeconds(now - *m.published_at));
+    decay = std::exp2(-age / absl::ToDoubleSeconds(*p.recency_half_life));
+  }
+  return static_cast<float>(1.0 - p.recency_weight + p.recency_weight * decay);
+}
+
+}  // namespace related

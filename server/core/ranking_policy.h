@@ -1,0 +1,85 @@
+// RankingPolicy: the editorial controls of one related lookup. A request's
+// policy is layered over the server's defaults (flags); the result says what
+// was applied and what each rule removed.
+#ifndef RELATED_SERVER_CORE_RANKING_POLICY_H_
+#define RELATED_SERVER_CORE_RANKING_POLICY_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "server/core/article.h"
+
+namespace related {
+
+struct RankingPolicy {
+  // --- Filters: an article failing one is not eligible at all.
+  std::vector<std::string> sections;  // empty: any section
+  std::vector<std::string> exclude_sections;
+  std::vector<std::string> languages;          // empty: any language
+  std::optional<absl::Time> published_after;   // inclusive
+  std::optional<absl::Time> published_before;  // inclusive
+  std::optional<absl::Duration> max_age;  // published within max_age of now
+  std::map<std::string, std::string> required_attributes;
+  std::optional<float> min_score;  // cosine similarity floor
+
+  // --- Near-duplicate suppression: a candidate whose cosine similarity to
+  // the query or to an article already chosen exceeds this is dropped (the
+  // same story, updated or syndicated). nullopt or >= 1: off.
+  std::optional<float> duplicate_threshold;
+
+  // --- Diversity: maximal marginal relevance. 1: pure relevance; lower
+  // values trade relevance for difference from articles already chosen.
+  float diversity_lambda = 1.0f;
+
+  // --- Recency: relevance = similarity * (1 - w + w * 2^(-age/half_life)).
+  // Off unless both are set; an article without published_at gets no boost.
+  std::optional<absl::Duration> recency_half_life;
+  float recency_weight = 0.0f;
+
+  // The clock for max_age and recency; nullopt: the server's clock. A
+  // request may set it for tests and replays.
+  std::optional<absl::Time> now;
+
+  // How many of the most similar eligible articles the re-ranking considers
+  // (0: max(4 * limit, 50)). Widened automatically while the box is not full
+  // and more eligible articles exist.
+  int candidates = 0;
+};
+
+// How many candidates each rule removed, and what the ranking looked at.
+struct RankingDebug {
+  int64_t candidates_considered = 0;  // eligible articles re-ranked
+  int64_t removed_by_section = 0;
+  int64_t removed_by_language = 0;
+  int64_t removed_by_date = 0;
+  int64_t removed_by_attributes = 0;
+  int64_t removed_by_exclude_ids = 0;
+  int64_t removed_by_min_score = 0;
+  int64_t removed_as_near_duplicate = 0;
+  int search_rounds = 0;  // candidate searches run (more when widened)
+};
+
+// INVALID_ARGUMENT naming the "policy.<field>" at fault: lambda or weight
+// outside [0, 1], a threshold outside [-1, 1], a non-positive half-life or
+// max_age, an inverted date range, a negative candidate count.
+absl::Status ValidateRankingPolicy(const RankingPolicy& policy);
+
+// Why an article is not eligible under a policy (kNone: it is).
+enum class FilterRule { kNone, kSection, kLanguage, kDate, kAttributes };
+
+// The first filter `metadata` fails at time `now`.
+FilterRule FailedFilter(const RankingPolicy& policy,
+                        const ArticleMetadata& metadata, absl::Time now);
+
+// The recency multiplier (1 when recency is off).
+float RecencyFactor(const RankingPolicy& policy,
+                    const ArticleMetadata& metadata, absl::Time now);
+
+}  // namespace related
+
+#endif  // RELATED_SERVER_CORE_RANKING_POLICY_H_
