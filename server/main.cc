@@ -36,6 +36,25 @@ ABSL_FLAG(int, hnsw_m, 32, "HNSW graph degree (memory vs recall).");
 ABSL_FLAG(int, hnsw_ef_construction, 200,
           "HNSW build effort (ingest speed vs recall).");
 ABSL_FLAG(int, hnsw_ef_search, 128, "HNSW query effort (latency vs recall).");
+// Default editorial policy: what a request gets for each control it leaves
+// unset (see RankingPolicy in proto/related/v1/related.proto).
+ABSL_FLAG(float, ranking_duplicate_threshold, 0.95f,
+          "Drop a candidate whose cosine similarity to the query or to an article "
+          "already chosen exceeds this (the same story, updated or syndicated); "
+          "1 turns suppression off.");
+ABSL_FLAG(float, ranking_diversity_lambda, 1.0f,
+          "Maximal marginal relevance lambda in [0,1]; 1 ranks by relevance alone.");
+ABSL_FLAG(absl::Duration, ranking_recency_half_life, absl::ZeroDuration(),
+          "Half-life of the recency boost; 0 turns recency off.");
+ABSL_FLAG(float, ranking_recency_weight, 0.0f,
+          "Weight in [0,1] of the recency boost (needs a half-life).");
+ABSL_FLAG(absl::Duration, ranking_max_age, absl::ZeroDuration(),
+          "Only articles published within this long (0: any age).");
+ABSL_FLAG(float, ranking_min_score, -1.0f,
+          "Only articles at least this similar to the query (-1: any).");
+ABSL_FLAG(int, ranking_candidates, 0,
+          "Most similar eligible articles re-ranked per lookup "
+          "(0: max(4 x limit, 50)).");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM/SIGINT, how long in-flight RPCs may take to finish.");
 
@@ -86,6 +105,26 @@ absl::StatusOr<related::ServerOptions> OptionsFromFlags() {
   index.hnsw.m = absl::GetFlag(FLAGS_hnsw_m);
   index.hnsw.ef_construction = absl::GetFlag(FLAGS_hnsw_ef_construction);
   index.hnsw.ef_search = absl::GetFlag(FLAGS_hnsw_ef_search);
+  related::RankingPolicy& policy = index.default_policy;
+  if (absl::GetFlag(FLAGS_ranking_duplicate_threshold) < 1.0f) {
+    policy.duplicate_threshold = absl::GetFlag(FLAGS_ranking_duplicate_threshold);
+  }
+  policy.diversity_lambda = absl::GetFlag(FLAGS_ranking_diversity_lambda);
+  if (absl::GetFlag(FLAGS_ranking_recency_half_life) != absl::ZeroDuration()) {
+    policy.recency_half_life = absl::GetFlag(FLAGS_ranking_recency_half_life);
+  }
+  policy.recency_weight = absl::GetFlag(FLAGS_ranking_recency_weight);
+  if (absl::GetFlag(FLAGS_ranking_max_age) != absl::ZeroDuration()) {
+    policy.max_age = absl::GetFlag(FLAGS_ranking_max_age);
+  }
+  if (absl::GetFlag(FLAGS_ranking_min_score) > -1.0f) {
+    policy.min_score = absl::GetFlag(FLAGS_ranking_min_score);
+  }
+  policy.candidates = absl::GetFlag(FLAGS_ranking_candidates);
+  if (absl::Status s = related::ValidateRankingPolicy(policy); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--ranking_* flags: ", s.message()));
+  }
   return options;
 }
 

@@ -7,6 +7,8 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "server/core/ranking.h"
 #include "server/core/validation.h"
 
 namespace related {
@@ -44,6 +46,10 @@ absl::StatusOr<std::unique_ptr<ArticleIndex>> ArticleIndex::Create(
        options.hnsw.ef_search < 1)) {
     return absl::InvalidArgumentError(
         "HNSW needs m >= 2, ef_construction >= 1 and ef_search >= 1");
+  }
+  if (absl::Status s = ValidateRankingPolicy(options.default_policy); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("default ranking policy: ", s.message()));
   }
   return std::unique_ptr<ArticleIndex>(new ArticleIndex(options));
 }
@@ -233,71 +239,97 @@ absl::StatusOr<Article> ArticleIndex::Get(const ArticleId& id) const {
   return article;
 }
 
-absl::Status ArticleIndex::ValidateLookup(
-    int limit, const std::vector<ArticleId>& exclude_ids) const {
+absl::Status ArticleIndex::ValidateLookup(const int limit,
+                                          const std::vector<ArticleId>& exclude_ids,
+                                          const RankingPolicy& policy) const {
   if (limit < 0 || limit > options_.max_limit) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("limit: must be between 1 and ", options_.max_limit,
-                     " (or 0 for the default of ", options_.default_limit,
-                     "), got ", limit));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "limit: must be between 1 and ", options_.max_limit,
+        " (or 0 for the default of ", options_.default_limit, "), got ", limit));
   }
-  if (absl::Status s = CheckBatchSize(exclude_ids.size(),
-                                      options_.max_batch_size, "exclude_ids");
+  if (absl::Status s = CheckBatchSize(exclude_ids.size(), options_.max_batch_size,
+                                      "exclude_ids");
       !s.ok()) {
     return s;
   }
   for (size_t i = 0; i < exclude_ids.size(); ++i) {
-    if (absl::Status s =
-            ValidateArticleId(exclude_ids[i], options_.max_id_bytes,
-                              absl::StrCat("exclude_ids[", i, "]"));
+    if (absl::Status s = ValidateArticleId(exclude_ids[i], options_.max_id_bytes,
+                                           absl::StrCat("exclude_ids[", i, "]"));
         !s.ok()) {
       return s;
     }
   }
-  return absl::OkStatus();
+  return ValidateRankingPolicy(policy);
 }
 
-absl::StatusOr<std::vector<RelatedArticle>> ArticleIndex::Related(
-    const RelatedQuery& query) const {
-  if (absl::Status s = ValidateArticleId(query.article_id,
-                                         options_.max_id_bytes, "article_id");
+absl::StatusOr<RelatedList> ArticleIndex::Related(const RelatedQuery& query) const {
+  if (absl::Status s =
+          ValidateArticleId(query.article_id, options_.max_id_bytes, "article_id");
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = ValidateLookup(query.limit, query.exclude_ids);
+  if (absl::Status s = ValidateLookup(query.limit, query.exclude_ids, query.policy);
+      !s.ok()) {
+    return s;
+  }
+  return RelatedUnchecked(query);
+}
+
+absl::StatusOr<RelatedList> ArticleIndex::RelatedUnchecked(
+    const RelatedQuery& query) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = by_id_.find(query.article_id);
+  if (it == by_id_.end()) {
+    return absl::NotFoundError(absl::StrCat("article '", query.article_id, "' not found"));
+  }
+  std::vector<float> vector(index_->Dimension());
+  index_->Vector(it->second.slot, vector.data());
+  return RankLocked(vector.data(), it->second.slot, query.limit, query.exclude_ids,
+                    query.policy);
+}
+
+absl::StatusOr<RelatedList> ArticleIndex::RelatedToVector(VectorQuery query) const {
+  if (absl::Status s = ValidateLookup(query.limit, query.exclude_ids, query.policy);
+      !s.ok()) {
+    return s;
+  }
+  // The dimension is fixed once the first article is stored; before that
+  // there is nothing to relate to.
+  const int dimension = dimension_.load();
+  if (absl::Status s = NormalizeEmbedding(query.embedding, dimension, "embedding");
       !s.ok()) {
     return s;
   }
   absl::ReaderMutexLock lock(&mu_);
-  return RelatedLocked(query.article_id, query.limit, query.exclude_ids);
+  if (index_ == nullptr) return RelatedList{};
+  return RankLocked(query.embedding.data(), std::nullopt, query.limit,
+                    query.exclude_ids, query.policy);
 }
 
 absl::StatusOr<std::vector<RelatedResult>> ArticleIndex::BatchRelated(
     const std::vector<ArticleId>& article_ids, int limit,
-    const std::vector<ArticleId>& exclude_ids) const {
-  if (absl::Status s = CheckBatchSize(article_ids.size(),
-                                      options_.max_batch_size, "article_ids");
+    const std::vector<ArticleId>& exclude_ids, const RankingPolicy& policy) const {
+  if (absl::Status s = CheckBatchSize(article_ids.size(), options_.max_batch_size,
+                                      "article_ids");
       !s.ok()) {
     return s;
   }
   for (size_t i = 0; i < article_ids.size(); ++i) {
-    if (absl::Status s =
-            ValidateArticleId(article_ids[i], options_.max_id_bytes,
-                              absl::StrCat("article_ids[", i, "]"));
+    if (absl::Status s = ValidateArticleId(article_ids[i], options_.max_id_bytes,
+                                           absl::StrCat("article_ids[", i, "]"));
         !s.ok()) {
       return s;
     }
   }
-  if (absl::Status s = ValidateLookup(limit, exclude_ids); !s.ok()) return s;
+  if (absl::Status s = ValidateLookup(limit, exclude_ids, policy); !s.ok()) return s;
   std::vector<RelatedResult> results(article_ids.size());
   for (size_t i = 0; i < article_ids.size(); ++i) {
     results[i].article_id = article_ids[i];
-    // The lock is taken per item, not across the batch, so a writer (and
-    // the readers queued behind it) never waits for a whole large batch.
-    absl::ReaderMutexLock lock(&mu_);
-    auto related = RelatedLocked(article_ids[i], limit, exclude_ids);
+    // Each item is its own lookup (and takes the lock on its own, so a
+    // writer never waits for a whole large batch).
+    auto related = RelatedUnchecked({article_ids[i], limit, exclude_ids, policy});
     if (related.ok()) {
-      results[i].articles = *std::move(related);
+      results[i].related = *std::move(related);
     } else {
       results[i].status = related.status();
     }
@@ -305,36 +337,92 @@ absl::StatusOr<std::vector<RelatedResult>> ArticleIndex::BatchRelated(
   return results;
 }
 
-absl::StatusOr<std::vector<RelatedArticle>> ArticleIndex::RelatedLocked(
-    const ArticleId& id, int limit,
-    const std::vector<ArticleId>& exclude_ids) const {
-  auto query = by_id_.find(id);
-  if (query == by_id_.end()) {
-    return absl::NotFoundError(absl::StrCat("article '", id, "' not found"));
-  }
+absl::StatusOr<RelatedList> ArticleIndex::RankLocked(
+    const float* query, std::optional<Slot> self, int limit,
+    const std::vector<ArticleId>& exclude_ids, const RankingPolicy& policy) const {
+  if (limit == 0) limit = options_.default_limit;
+  const absl::Time now = policy.now.value_or(absl::Now());
   // The query article is excluded inside the search, not dropped from rank
   // 0 afterwards: with approximate search it is not always first.
-  absl::flat_hash_set<Slot> excluded = {query->second.slot};
-  for (const ArticleId& excluded_id : exclude_ids) {
-    if (auto it = by_id_.find(excluded_id); it != by_id_.end()) {
-      excluded.insert(it->second.slot);
+  absl::flat_hash_set<Slot> excluded;
+  if (self.has_value()) excluded.insert(*self);
+  for (const ArticleId& id : exclude_ids) {
+    if (auto it = by_id_.find(id); it != by_id_.end()) excluded.insert(it->second.slot);
+  }
+
+  const int64_t live = index_->LiveCount();
+  const int dimension = index_->Dimension();
+  int64_t pool = policy.candidates > 0 ? policy.candidates : std::max(4 * limit, 50);
+  RelatedList out;
+  for (int round = 1;; ++round, pool *= 2) {
+    RankingDebug debug;
+    debug.search_rounds = round;
+    // Filters run inside the FAISS search, so every candidate it returns is
+    // eligible however selective the filters are.
+    auto admit = [&](Slot slot) {
+      if (excluded.contains(slot)) {
+        if (slot != self) ++debug.removed_by_exclude_ids;
+        return false;
+      }
+      switch (FailedFilter(policy, by_slot_[slot]->metadata, now)) {
+        case FilterRule::kNone:
+          return true;
+        case FilterRule::kSection:
+          ++debug.removed_by_section;
+          break;
+        case FilterRule::kLanguage:
+          ++debug.removed_by_language;
+          break;
+        case FilterRule::kDate:
+          ++debug.removed_by_date;
+          break;
+        case FilterRule::kAttributes:
+          ++debug.removed_by_attributes;
+          break;
+      }
+      return false;
+    };
+    const int k = static_cast<int>(std::min<int64_t>(pool, std::max<int64_t>(live, 1)));
+    auto neighbors = index_->Search(query, k, admit);
+    if (!neighbors.ok()) return neighbors.status();
+    if (static_cast<int>(neighbors->size()) < k && index_->Kind() != IndexKind::kExact) {
+      // The graph search ran dry (selective filters, many tombstones):
+      // scan instead, so eligible articles are never silently missed.
+      debug = RankingDebug{};
+      debug.search_rounds = round;
+      neighbors = index_->SearchExhaustive(query, k, admit);
+      if (!neighbors.ok()) return neighbors.status();
+    }
+
+    std::vector<float> vectors(neighbors->size() * dimension);
+    std::vector<Candidate> candidates;
+    candidates.reserve(neighbors->size());
+    for (size_t i = 0; i < neighbors->size(); ++i) {
+      const Neighbor& n = (*neighbors)[i];
+      index_->Vector(n.slot, &vectors[i * dimension]);
+      candidates.push_back(
+          {n.score, &vectors[i * dimension], &by_slot_[n.slot]->metadata});
+    }
+    const std::vector<size_t> chosen =
+        RankCandidates(policy, now, candidates, dimension, limit, debug);
+
+    // Widening cannot help once every eligible article was a candidate, or
+    // once candidates fell below min_score (the rest are less similar).
+    const bool exhausted =
+        static_cast<int>(neighbors->size()) < k || k >= live ||
+        (policy.min_score.has_value() && !neighbors->empty() &&
+         neighbors->back().score < *policy.min_score);
+    if (static_cast<int>(chosen.size()) >= limit || exhausted) {
+      out.debug = debug;
+      out.articles.reserve(chosen.size());
+      for (size_t position : chosen) {
+        const Neighbor& n = (*neighbors)[position];
+        const StoredArticle& article = *by_slot_[n.slot];
+        out.articles.push_back({article.id, n.score, article.metadata});
+      }
+      return out;
     }
   }
-  std::vector<float> vector(index_->Dimension());
-  index_->Vector(query->second.slot, vector.data());
-  const int k = limit == 0 ? options_.default_limit : limit;
-  auto neighbors = index_->Search(vector.data(), k, excluded);
-  if (!neighbors.ok()) return neighbors.status();
-
-  std::vector<RelatedArticle> related;
-  related.reserve(neighbors->size());
-  for (const Neighbor& neighbor : *neighbors) {
-    const auto& article = by_slot_[neighbor.slot];
-    // Defence in depth: the selector already keeps these out.
-    if (article == nullptr || excluded.contains(neighbor.slot)) continue;
-    related.push_back({article->id, neighbor.score, article->metadata});
-  }
-  return related;
 }
 
 IndexStats ArticleIndex::Stats() const {

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "server/core/article.h"
+#include "server/core/ranking_policy.h"
 #include "server/core/vector_index.h"
 
 namespace related {
@@ -31,6 +33,8 @@ struct ArticleIndexOptions {
   // Writes are applied in chunks of this many articles, each under a short
   // exclusive lock, so a large batch never stalls readers for long.
   int write_chunk_size = 32;
+  // The editorial policy a request gets for every control it does not set.
+  RankingPolicy default_policy;
 };
 
 // A related lookup for a stored article.
@@ -38,13 +42,29 @@ struct RelatedQuery {
   ArticleId article_id;
   int limit = 0;  // 0: the default limit
   std::vector<ArticleId> exclude_ids;
+  // Complete: request settings already layered over default_policy.
+  RankingPolicy policy;
+};
+
+// A related lookup for a vector that is not stored (a draft being written).
+struct VectorQuery {
+  std::vector<float> embedding;  // any length-positive vector; normalised here
+  int limit = 0;
+  std::vector<ArticleId> exclude_ids;
+  RankingPolicy policy;
+};
+
+// The box, best first, and how the policy shaped it.
+struct RelatedList {
+  std::vector<RelatedArticle> articles;
+  RankingDebug debug;
 };
 
 // The outcome of one item of a batch lookup.
 struct RelatedResult {
   ArticleId article_id;
   absl::Status status;
-  std::vector<RelatedArticle> articles;
+  RelatedList related;
 };
 
 struct IndexStats {
@@ -75,19 +95,25 @@ class ArticleIndex {
   // NOT_FOUND if absent. The embedding is the stored unit vector.
   absl::StatusOr<Article> Get(const ArticleId& id) const;
 
-  // The stored articles most similar to the query article, best first,
-  // never including the query article itself or any of `exclude_ids`.
-  // NOT_FOUND if the query article is absent; INVALID_ARGUMENT for a bad
-  // limit or ID.
-  absl::StatusOr<std::vector<RelatedArticle>> Related(
-      const RelatedQuery& query) const;
+  // The related box for a stored article under `query.policy`: filters
+  // decide who is eligible; among the most similar eligible articles,
+  // near-duplicates are dropped and recency and diversity re-rank. Never
+  // includes the query article or `exclude_ids`. Returns `limit` articles
+  // whenever at least that many eligible, non-duplicate articles exist (the
+  // candidate search widens as needed). NOT_FOUND if the query article is
+  // absent; INVALID_ARGUMENT for a bad limit, ID or policy field.
+  absl::StatusOr<RelatedList> Related(const RelatedQuery& query) const;
 
-  // Related() for each of `article_ids` with one shared limit and exclusion
-  // list. Fails as a whole only on a malformed request; per-item errors
-  // (NOT_FOUND) are in the results, which follow the request order.
+  // The same for a vector that is not stored (validated and normalised like
+  // an upsert's embedding; INVALID_ARGUMENT naming "embedding" otherwise).
+  absl::StatusOr<RelatedList> RelatedToVector(VectorQuery query) const;
+
+  // Related() for each of `article_ids` with one shared limit, exclusion
+  // list and policy. Fails as a whole only on a malformed request; per-item
+  // errors (NOT_FOUND) are in the results, which follow the request order.
   absl::StatusOr<std::vector<RelatedResult>> BatchRelated(
       const std::vector<ArticleId>& article_ids, int limit,
-      const std::vector<ArticleId>& exclude_ids) const;
+      const std::vector<ArticleId>& exclude_ids, const RankingPolicy& policy) const;
 
   IndexStats Stats() const;
 
@@ -111,11 +137,16 @@ class ArticleIndex {
                           std::vector<Article>::iterator end)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   void RemoveSlotLocked(Slot slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status ValidateLookup(int limit,
-                              const std::vector<ArticleId>& exclude_ids) const;
-  absl::StatusOr<std::vector<RelatedArticle>> RelatedLocked(
-      const ArticleId& id, int limit,
-      const std::vector<ArticleId>& exclude_ids) const
+  // Related() for a query already validated.
+  absl::StatusOr<RelatedList> RelatedUnchecked(const RelatedQuery& query) const;
+  absl::Status ValidateLookup(int limit, const std::vector<ArticleId>& exclude_ids,
+                              const RankingPolicy& policy) const;
+  // Ranks the articles related to `query` (a unit vector); `self`, if
+  // set, is the query article's slot.
+  absl::StatusOr<RelatedList> RankLocked(const float* query, std::optional<Slot> self,
+                                         int limit,
+                                         const std::vector<ArticleId>& exclude_ids,
+                                         const RankingPolicy& policy) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   const ArticleIndexOptions options_;

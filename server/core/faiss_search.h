@@ -9,7 +9,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -18,22 +17,20 @@
 
 namespace related {
 
-// Admits a slot unless it is excluded by the request or removed (tombstoned).
-// FAISS asks it inside the search, so a filtered-out slot never takes one of
-// the k places: results stay full however many slots are filtered.
+// Adapts a SlotFilter, plus the slots an index has removed (tombstones), to
+// FAISS's IDSelector, which FAISS consults during the search.
 class SlotSelector : public faiss::IDSelector {
  public:
-  SlotSelector(const absl::flat_hash_set<Slot>& excluded,
-               const std::vector<bool>* removed)
-      : excluded_(excluded), removed_(removed) {}
+  SlotSelector(SlotFilter admit, const std::vector<bool>* removed)
+      : admit_(admit), removed_(removed) {}
 
   bool is_member(faiss::Index::idx_t id) const override {
     if (removed_ != nullptr && (*removed_)[id]) return false;
-    return !excluded_.contains(id);
+    return admit_(id);
   }
 
  private:
-  const absl::flat_hash_set<Slot>& excluded_;
+  SlotFilter admit_;
   const std::vector<bool>* removed_;
 };
 

@@ -37,6 +37,20 @@ std::vector<Slot> ConsecutiveSlots(Slot first, int64_t count) {
   return slots;
 }
 
+// Exact search of `index` (a flat one) for the slots `admit` accepts.
+absl::StatusOr<std::vector<Neighbor>> SearchFlat(const faiss::Index& index,
+                                                 const float* query, int k,
+                                                 SlotFilter admit,
+                                                 const std::vector<bool>* removed) {
+  UseOneOpenMpThreadOnThisThread();
+  SlotSelector selector(admit, removed);
+  faiss::SearchParameters params;
+  params.sel = &selector;
+  return CollectNeighbors(k, [&](float* scores, faiss::Index::idx_t* slots) {
+    index.search(1, query, k, scores, slots, &params);
+  });
+}
+
 // Exact search over all vectors. Removal moves the last vector into the
 // hole, so storage stays dense and every search scans live vectors only.
 class FlatVectorIndex : public VectorIndex {
@@ -79,16 +93,14 @@ class FlatVectorIndex : public VectorIndex {
                 sizeof(float) * index_.d);
   }
 
-  absl::StatusOr<std::vector<Neighbor>> Search(
-      const float* query, int k,
-      const absl::flat_hash_set<Slot>& excluded) const override {
-    UseOneOpenMpThreadOnThisThread();
-    SlotSelector selector(excluded, nullptr);
-    faiss::SearchParameters params;
-    params.sel = excluded.empty() ? nullptr : &selector;
-    return CollectNeighbors(k, [&](float* scores, faiss::Index::idx_t* slots) {
-      index_.search(1, query, k, scores, slots, &params);
-    });
+  absl::StatusOr<std::vector<Neighbor>> Search(const float* query, int k,
+                                                SlotFilter admit) const override {
+    return SearchFlat(index_, query, k, admit, nullptr);
+  }
+
+  absl::StatusOr<std::vector<Neighbor>> SearchExhaustive(
+      const float* query, int k, SlotFilter admit) const override {
+    return SearchFlat(index_, query, k, admit, nullptr);
   }
 
  private:
@@ -146,19 +158,23 @@ class HnswVectorIndex : public VectorIndex {
     index_.storage->reconstruct(slot, out);
   }
 
-  absl::StatusOr<std::vector<Neighbor>> Search(
-      const float* query, int k,
-      const absl::flat_hash_set<Slot>& excluded) const override {
+  absl::StatusOr<std::vector<Neighbor>> Search(const float* query, int k,
+                                                SlotFilter admit) const override {
     UseOneOpenMpThreadOnThisThread();
-    SlotSelector selector(excluded, &removed_);
+    SlotSelector selector(admit, &removed_);
     faiss::SearchParametersHNSW params;
-    params.sel =
-        (excluded.empty() && removed_count_ == 0) ? nullptr : &selector;
+    params.sel = &selector;
     // The candidate queue must hold at least k entries to return k results.
     params.efSearch = std::max(ef_search_, k);
     return CollectNeighbors(k, [&](float* scores, faiss::Index::idx_t* slots) {
       index_.search(1, query, k, scores, slots, &params);
     });
+  }
+
+  // The graph's vectors are also kept flat, in slot order: scan them.
+  absl::StatusOr<std::vector<Neighbor>> SearchExhaustive(
+      const float* query, int k, SlotFilter admit) const override {
+    return SearchFlat(*index_.storage, query, k, admit, &removed_);
   }
 
  private:

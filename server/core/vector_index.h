@@ -13,7 +13,7 @@
 #include <optional>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
@@ -31,6 +31,9 @@ struct SlotMove {
   Slot from;
   Slot to;
 };
+
+// Says whether a slot may be returned by a search.
+using SlotFilter = absl::FunctionRef<bool(Slot)>;
 
 enum class IndexKind { kExact, kHnsw };
 
@@ -68,13 +71,17 @@ class VectorIndex {
   // Copies the stored vector at a live `slot` into `out` (Dimension() floats).
   virtual void Vector(Slot slot, float* out) const = 0;
 
-  // Up to `k` live slots most similar to `query`, best first, skipping the
-  // slots in `excluded`. Returns fewer only when fewer live, non-excluded
-  // vectors exist (or, for approximate indexes, rarely, when the graph search
-  // does not reach them).
-  virtual absl::StatusOr<std::vector<Neighbor>> Search(
-      const float* query, int k,
-      const absl::flat_hash_set<Slot>& excluded) const = 0;
+  // Up to `k` live slots most similar to `query`, best first, among those
+  // `admit` accepts (FAISS asks it during the search, so rejected slots
+  // never take one of the k places). Returns fewer only when fewer admitted
+  // live vectors exist, or, for an approximate index, when its search did
+  // not reach them (then SearchExhaustive finds them).
+  virtual absl::StatusOr<std::vector<Neighbor>> Search(const float* query, int k,
+                                                       SlotFilter admit) const = 0;
+
+  // As Search, but exact: compares `query` with every live vector.
+  virtual absl::StatusOr<std::vector<Neighbor>> SearchExhaustive(
+      const float* query, int k, SlotFilter admit) const = 0;
 };
 
 // Creates an empty index of `kind` for vectors of `dimension` floats.

@@ -11,6 +11,7 @@
 #include "related/v1/related.pb.h"
 #include "server/core/article.h"
 #include "server/core/article_index.h"
+#include "server/core/ranking_policy.h"
 
 namespace related {
 
@@ -28,6 +29,15 @@ void RelatedToProto(
     google::protobuf::RepeatedPtrField<v1::RelatedArticle>* out);
 void StatsToProto(const IndexStats& stats, const ArticleIndexOptions& options,
                   v1::GetStatsResponse* proto);
+
+// The request's policy layered over `defaults`: each control the request
+// sets replaces the default. INVALID_ARGUMENT naming "policy.<field>" for a
+// malformed timestamp or duration (value ranges are the core's to check).
+absl::StatusOr<RankingPolicy> PolicyFromProto(const v1::RankingPolicy& proto,
+                                              const RankingPolicy& defaults);
+// What a debug response carries: the applied policy and the removal counts.
+void DebugToProto(const RankingDebug& debug, const RankingPolicy& applied,
+                  v1::RankingDebug* proto);
 
 std::vector<ArticleId> IdsFromProto(
     const google::protobuf::RepeatedPtrField<std::string>& ids);

@@ -21,9 +21,37 @@ grpc::Status RelatedService::GetRelated(grpc::ServerContext* context,
                                         v1::GetRelatedResponse* response) {
   RequestRecorder recorder(metrics_, "GetRelated");
   if (Abandoned(context)) return recorder.Finish(kAbandoned);
+  auto policy = PolicyFromProto(request->policy(), index_.options().default_policy);
+  if (!policy.ok()) return recorder.Finish(ToGrpcStatus(policy.status()));
   auto related = index_.Related({request->article_id(), request->limit(),
-                                 IdsFromProto(request->exclude_ids())});
-  if (related.ok()) RelatedToProto(*related, response->mutable_articles());
+                                 IdsFromProto(request->exclude_ids()), *policy});
+  if (related.ok()) {
+    RelatedToProto(related->articles, response->mutable_articles());
+    if (request->policy().debug()) {
+      DebugToProto(related->debug, *policy, response->mutable_debug());
+    }
+  }
+  return recorder.Finish(ToGrpcStatus(related.status()));
+}
+
+grpc::Status RelatedService::SearchByVector(grpc::ServerContext* context,
+                                            const v1::SearchByVectorRequest* request,
+                                            v1::SearchByVectorResponse* response) {
+  RequestRecorder recorder(metrics_, "SearchByVector");
+  if (Abandoned(context)) return recorder.Finish(kAbandoned);
+  auto policy = PolicyFromProto(request->policy(), index_.options().default_policy);
+  if (!policy.ok()) return recorder.Finish(ToGrpcStatus(policy.status()));
+  auto related = index_.RelatedToVector(
+      {{request->embedding().begin(), request->embedding().end()},
+       request->limit(),
+       IdsFromProto(request->exclude_ids()),
+       *policy});
+  if (related.ok()) {
+    RelatedToProto(related->articles, response->mutable_articles());
+    if (request->policy().debug()) {
+      DebugToProto(related->debug, *policy, response->mutable_debug());
+    }
+  }
   return recorder.Finish(ToGrpcStatus(related.status()));
 }
 
@@ -32,16 +60,21 @@ grpc::Status RelatedService::BatchGetRelated(
     v1::BatchGetRelatedResponse* response) {
   RequestRecorder recorder(metrics_, "BatchGetRelated");
   if (Abandoned(context)) return recorder.Finish(kAbandoned);
-  auto results = index_.BatchRelated(IdsFromProto(request->article_ids()),
-                                     request->limit(),
-                                     IdsFromProto(request->exclude_ids()));
+  auto policy = PolicyFromProto(request->policy(), index_.options().default_policy);
+  if (!policy.ok()) return recorder.Finish(ToGrpcStatus(policy.status()));
+  auto results =
+      index_.BatchRelated(IdsFromProto(request->article_ids()), request->limit(),
+                          IdsFromProto(request->exclude_ids()), *policy);
   if (results.ok()) {
     for (const RelatedResult& result : *results) {
       v1::BatchGetRelatedResult* item = response->add_results();
       item->set_article_id(result.article_id);
       item->set_code(static_cast<int32_t>(result.status.code()));
       item->set_error_message(std::string(result.status.message()));
-      RelatedToProto(result.articles, item->mutable_articles());
+      RelatedToProto(result.related.articles, item->mutable_articles());
+      if (request->policy().debug() && result.status.ok()) {
+        DebugToProto(result.related.debug, *policy, item->mutable_debug());
+      }
     }
   }
   return recorder.Finish(ToGrpcStatus(results.status()));

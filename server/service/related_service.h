@@ -18,6 +18,9 @@ class RelatedService final : public v1::RelatedArticles::Service {
   grpc::Status GetRelated(grpc::ServerContext* context,
                           const v1::GetRelatedRequest* request,
                           v1::GetRelatedResponse* response) override;
+  grpc::Status SearchByVector(grpc::ServerContext* context,
+                              const v1::SearchByVectorRequest* request,
+                              v1::SearchByVectorResponse* response) override;
   grpc::Status BatchGetRelated(grpc::ServerContext* context,
                                const v1::BatchGetRelatedRequest* request,
                                v1::BatchGetRelatedResponse* response) override;
