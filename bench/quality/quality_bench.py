@@ -1,0 +1,186 @@
+#!/usr/bin/python3
+"""Relatedness quality of related-server on real news: AG News (7,600
+articles, 4 categories), LSA embeddings (embed_agnews.py), every article
+asked for its box with each editorial control on and off.
+
+Reports per configuration: category precision@10 (share of the box in the
+query's category), nDCG@10 (same-category as relevance) and how many boxes
+contain a near-duplicate of their query (cosine > 0.95). Plain exact kNN is
+the baseline, measured in the same run.
+
+  /usr/bin/python3 bench/quality/quality_bench.py \
+      --dataset ../shared/datasets/agnews.jsonl --server build/related-server
+"""
+
+import argparse
+import collections
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_REPO = os.path.normpath(os.path.join(_HERE, "..", ".."))
+sys.path.insert(0, os.path.join(_REPO, "tests", "python"))
+sys.path.insert(0, _HERE)
+
+import grpc  # noqa: E402
+import related_testlib  # noqa: E402
+import embed_agnews  # noqa: E402
+from google.protobuf import wrappers_pb2  # noqa: E402
+
+LIMIT = 10
+NEAR_DUPLICATE = 0.95
+BATCH = 200
+NOW_SECONDS = 1795824000  # 2026-11-28T00:00:00Z, the newest synthetic date
+
+
+def load(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def import_articles(stubs, stub, rows):
+    pb = stubs.related_pb2
+
+    def batches():
+        for start in range(0, len(rows), 500):
+            request = pb.UpsertArticlesRequest()
+            for row in rows[start:start + 500]:
+                a = request.articles.add(id=row["id"], embedding=row["embedding"])
+                a.metadata.title = row["title"]
+                a.metadata.section = row["section"]
+                a.metadata.language = row["language"]
+                a.metadata.published_at.FromJsonString(row["published_at"])
+            yield request
+
+    reply = stub.ImportArticles(batches(), timeout=600)
+    assert reply.upserted == len(rows), reply
+
+
+def policy(stubs, **controls):
+    """A RankingPolicy with the given controls (others: server defaults)."""
+    p = stubs.related_pb2.RankingPolicy()
+    for name in ("duplicate_threshold", "diversity_lambda", "recency_weight", "min_score"):
+        if name in controls:
+            getattr(p, name).CopyFrom(wrappers_pb2.FloatValue(value=controls[name]))
+    if "recency_half_life_hours" in controls:
+        p.recency_half_life.seconds = int(controls["recency_half_life_hours"] * 3600)
+    if "max_age_days" in controls:
+        p.max_age.seconds = int(controls["max_age_days"] * 86400)
+    if controls.get("now"):
+        p.now.seconds = NOW_SECONDS
+    return p
+
+
+def evaluate(stubs, stub, rows, make_policy, same_section=False):
+    """Asks for every article's box; returns the quality figures."""
+    pb = stubs.related_pb2
+    category = {r["id"]: r["section"] for r in rows}
+    groups = collections.defaultdict(list)
+    for r in rows:
+        groups[r["section"] if same_section else ""].append(r["id"])
+    hits = ndcg = dup_boxes = short_boxes = 0
+    started = time.monotonic()
+    for section, ids in groups.items():
+        p = make_policy()
+        if same_section:
+            p.sections.append(section)
+        for start in range(0, len(ids), BATCH):
+            reply = stub.BatchGetRelated(
+                pb.BatchGetRelatedRequest(article_ids=ids[start:start + BATCH],
+                                          limit=LIMIT, policy=p), timeout=120)
+            for result in reply.results:
+                assert result.code == 0, result
+                box = result.articles
+                relevant = [category[a.article_id] == category[result.article_id] for a in box]
+                hits += sum(relevant)
+                dcg = sum(rel / math.log2(i + 2) for i, rel in enumerate(relevant))
+                ndcg += dcg / sum(1 / math.log2(i + 2) for i in range(LIMIT))
+                dup_boxes += any(a.score > NEAR_DUPLICATE for a in box)
+                short_boxes += len(box) < LIMIT
+    n = len(rows)
+    return {"precision_at_10": hits / (n * LIMIT), "ndcg_at_10": ndcg / n,
+            "boxes_with_near_duplicate": dup_boxes, "short_boxes": short_boxes,
+            "seconds": time.monotonic() - started}
+
+
+# (name, index kind, policy controls, filter by the query's own section)
+CONFIGS = [
+    ("plain kNN (baseline): no suppression, no diversity", "exact",
+     dict(duplicate_threshold=1.0, diversity_lambda=1.0), False),
+    ("default policy (server flags)", "exact", {}, False),
+    ("near-duplicate suppression only (0.95)", "exact",
+     dict(duplicate_threshold=0.95, diversity_lambda=1.0), False),
+    ("diversity only, MMR lambda 0.8", "exact",
+     dict(duplicate_threshold=1.0, diversity_lambda=0.8), False),
+    ("diversity only, MMR lambda 0.5", "exact",
+     dict(duplicate_threshold=1.0, diversity_lambda=0.5), False),
+    ("recency only, half-life 7 d, weight 0.3", "exact",
+     dict(duplicate_threshold=1.0, recency_half_life_hours=168, recency_weight=0.3, now=True),
+     False),
+    ("max age 14 d", "exact", dict(max_age_days=14, now=True), False),
+    ("same section filter", "exact", {}, True),
+    ("default policy, HNSW index", "hnsw", {}, False),
+]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default=os.path.join(_REPO, "..", "shared", "datasets",
+                                                          "agnews.jsonl"))
+    parser.add_argument("--server", default=os.path.join(_REPO, "build", "related-server"))
+    parser.add_argument("--json", default=os.path.join(_REPO, "build", "bench",
+                                                       "quality.json"))
+    parser.add_argument("--server_flag", action="append", default=[],
+                        help="extra related-server flag (repeatable), e.g. a default policy")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        embedded = os.path.join(tmp, "agnews_lsa.jsonl")
+        sys.argv = ["embed_agnews.py", args.dataset, embedded]
+        embed_agnews.main()
+        rows = load(embedded)
+        stubs = related_testlib.generate_stubs(os.path.join(_REPO, "proto"),
+                                               os.path.join(tmp, "stubs"))
+        results = []
+        for kind in ("exact", "hnsw"):
+            server = related_testlib.ServerProcess(
+                args.server, [f"--index={kind}", f"--dim={embed_agnews.DIMENSION}",
+                              *args.server_flag])
+            server.start()
+            try:
+                channel = grpc.insecure_channel(server.grpc_address)
+                server.wait_until_serving(stubs, channel)
+                stub = stubs.related_pb2_grpc.RelatedArticlesStub(channel)
+                import_articles(stubs, stub, rows)
+                for name, config_kind, controls, same_section in CONFIGS:
+                    if config_kind != kind:
+                        continue
+                    figures = evaluate(stubs, stub, rows,
+                                       lambda: policy(stubs, **controls), same_section)
+                    results.append({"config": name, "index": kind, **figures})
+                    print(f"  measured: {name}", file=sys.stderr)
+            finally:
+                server.stop()
+
+    baseline = results[0]
+    print(f"\nAG News, {len(rows)} articles, LSA {embed_agnews.DIMENSION} dims, "
+          f"limit {LIMIT}; near-duplicate = cosine > {NEAR_DUPLICATE}")
+    print(f"{'configuration':<55} {'index':<6} {'P@10':>6} {'dP@10':>7} {'nDCG@10':>8} "
+          f"{'dup boxes':>9} {'short':>5}")
+    for r in results:
+        delta = r["precision_at_10"] - baseline["precision_at_10"]
+        print(f"{r['config']:<55} {r['index']:<6} {r['precision_at_10']:6.4f} {delta:+7.4f} "
+              f"{r['ndcg_at_10']:8.4f} {r['boxes_with_near_duplicate']:9d} "
+              f"{r['short_boxes']:5d}")
+    os.makedirs(os.path.dirname(args.json), exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump({"articles": len(rows), "limit": LIMIT, "results": results}, f, indent=2)
+    print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
