@@ -69,6 +69,13 @@ def cosine(unit_a, unit_b):
 class InteropTest(related_testlib.ServerTestCase):
 
     @classmethod
+    def server_flags(cls, config):
+        # These checks compare with plain cosine ranking, so the server's
+        # default near-duplicate suppression is turned off; the editorial
+        # controls have their own test (ranking_interop_test.py).
+        return super().server_flags(config) + ["--ranking_duplicate_threshold=1"]
+
+    @classmethod
     def set_up_data(cls):
         cls.pb2 = cls.pb.related_pb2
         cls.dim = cls.config.dim
@@ -297,7 +304,8 @@ class InteropTest(related_testlib.ServerTestCase):
         remote = pool.FindServiceByName(SERVICE)
         local = self.pb2.DESCRIPTOR.services_by_name["RelatedArticles"]
         self.assertEqual([m.name for m in remote.methods],
-                         ["GetRelated", "BatchGetRelated", "UpsertArticles", "ImportArticles",
+                         ["GetRelated", "SearchByVector", "BatchGetRelated", "UpsertArticles",
+                          "ImportArticles",
                           "DeleteArticles", "GetArticle", "GetStats", "Ping"])
         for method in local.methods:
             theirs = remote.methods_by_name[method.name]
