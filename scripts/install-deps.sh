@@ -16,6 +16,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # interop test (Python grpcio with code generation) and promtool
   python3 python3-grpcio python3-grpc-tools prometheus
+  # the quality benchmark's upstream embeddings (LSA)
+  python3-sklearn
   curl ca-certificates
 )
 
