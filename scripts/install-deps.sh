@@ -11,7 +11,7 @@ packages=(
   # vector search: FAISS 1.7.3 (static) and a fast BLAS for it
   libfaiss-dev libopenblas-dev
   # Abseil, Prometheus client, JSON for the CLI
-  libabsl-dev prometheus-cpp-dev nlohmann-json3-dev
+  libabsl-dev prometheus-cpp-dev nlohmann-json3-dev zlib1g-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # interop test (Python grpcio with code generation) and promtool

@@ -5,7 +5,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -55,6 +54,19 @@ ABSL_FLAG(float, ranking_min_score, -1.0f,
 ABSL_FLAG(int, ranking_candidates, 0,
           "Most similar eligible articles re-ranked per lookup "
           "(0: max(4 x limit, 50)).");
+ABSL_FLAG(std::string, data_dir, "",
+          "Directory for the write-ahead log and snapshots (in Kubernetes, the "
+          "pod's volume). Empty: keep articles in memory only.");
+ABSL_FLAG(std::string, durability, "fsync",
+          "'fsync': a write returns after its log record is on disk (concurrent "
+          "writers share one sync); 'periodic': it returns once written to the OS, "
+          "synced every --fsync_interval (a machine crash can lose that interval).");
+ABSL_FLAG(absl::Duration, fsync_interval, absl::Seconds(1),
+          "Sync period with --durability=periodic.");
+ABSL_FLAG(absl::Duration, snapshot_interval, absl::Minutes(10),
+          "Take a snapshot this often when there were writes (0: never by time).");
+ABSL_FLAG(int64_t, snapshot_wal_bytes, int64_t{256} << 20,
+          "Take a snapshot when the write-ahead log segment reaches this size.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM/SIGINT, how long in-flight RPCs may take to finish.");
 
@@ -105,6 +117,29 @@ absl::StatusOr<related::ServerOptions> OptionsFromFlags() {
   index.hnsw.m = absl::GetFlag(FLAGS_hnsw_m);
   index.hnsw.ef_construction = absl::GetFlag(FLAGS_hnsw_ef_construction);
   index.hnsw.ef_search = absl::GetFlag(FLAGS_hnsw_ef_search);
+  if (!absl::GetFlag(FLAGS_data_dir).empty()) {
+    related::storage::StoreOptions store;
+    store.data_dir = absl::GetFlag(FLAGS_data_dir);
+    const std::string durability = absl::GetFlag(FLAGS_durability);
+    if (durability == "fsync") {
+      store.durability = related::storage::Durability::kFsync;
+    } else if (durability == "periodic") {
+      store.durability = related::storage::Durability::kPeriodic;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--durability must be 'fsync' or 'periodic', got '", durability, "'"));
+    }
+    store.fsync_interval = absl::GetFlag(FLAGS_fsync_interval);
+    store.snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval);
+    store.snapshot_wal_bytes = absl::GetFlag(FLAGS_snapshot_wal_bytes);
+    if (store.fsync_interval <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError("--fsync_interval must be positive");
+    }
+    store.log = [](const std::string& line) {
+      std::fprintf(stderr, "related-server: %s\n", line.c_str());
+    };
+    options.store = store;
+  }
   related::RankingPolicy& policy = index.default_policy;
   if (absl::GetFlag(FLAGS_ranking_duplicate_threshold) < 1.0f) {
     policy.duplicate_threshold = absl::GetFlag(FLAGS_ranking_duplicate_threshold);
@@ -158,27 +193,43 @@ int main(int argc, char** argv) {
                  std::string(server.status().message()).c_str());
     return 1;
   }
-  const related::IndexStats stats = (*server)->index().Stats();
-  std::fprintf(
-      stderr,
-      "related-server: listening grpc=%s metrics=%s (index %s, dim %d, "
-      "%lld articles)\n",
-      (*server)->grpc_address().c_str(), (*server)->metrics_address().c_str(),
-      std::string(related::IndexKindName(stats.index_kind)).c_str(),
-      stats.dimension, static_cast<long long>(stats.article_count));
+  std::fprintf(stderr, "related-server: listening grpc=%s metrics=%s\n",
+               (*server)->grpc_address().c_str(), (*server)->metrics_address().c_str());
 
-  std::thread([&server] {
-    char signal = 0;
-    while (read(stop_pipe[0], &signal, 1) < 0 && errno == EINTR) {
-    }
-    std::fprintf(stderr, "related-server: %s received, draining\n",
-                 signal == SIGTERM ? "SIGTERM" : "SIGINT");
-    const absl::Time drain_start = absl::Now();
-    (*server)->Shutdown();
-    std::fprintf(stderr, "related-server: drained in %s\n",
-                 absl::FormatDuration(absl::Now() - drain_start).c_str());
-  }).detach();
+  // Health stays NOT_SERVING while stored articles are recovered.
+  auto recovered = (*server)->LoadData();
+  if (!recovered.ok()) {
+    std::fprintf(stderr, "related-server: %s\n",
+                 std::string(recovered.status().message()).c_str());
+    (*server)->Shutdown().IgnoreError();
+    (*server)->Wait();
+    return 1;
+  }
+  const related::IndexStats stats = (*server)->index().Stats();
+  std::fprintf(stderr,
+               "related-server: serving %lld articles (index %s, dim %d%s%s)\n",
+               static_cast<long long>(stats.article_count),
+               std::string(related::IndexKindName(stats.index_kind)).c_str(),
+               stats.dimension, options->store ? ", data_dir " : ", in memory only",
+               options->store ? options->store->data_dir.c_str() : "");
+
+  char signal = 0;
+  while (read(stop_pipe[0], &signal, 1) < 0 && errno == EINTR) {
+  }
+  std::fprintf(stderr, "related-server: %s received, draining\n",
+               signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  const absl::Time drain_start = absl::Now();
+  const absl::Status stopped = (*server)->Shutdown();
   (*server)->Wait();
+  std::fprintf(stderr, "related-server: drained in %s\n",
+               absl::FormatDuration(absl::Now() - drain_start).c_str());
+  if (!stopped.ok()) {
+    std::fprintf(stderr,
+                 "related-server: final snapshot failed (%s); acknowledged writes are "
+                 "in the write-ahead log and will be replayed at the next start\n",
+                 std::string(stopped.message()).c_str());
+    return 1;
+  }
   std::fprintf(stderr, "related-server: stopped\n");
   return 0;
 }

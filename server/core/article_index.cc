@@ -69,21 +69,34 @@ absl::Status ArticleIndex::Upsert(std::vector<Article> articles) {
     return s;
   }
   if (articles.empty()) return absl::OkStatus();
-  absl::MutexLock write_lock(&write_mu_);
-  if (absl::Status s = ValidateUpsertLocked(articles); !s.ok()) return s;
-  if (dimension_.load() == 0) {
-    const int dimension = static_cast<int>(articles.front().embedding.size());
-    absl::WriterMutexLock lock(&mu_);
-    index_ = MakeVectorIndex(options_.index_kind, dimension, options_.hnsw);
-    dimension_.store(dimension);
+  Journal* journal = nullptr;
+  uint64_t ticket = 0;
+  {
+    absl::MutexLock write_lock(&write_mu_);
+    if (absl::Status s = ValidateUpsertLocked(articles); !s.ok()) return s;
+    // In the log before it is applied, so a write that readers can see is
+    // in the log too.
+    journal = journal_;
+    if (journal != nullptr) {
+      auto recorded = journal->RecordUpsert(articles);
+      if (!recorded.ok()) return recorded.status();
+      ticket = *recorded;
+    }
+    if (dimension_.load() == 0) {
+      const int dimension = static_cast<int>(articles.front().embedding.size());
+      absl::WriterMutexLock lock(&mu_);
+      index_ = MakeVectorIndex(options_.index_kind, dimension, options_.hnsw);
+      dimension_.store(dimension);
+    }
+    for (auto begin = articles.begin(); begin != articles.end();) {
+      const auto end = begin + std::min<ptrdiff_t>(options_.write_chunk_size,
+                                                   articles.end() - begin);
+      if (absl::Status s = ApplyChunk(begin, end); !s.ok()) return s;
+      begin = end;
+    }
   }
-  for (auto begin = articles.begin(); begin != articles.end();) {
-    const auto end = begin + std::min<ptrdiff_t>(options_.write_chunk_size,
-                                                 articles.end() - begin);
-    if (absl::Status s = ApplyChunk(begin, end); !s.ok()) return s;
-    begin = end;
-  }
-  return absl::OkStatus();
+  // Outside the writers' lock, so concurrent writers share one disk sync.
+  return journal != nullptr ? journal->Commit(ticket) : absl::OkStatus();
 }
 
 absl::Status ArticleIndex::ValidateUpsertLocked(
@@ -191,27 +204,48 @@ absl::StatusOr<int> ArticleIndex::Delete(const std::vector<ArticleId>& ids) {
     return s;
   }
   for (size_t i = 0; i < ids.size(); ++i) {
-    if (absl::Status s =
-            ValidateArticleId(ids[i], options_.max_id_bytes,
-                              absl::StrCat("article_ids[", i, "]"));
+    if (absl::Status s = ValidateArticleId(ids[i], options_.max_id_bytes,
+                                           absl::StrCat("article_ids[", i, "]"));
         !s.ok()) {
       return s;
     }
   }
-  absl::MutexLock write_lock(&write_mu_);
+  Journal* journal = nullptr;
+  uint64_t ticket = 0;
   int deleted = 0;
-  for (size_t begin = 0; begin < ids.size();
-       begin += options_.write_chunk_size) {
-    const size_t end = std::min(ids.size(), begin + options_.write_chunk_size);
-    absl::WriterMutexLock lock(&mu_);
-    for (size_t i = begin; i < end; ++i) {
-      auto it = by_id_.find(ids[i]);
-      if (it == by_id_.end()) continue;
-      const Slot slot = it->second.slot;
-      by_id_.erase(it);
-      RemoveSlotLocked(slot);
-      ++deleted;
+  {
+    absl::MutexLock write_lock(&write_mu_);
+    journal = journal_;
+    if (journal != nullptr) {
+      // Only deletes that change something are logged.
+      std::vector<ArticleId> existing;
+      {
+        absl::ReaderMutexLock lock(&mu_);
+        for (const ArticleId& id : ids) {
+          if (by_id_.contains(id)) existing.push_back(id);
+        }
+      }
+      if (existing.empty()) return 0;
+      auto recorded = journal->RecordDelete(existing);
+      if (!recorded.ok()) return recorded.status();
+      ticket = *recorded;
     }
+    for (size_t begin = 0; begin < ids.size();
+         begin += options_.write_chunk_size) {
+      const size_t end = std::min(ids.size(), begin + options_.write_chunk_size);
+      absl::WriterMutexLock lock(&mu_);
+      for (size_t i = begin; i < end; ++i) {
+        auto it = by_id_.find(ids[i]);
+        if (it == by_id_.end()) continue;
+        const Slot slot = it->second.slot;
+        by_id_.erase(it);
+        RemoveSlotLocked(slot);
+        ++deleted;
+      }
+    }
+  }
+  if (journal != nullptr) {
+    if (absl::Status s = journal->Commit(ticket); !s.ok()) return s;
   }
   return deleted;
 }
@@ -423,6 +457,28 @@ absl::StatusOr<RelatedList> ArticleIndex::RankLocked(
       return out;
     }
   }
+}
+
+void ArticleIndex::AttachJournal(Journal* journal) {
+  absl::MutexLock write_lock(&write_mu_);
+  journal_ = journal;
+}
+
+absl::Status ArticleIndex::Checkpoint(
+    absl::FunctionRef<absl::Status(int dimension)> cut,
+    absl::FunctionRef<absl::Status(const Article&)> visit) const {
+  absl::MutexLock write_lock(&write_mu_);
+  if (absl::Status s = cut(dimension_.load()); !s.ok()) return s;
+  absl::ReaderMutexLock lock(&mu_);
+  Article article;
+  for (const auto& [id, entry] : by_id_) {
+    article.id = id;
+    article.embedding.resize(index_->Dimension());
+    index_->Vector(entry.slot, article.embedding.data());
+    article.metadata = entry.article->metadata;
+    if (absl::Status s = visit(article); !s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 IndexStats ArticleIndex::Stats() const {

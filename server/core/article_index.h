@@ -11,10 +11,12 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "server/core/article.h"
+#include "server/core/journal.h"
 #include "server/core/ranking_policy.h"
 #include "server/core/vector_index.h"
 
@@ -117,6 +119,18 @@ class ArticleIndex {
 
   IndexStats Stats() const;
 
+  // From now on, every write is recorded in `journal` before it is applied
+  // and committed before Upsert/Delete return. Attach after recovery (which
+  // replays through Upsert/Delete with no journal). Not owned.
+  void AttachJournal(Journal* journal);
+
+  // A consistent cut for a snapshot: holds writers off, calls `cut` with the
+  // dimension (e.g. to start a new log segment), then calls `visit` with
+  // every stored article. Readers are never blocked: writers wait on the
+  // writers' lock, not on the index lock the readers share.
+  absl::Status Checkpoint(absl::FunctionRef<absl::Status(int dimension)> cut,
+                          absl::FunctionRef<absl::Status(const Article&)> visit) const;
+
  private:
   // What the index keeps per article besides its vector. Shared so a reader
   // can take results out of the lock without copying metadata under it.
@@ -153,7 +167,8 @@ class ArticleIndex {
 
   // Serialises writers with each other (so a batch's chunks are applied in
   // order and the dimension is fixed once); readers never take it.
-  absl::Mutex write_mu_;
+  mutable absl::Mutex write_mu_;
+  Journal* journal_ ABSL_GUARDED_BY(write_mu_) = nullptr;
   // Guards the index and maps below: readers share it, a writer holds it
   // exclusively for one chunk at a time.
   mutable absl::Mutex mu_;

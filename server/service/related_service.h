@@ -4,6 +4,9 @@
 #ifndef RELATED_SERVER_SERVICE_RELATED_SERVICE_H_
 #define RELATED_SERVER_SERVICE_RELATED_SERVICE_H_
 
+#include <atomic>
+#include <optional>
+
 #include "related/v1/related.grpc.pb.h"
 #include "server/core/article_index.h"
 #include "server/service/metrics.h"
@@ -40,16 +43,23 @@ class RelatedService final : public v1::RelatedArticles::Service {
   grpc::Status GetStats(grpc::ServerContext* context,
                         const v1::GetStatsRequest* request,
                         v1::GetStatsResponse* response) override;
+  // Until then every call but Ping fails with UNAVAILABLE (recovery runs).
+  void SetReady() { ready_.store(true, std::memory_order_release); }
+
   grpc::Status Ping(grpc::ServerContext* context,
                     const v1::PingRequest* request,
                     v1::PingResponse* response) override;
 
  private:
+  // The status to fail a call with before doing any work: UNAVAILABLE while
+  // recovering, CANCELLED if the caller gave up.
+  std::optional<grpc::Status> Refuse(grpc::ServerContext* context) const;
   // Applies one upsert batch and updates the write metrics.
   absl::Status Upsert(const v1::UpsertArticlesRequest& request);
 
   ArticleIndex& index_;
   ServiceMetrics& metrics_;
+  std::atomic<bool> ready_{false};
 };
 
 }  // namespace related

@@ -72,17 +72,29 @@ absl::StatusOr<std::unique_ptr<RelatedServer>> RelatedServer::Start(
                      " (address in use, or not a valid host:port)"));
   }
   server->grpc_address_ = WithPort(options.grpc_address, grpc_port);
-  // Nothing to load yet; recovery from disk will run here, between
-  // NOT_SERVING and SERVING.
   SetServing(*server->server_, false);
-  SetServing(*server->server_, true);
   return server;
 }
 
-void RelatedServer::Shutdown() {
+absl::StatusOr<storage::RecoveryReport> RelatedServer::LoadData() {
+  storage::RecoveryReport report;
+  if (options_.store.has_value()) {
+    auto store = storage::ArticleStore::Open(*options_.store, *index_, &report);
+    if (!store.ok()) return store.status();
+    store_ = *std::move(store);
+    metrics_->SetIndexStats(index_->Stats());
+  }
+  service_->SetReady();
+  SetServing(*server_, true);
+  return report;
+}
+
+absl::Status RelatedServer::Shutdown() {
   // Load balancers see NOT_SERVING first and stop sending new calls.
   server_->GetHealthCheckService()->Shutdown();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
+  // No call is running any more: the final snapshot sees every write.
+  return store_ != nullptr ? store_->Close() : absl::OkStatus();
 }
 
 void RelatedServer::Wait() { server_->Wait(); }

@@ -7,11 +7,13 @@
 #include <prometheus/exposer.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/core/article_index.h"
+#include "server/core/storage/article_store.h"
 #include "server/service/metrics.h"
 #include "server/service/related_service.h"
 
@@ -24,17 +26,24 @@ struct ServerOptions {
   ArticleIndexOptions index;
   // Largest request gRPC accepts; larger ones fail with RESOURCE_EXHAUSTED.
   int max_message_bytes = 16 << 20;
+  // Where articles are persisted; nullopt: memory only (lost on exit).
+  std::optional<storage::StoreOptions> store;
   // How long Shutdown waits for in-flight RPCs before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(10);
 };
 
 class RelatedServer {
  public:
-  // Starts serving. Health reports SERVING once the index is ready. Fails
-  // with a one-line reason if an option is invalid or an address cannot be
-  // bound.
+  // Binds the ports and starts answering, with health NOT_SERVING and every
+  // call but Ping refused (UNAVAILABLE) until LoadData succeeds. Fails with a
+  // one-line reason if an option is invalid or an address cannot be bound.
   static absl::StatusOr<std::unique_ptr<RelatedServer>> Start(
       const ServerOptions& options);
+
+  // Recovers the data directory (if any) into the index, then reports
+  // SERVING. Fails if the stored data cannot be trusted (see
+  // storage::ArticleStore::Open); the server then stays NOT_SERVING.
+  absl::StatusOr<storage::RecoveryReport> LoadData();
 
   // The addresses actually bound, with the chosen ports.
   const std::string& grpc_address() const { return grpc_address_; }
@@ -42,8 +51,10 @@ class RelatedServer {
   const ArticleIndex& index() const { return *index_; }
 
   // Reports NOT_SERVING, stops accepting calls, lets in-flight calls finish
-  // within the grace period and cancels the rest. Safe from any thread.
-  void Shutdown();
+  // within the grace period and cancels the rest, then syncs the log and
+  // writes a final snapshot. Safe from any thread; returns the storage error
+  // if the final snapshot failed (acknowledged writes are still in the log).
+  absl::Status Shutdown();
   // Blocks until the server has shut down.
   void Wait();
 
@@ -52,6 +63,7 @@ class RelatedServer {
 
   ServerOptions options_;
   std::unique_ptr<ArticleIndex> index_;
+  std::unique_ptr<storage::ArticleStore> store_;
   std::unique_ptr<ServiceMetrics> metrics_;
   std::unique_ptr<RelatedService> service_;
   std::unique_ptr<prometheus::Exposer> exposer_;

@@ -1,0 +1,100 @@
+// ArticleStore: the data directory behind an ArticleIndex. It recovers the
+// index at start (newest valid snapshot, then the write-ahead log after it),
+// journals every write (write-ahead log, fsync with group commit or
+// periodic), and takes snapshots (periodic, and on graceful shutdown).
+// docs/durability.md states what is durable when.
+#ifndef RELATED_SERVER_CORE_STORAGE_ARTICLE_STORE_H_
+#define RELATED_SERVER_CORE_STORAGE_ARTICLE_STORE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "server/core/article_index.h"
+#include "server/core/journal.h"
+#include "server/core/storage/wal.h"
+
+namespace related::storage {
+
+enum class Durability {
+  // A write's RPC returns after its log record is on disk (fdatasync);
+  // concurrent writers share one sync.
+  kFsync,
+  // A write's RPC returns once its record is written to the OS; a
+  // background sync runs every fsync_interval. A machine crash can lose
+  // the writes of the last interval (a process crash loses nothing).
+  kPeriodic,
+};
+
+struct StoreOptions {
+  std::string data_dir;
+  Durability durability = Durability::kFsync;
+  absl::Duration fsync_interval = absl::Seconds(1);
+  // A snapshot is taken when either is reached (0 disables that trigger).
+  absl::Duration snapshot_interval = absl::Minutes(10);
+  int64_t snapshot_wal_bytes = int64_t{256} << 20;
+  // Where recovery and snapshots report progress (one line per call).
+  std::function<void(const std::string&)> log = [](const std::string&) {};
+};
+
+struct RecoveryReport {
+  uint64_t snapshot_segment = 0;  // 0: none used
+  int64_t snapshot_articles = 0;
+  int64_t wal_segments = 0;
+  int64_t wal_records = 0;
+  int64_t torn_tail_bytes = 0;  // cut off the last segment
+  int corrupt_snapshots_skipped = 0;
+};
+
+class ArticleStore : public Journal {
+ public:
+  // Recovers `data_dir` into `index` (which must be empty), then journals
+  // the index's writes. Fails with a one-line reason when the data cannot
+  // be trusted: every snapshot corrupt and the log not reaching back to the
+  // start, a log segment missing or corrupt before the last one, another
+  // format version, embeddings of another dimension than the index's.
+  static absl::StatusOr<std::unique_ptr<ArticleStore>> Open(const StoreOptions& options,
+                                                            ArticleIndex& index,
+                                                            RecoveryReport* report);
+  ~ArticleStore() override;  // stops the background thread; no snapshot
+
+  // Writes a snapshot now and drops log segments and snapshots it makes
+  // unnecessary (the previous snapshot and the log after it are kept, as
+  // the fallback should the newest snapshot ever be unreadable).
+  absl::Status Snapshot();
+  // For graceful shutdown: stops the background thread, syncs the log and
+  // takes a final snapshot. The index must receive no more writes.
+  absl::Status Close();
+
+  // Journal:
+  absl::StatusOr<uint64_t> RecordUpsert(const std::vector<Article>& articles) override;
+  absl::StatusOr<uint64_t> RecordDelete(const std::vector<ArticleId>& ids) override;
+  absl::Status Commit(uint64_t ticket) override;
+
+ private:
+  ArticleStore(const StoreOptions& options, ArticleIndex& index)
+      : options_(options), index_(index) {}
+  absl::Status Recover(RecoveryReport& report);
+  void BackgroundLoop();
+  void RemoveObsoleteFiles(uint64_t newest_snapshot);
+
+  const StoreOptions options_;
+  ArticleIndex& index_;
+  std::unique_ptr<WalWriter> wal_;
+  // Serialises snapshots (background thread vs shutdown).
+  absl::Mutex snapshot_mu_;
+  absl::Time last_snapshot_ ABSL_GUARDED_BY(snapshot_mu_) = absl::Now();
+  absl::Notification stop_;
+  std::thread background_;
+};
+
+}  // namespace related::storage
+
+#endif  // RELATED_SERVER_CORE_STORAGE_ARTICLE_STORE_H_

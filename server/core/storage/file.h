@@ -1,0 +1,57 @@
+// Thin POSIX file helpers that report errors as statuses with the path and
+// the system's reason. Disk full maps to RESOURCE_EXHAUSTED, every other
+// write failure (read-only file system, I/O error, permissions) to
+// UNAVAILABLE: the caller may retry once the condition clears.
+#ifndef RELATED_SERVER_CORE_STORAGE_FILE_H_
+#define RELATED_SERVER_CORE_STORAGE_FILE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace related::storage {
+
+// A status for a failed system call on `path` (errno taken from the call).
+absl::Status ErrnoStatus(int error, absl::string_view what, absl::string_view path);
+
+// An open file descriptor, closed on destruction.
+class File {
+ public:
+  // Opens for appending, creating the file if needed.
+  static absl::StatusOr<File> OpenForAppend(const std::string& path);
+  // Creates (or truncates) for writing.
+  static absl::StatusOr<File> Create(const std::string& path);
+
+  File(File&& other) noexcept;
+  File& operator=(File&& other) noexcept;
+  ~File();
+
+  // Writes all of `data`; on failure some of it may have been written.
+  absl::Status Write(absl::string_view data);
+  absl::Status Sync();  // fdatasync
+  absl::Status Truncate(int64_t size);
+  absl::StatusOr<int64_t> Size() const;
+  const std::string& path() const { return path_; }
+
+ private:
+  File(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  int fd_ = -1;
+  std::string path_;
+};
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path);
+// Names (not paths) of the entries of `dir`.
+absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir);
+// Creates `dir` if it is missing (one level).
+absl::Status EnsureDir(const std::string& dir);
+// Makes renames and creations in `dir` durable.
+absl::Status SyncDir(const std::string& dir);
+absl::Status RenameFile(const std::string& from, const std::string& to);
+absl::Status RemoveFile(const std::string& path);
+
+}  // namespace related::storage
+
+#endif  // RELATED_SERVER_CORE_STORAGE_FILE_H_

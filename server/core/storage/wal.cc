@@ -1,0 +1,188 @@
+#include "server/core/storage/wal.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "server/core/storage/record_codec.h"
+
+namespace related::storage {
+namespace {
+
+constexpr char kMagic[] = "RELWAL01";  // 8 bytes
+constexpr size_t kHeaderBytes = 8 + 4 + 8;
+constexpr size_t kRecordHeaderBytes = 8;
+// Larger records than this cannot have been written (requests are limited
+// far below it), so a length field above it is corruption.
+constexpr uint32_t kMaxRecordBytes = 1u << 30;
+
+std::string Header(uint64_t segment) {
+  Encoder e;
+  e.buffer().append(kMagic, 8);
+  e.U32(kFormatVersion);
+  e.U64(segment);
+  return std::move(e.buffer());
+}
+
+}  // namespace
+
+std::string WalSegmentName(uint64_t segment) {
+  return absl::StrFormat("wal-%020d.log", segment);
+}
+
+uint64_t ParseWalSegmentName(absl::string_view name) {
+  if (!absl::ConsumePrefix(&name, "wal-") || !absl::ConsumeSuffix(&name, ".log") ||
+      name.size() != 20) {
+    return 0;
+  }
+  uint64_t segment = 0;
+  return absl::SimpleAtoi(name, &segment) ? segment : 0;
+}
+
+absl::StatusOr<std::unique_ptr<WalWriter>> WalWriter::Create(const std::string& dir,
+                                                             uint64_t segment) {
+  const std::string path = absl::StrCat(dir, "/", WalSegmentName(segment));
+  auto file = File::Create(path);
+  if (!file.ok()) return file.status();
+  const std::string header = Header(segment);
+  if (absl::Status s = file->Write(header); !s.ok()) return s;
+  if (absl::Status s = file->Sync(); !s.ok()) return s;
+  if (absl::Status s = SyncDir(dir); !s.ok()) return s;
+  return std::unique_ptr<WalWriter>(
+      new WalWriter(dir, segment, *std::move(file), static_cast<int64_t>(header.size())));
+}
+
+absl::StatusOr<uint64_t> WalWriter::Append(absl::string_view payload) {
+  Encoder e;
+  e.U32(static_cast<uint32_t>(payload.size()));
+  e.U32(Crc32(payload));
+  e.buffer().append(payload.data(), payload.size());
+  absl::MutexLock lock(&mu_);
+  if (needs_truncate_) {
+    // A previous append failed part-way and could not cut its bytes off.
+    if (absl::Status s = file_.Truncate(size_); !s.ok()) return s;
+    needs_truncate_ = false;
+  }
+  if (absl::Status s = file_.Write(e.buffer()); !s.ok()) {
+    // Never leave half a record followed by whole ones.
+    needs_truncate_ = !file_.Truncate(size_).ok();
+    return s;
+  }
+  size_ += static_cast<int64_t>(e.buffer().size());
+  return ++appended_;
+}
+
+absl::Status WalWriter::SyncUpTo(uint64_t sequence) {
+  absl::MutexLock lock(&mu_);
+  while (synced_ < sequence) {
+    if (syncing_) {
+      // Another writer's fdatasync is in flight; it may cover us.
+      synced_cv_.Wait(&mu_);
+      continue;
+    }
+    syncing_ = true;
+    const uint64_t target = appended_;
+    absl::Status s;
+    {
+      mu_.Unlock();
+      s = file_.Sync();  // fd stays valid: Rotate waits for !syncing_
+      mu_.Lock();
+    }
+    syncing_ = false;
+    synced_cv_.SignalAll();
+    if (!s.ok()) return s;
+    synced_ = std::max(synced_, target);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WalWriter::SyncAll() {
+  uint64_t last;
+  {
+    absl::MutexLock lock(&mu_);
+    last = appended_;
+  }
+  return SyncUpTo(last);
+}
+
+absl::Status WalWriter::Rotate(uint64_t next) {
+  absl::MutexLock lock(&mu_);
+  while (syncing_) synced_cv_.Wait(&mu_);
+  if (absl::Status s = file_.Sync(); !s.ok()) return s;
+  synced_ = appended_;
+  const std::string path = absl::StrCat(dir_, "/", WalSegmentName(next));
+  auto file = File::Create(path);
+  if (!file.ok()) return file.status();
+  const std::string header = Header(next);
+  if (absl::Status s = file->Write(header); !s.ok()) return s;
+  if (absl::Status s = file->Sync(); !s.ok()) return s;
+  if (absl::Status s = SyncDir(dir_); !s.ok()) return s;
+  file_ = *std::move(file);
+  segment_ = next;
+  size_ = static_cast<int64_t>(header.size());
+  needs_truncate_ = false;
+  return absl::OkStatus();
+}
+
+uint64_t WalWriter::segment() const {
+  absl::MutexLock lock(&mu_);
+  return segment_;
+}
+
+int64_t WalWriter::segment_bytes() const {
+  absl::MutexLock lock(&mu_);
+  return size_;
+}
+
+absl::StatusOr<WalSegmentReport> ReadWalSegment(
+    const std::string& path,
+    const std::function<absl::Status(absl::string_view payload)>& apply) {
+  auto data = ReadWholeFile(path);
+  if (!data.ok()) return data.status();
+  absl::string_view rest = *data;
+  if (rest.size() < kHeaderBytes || rest.substr(0, 8) != absl::string_view(kMagic, 8)) {
+    return absl::DataLossError(absl::StrCat(path, ": not a write-ahead log segment"));
+  }
+  Decoder header(rest.substr(8, kHeaderBytes - 8));
+  const uint32_t version = *header.U32();
+  if (version != kFormatVersion) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": format version ", version, ", this build reads version ",
+                     kFormatVersion));
+  }
+  WalSegmentReport report;
+  rest.remove_prefix(kHeaderBytes);
+  report.valid_bytes = kHeaderBytes;
+  while (!rest.empty()) {
+    if (rest.size() < kRecordHeaderBytes) {
+      report.tail_problem = "a record header is cut short";
+      break;
+    }
+    Decoder d(rest.substr(0, kRecordHeaderBytes));
+    const uint32_t length = *d.U32();
+    const uint32_t crc = *d.U32();
+    if (length > kMaxRecordBytes || length > rest.size() - kRecordHeaderBytes) {
+      report.tail_problem = "a record is cut short";
+      break;
+    }
+    const absl::string_view payload = rest.substr(kRecordHeaderBytes, length);
+    if (Crc32(payload) != crc) {
+      report.tail_problem = "a record fails its checksum";
+      break;
+    }
+    if (absl::Status s = apply(payload); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat(path, ": record ", report.records + 1,
+                                                 ": ", s.message()));
+    }
+    ++report.records;
+    rest.remove_prefix(kRecordHeaderBytes + length);
+    report.valid_bytes += static_cast<int64_t>(kRecordHeaderBytes + length);
+  }
+  report.discarded_bytes = static_cast<int64_t>(rest.size());
+  return report;
+}
+
+}  // namespace related::storage
