@@ -68,6 +68,9 @@ absl::Status File::Sync() {
 
 absl::Status File::Truncate(int64_t size) {
   if (ftruncate(fd_, size) != 0) return ErrnoStatus(errno, "cannot truncate", path_);
+  // Without O_APPEND the offset stays past the cut, and the next write would
+  // leave a hole of zeros in the file.
+  if (lseek(fd_, size, SEEK_SET) < 0) return ErrnoStatus(errno, "cannot seek", path_);
   return absl::OkStatus();
 }
 

@@ -32,6 +32,7 @@ class File {
   // Writes all of `data`; on failure some of it may have been written.
   absl::Status Write(absl::string_view data);
   absl::Status Sync();  // fdatasync
+  // Cuts the file to `size` and moves the write position there.
   absl::Status Truncate(int64_t size);
   absl::StatusOr<int64_t> Size() const;
   const std::string& path() const { return path_; }
