@@ -29,6 +29,9 @@ ABSL_FLAG(int, max_limit, 100, "Largest limit a request may ask for.");
 ABSL_FLAG(int, max_batch_size, 1000,
           "Most articles per upsert batch, IDs per delete or batch lookup.");
 ABSL_FLAG(int, max_id_bytes, 256, "Longest article ID accepted, in bytes.");
+ABSL_FLAG(int, max_metadata_bytes, 64 << 10,
+          "Largest metadata of one article (title, URL, section, language, "
+          "attributes), in bytes.");
 ABSL_FLAG(int, max_message_bytes, 16 << 20,
           "Largest gRPC request accepted, in bytes.");
 ABSL_FLAG(int, hnsw_m, 32, "HNSW graph degree (memory vs recall).");
@@ -114,6 +117,7 @@ absl::StatusOr<related::ServerOptions> OptionsFromFlags() {
   index.max_limit = absl::GetFlag(FLAGS_max_limit);
   index.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
   index.max_id_bytes = absl::GetFlag(FLAGS_max_id_bytes);
+  index.max_metadata_bytes = absl::GetFlag(FLAGS_max_metadata_bytes);
   index.hnsw.m = absl::GetFlag(FLAGS_hnsw_m);
   index.hnsw.ef_construction = absl::GetFlag(FLAGS_hnsw_ef_construction);
   index.hnsw.ef_search = absl::GetFlag(FLAGS_hnsw_ef_search);

@@ -23,6 +23,12 @@ absl::Status CheckBatchSize(size_t size, int max, absl::string_view field) {
   return absl::OkStatus();
 }
 
+size_t MetadataBytes(const ArticleMetadata& m) {
+  size_t bytes = m.title.size() + m.url.size() + m.section.size() + m.language.size();
+  for (const auto& [key, value] : m.attributes) bytes += key.size() + value.size();
+  return bytes;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ArticleIndex>> ArticleIndex::Create(
@@ -37,9 +43,10 @@ absl::StatusOr<std::unique_ptr<ArticleIndex>> ArticleIndex::Create(
         "limits must satisfy 1 <= default_limit <= max_limit");
   }
   if (options.max_batch_size < 1 || options.max_id_bytes < 1 ||
-      options.write_chunk_size < 1) {
+      options.write_chunk_size < 1 || options.max_metadata_bytes < 1) {
     return absl::InvalidArgumentError(
-        "max_batch_size, max_id_bytes and write_chunk_size must be >= 1");
+        "max_batch_size, max_id_bytes, max_metadata_bytes and write_chunk_size "
+        "must be >= 1");
   }
   if (options.index_kind == IndexKind::kHnsw &&
       (options.hnsw.m < 2 || options.hnsw.ef_construction < 1 ||
@@ -125,6 +132,12 @@ absl::Status ArticleIndex::ValidateUpsertLocked(
                                             absl::StrCat(field, ".embedding"));
         !s.ok()) {
       return s;
+    }
+    const size_t metadata_bytes = MetadataBytes(article.metadata);
+    if (metadata_bytes > static_cast<size_t>(options_.max_metadata_bytes)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".metadata: ", metadata_bytes, " bytes, more than the limit of ",
+          options_.max_metadata_bytes));
     }
   }
   return absl::OkStatus();

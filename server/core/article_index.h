@@ -32,6 +32,9 @@ struct ArticleIndexOptions {
   // Most articles per upsert / IDs per delete or batch lookup.
   int max_batch_size = 1000;
   int max_id_bytes = 256;
+  // Largest metadata per article (title, URL, section, language and
+  // attribute keys and values together): it is returned with every result.
+  int max_metadata_bytes = 64 << 10;
   // Writes are applied in chunks of this many articles, each under a short
   // exclusive lock, so a large batch never stalls readers for long.
   int write_chunk_size = 32;

@@ -220,6 +220,23 @@ TEST_P(ArticleIndexTest, InvalidBatchWritesNothingAndNamesTheArticle) {
   EXPECT_EQ(index->Stats().article_count, 0);
 }
 
+TEST_P(ArticleIndexTest, OversizedMetadataIsRejected) {
+  ArticleIndexOptions options;
+  options.index_kind = GetParam();
+  options.dimension = kDim;
+  options.max_metadata_bytes = 100;
+  auto index = *ArticleIndex::Create(options);
+  const auto vectors = ClusteredVectors(3, kDim, 1, 23);
+  auto batch = MakeArticles(vectors, 0, 3);
+  batch[2].metadata.attributes["summary"] = std::string(90, 's');
+  auto s = index->Upsert(batch);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("articles[2].metadata"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("limit of 100"));
+  batch[2].metadata.attributes["summary"] = std::string(50, 's');
+  EXPECT_TRUE(index->Upsert(batch).ok());
+}
+
 TEST_P(ArticleIndexTest, OversizedBatchesAreRejected) {
   ArticleIndexOptions options;
   options.index_kind = GetParam();
