@@ -4,6 +4,8 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include <utility>
+
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "related/v1/related.grpc.pb.h"
@@ -21,14 +23,41 @@ void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
 }
 
+absl::Time TimeFromProto(const google::protobuf::Timestamp& proto) {
+  return absl::FromUnixSeconds(proto.seconds()) +
+         absl::Nanoseconds(proto.nanos());
+}
+
+void TimeToProto(absl::Time time, google::protobuf::Timestamp* proto) {
+  const absl::Duration since_epoch = time - absl::UnixEpoch();
+  const int64_t seconds =
+      absl::ToInt64Seconds(absl::Floor(since_epoch, absl::Seconds(1)));
+  proto->set_seconds(seconds);
+  proto->set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(seconds))));
+}
+
+absl::Duration DurationFromProto(const google::protobuf::Duration& proto) {
+  return absl::Seconds(proto.seconds()) + absl::Nanoseconds(proto.nanos());
+}
+
+// google.protobuf.Duration wants seconds and nanos of the same sign.
+void DurationToProto(absl::Duration duration,
+                     google::protobuf::Duration* proto) {
+  const int64_t seconds =
+      absl::ToInt64Seconds(absl::Trunc(duration, absl::Seconds(1)));
+  proto->set_seconds(seconds);
+  proto->set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(duration - absl::Seconds(seconds))));
+}
+
 Metadata MetadataFromProto(const v1::ArticleMetadata& proto) {
   Metadata m{
       proto.title(),   proto.url(),
       proto.section(), proto.language(),
       std::nullopt,    {proto.attributes().begin(), proto.attributes().end()}};
   if (proto.has_published_at()) {
-    m.published_at = absl::FromUnixSeconds(proto.published_at().seconds()) +
-                     absl::Nanoseconds(proto.published_at().nanos());
+    m.published_at = TimeFromProto(proto.published_at());
   }
   return m;
 }
@@ -39,14 +68,100 @@ void MetadataToProto(const Metadata& m, v1::ArticleMetadata* proto) {
   proto->set_section(m.section);
   proto->set_language(m.language);
   if (m.published_at.has_value()) {
-    const absl::Duration since_epoch = *m.published_at - absl::UnixEpoch();
-    const int64_t seconds =
-        absl::ToInt64Seconds(absl::Floor(since_epoch, absl::Seconds(1)));
-    proto->mutable_published_at()->set_seconds(seconds);
-    proto->mutable_published_at()->set_nanos(static_cast<int32_t>(
-        absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(seconds))));
+    TimeToProto(*m.published_at, proto->mutable_published_at());
   }
   proto->mutable_attributes()->insert(m.attributes.begin(), m.attributes.end());
+}
+
+// Only the controls the caller set go on the wire: an absent field is what
+// tells the server to apply its default.
+void PolicyToProto(const RankingPolicy& policy, v1::RankingPolicy* proto) {
+  proto->mutable_sections()->Add(policy.sections.begin(),
+                                 policy.sections.end());
+  proto->mutable_exclude_sections()->Add(policy.exclude_sections.begin(),
+                                         policy.exclude_sections.end());
+  proto->mutable_languages()->Add(policy.languages.begin(),
+                                  policy.languages.end());
+  if (policy.published_after.has_value()) {
+    TimeToProto(*policy.published_after, proto->mutable_published_after());
+  }
+  if (policy.published_before.has_value()) {
+    TimeToProto(*policy.published_before, proto->mutable_published_before());
+  }
+  if (policy.max_age.has_value()) {
+    DurationToProto(*policy.max_age, proto->mutable_max_age());
+  }
+  proto->mutable_required_attributes()->insert(
+      policy.required_attributes.begin(), policy.required_attributes.end());
+  if (policy.min_score.has_value()) {
+    proto->mutable_min_score()->set_value(*policy.min_score);
+  }
+  if (policy.duplicate_threshold.has_value()) {
+    proto->mutable_duplicate_threshold()->set_value(
+        *policy.duplicate_threshold);
+  }
+  if (policy.diversity_lambda.has_value()) {
+    proto->mutable_diversity_lambda()->set_value(*policy.diversity_lambda);
+  }
+  if (policy.recency_half_life.has_value()) {
+    DurationToProto(*policy.recency_half_life,
+                    proto->mutable_recency_half_life());
+  }
+  if (policy.recency_weight.has_value()) {
+    proto->mutable_recency_weight()->set_value(*policy.recency_weight);
+  }
+  if (policy.now.has_value()) TimeToProto(*policy.now, proto->mutable_now());
+  proto->set_candidates(policy.candidates);
+  proto->set_debug(policy.debug);
+}
+
+RankingPolicy PolicyFromProto(const v1::RankingPolicy& proto) {
+  RankingPolicy policy;
+  policy.sections = {proto.sections().begin(), proto.sections().end()};
+  policy.exclude_sections = {proto.exclude_sections().begin(),
+                             proto.exclude_sections().end()};
+  policy.languages = {proto.languages().begin(), proto.languages().end()};
+  if (proto.has_published_after()) {
+    policy.published_after = TimeFromProto(proto.published_after());
+  }
+  if (proto.has_published_before()) {
+    policy.published_before = TimeFromProto(proto.published_before());
+  }
+  if (proto.has_max_age()) policy.max_age = DurationFromProto(proto.max_age());
+  policy.required_attributes = {proto.required_attributes().begin(),
+                                proto.required_attributes().end()};
+  if (proto.has_min_score()) policy.min_score = proto.min_score().value();
+  if (proto.has_duplicate_threshold()) {
+    policy.duplicate_threshold = proto.duplicate_threshold().value();
+  }
+  if (proto.has_diversity_lambda()) {
+    policy.diversity_lambda = proto.diversity_lambda().value();
+  }
+  if (proto.has_recency_half_life()) {
+    policy.recency_half_life = DurationFromProto(proto.recency_half_life());
+  }
+  if (proto.has_recency_weight()) {
+    policy.recency_weight = proto.recency_weight().value();
+  }
+  if (proto.has_now()) policy.now = TimeFromProto(proto.now());
+  policy.candidates = proto.candidates();
+  policy.debug = proto.debug();
+  return policy;
+}
+
+RankingDebug DebugFromProto(const v1::RankingDebug& proto) {
+  RankingDebug debug;
+  debug.applied_policy = PolicyFromProto(proto.applied_policy());
+  debug.removed_by_section = proto.removed_by_section();
+  debug.removed_by_language = proto.removed_by_language();
+  debug.removed_by_date = proto.removed_by_date();
+  debug.removed_by_attributes = proto.removed_by_attributes();
+  debug.removed_by_exclude_ids = proto.removed_by_exclude_ids();
+  debug.removed_by_min_score = proto.removed_by_min_score();
+  debug.removed_as_near_duplicate = proto.removed_as_near_duplicate();
+  debug.candidates_considered = proto.candidates_considered();
+  debug.search_rounds = proto.search_rounds();
+  return debug;
 }
 
 void ArticlesToProto(const std::vector<Article>& articles,
@@ -69,6 +184,14 @@ std::vector<RelatedItem> RelatedFromProto(
         {p.article_id(), p.score(), MetadataFromProto(p.metadata())});
   }
   return items;
+}
+
+// GetRelatedResponse and SearchByVectorResponse carry the same two fields.
+template <typename Response>
+RelatedList RelatedListFromProto(const Response& response) {
+  RelatedList list{RelatedFromProto(response.articles()), std::nullopt};
+  if (response.has_debug()) list.debug = DebugFromProto(response.debug());
+  return list;
 }
 
 class StreamImporter : public Importer {
@@ -121,29 +244,31 @@ RelatedClient::RelatedClient(const ClientOptions& options)
 
 RelatedClient::~RelatedClient() = default;
 
-absl::StatusOr<std::vector<RelatedItem>> RelatedClient::Related(
+absl::StatusOr<RelatedList> RelatedClient::Related(
     const std::string& article_id, int limit,
-    const std::vector<std::string>& exclude_ids) {
+    const std::vector<std::string>& exclude_ids, const RankingPolicy& policy) {
   v1::GetRelatedRequest request;
   request.set_article_id(article_id);
   request.set_limit(limit);
   request.mutable_exclude_ids()->Add(exclude_ids.begin(), exclude_ids.end());
+  PolicyToProto(policy, request.mutable_policy());
   v1::GetRelatedResponse response;
   grpc::ClientContext context;
   SetDeadline(context, options_.timeout);
   grpc::Status status =
       stubs_->related->GetRelated(&context, request, &response);
   if (!status.ok()) return FromGrpc(status);
-  return RelatedFromProto(response.articles());
+  return RelatedListFromProto(response);
 }
 
 absl::StatusOr<std::vector<BatchItem>> RelatedClient::BatchRelated(
     const std::vector<std::string>& article_ids, int limit,
-    const std::vector<std::string>& exclude_ids) {
+    const std::vector<std::string>& exclude_ids, const RankingPolicy& policy) {
   v1::BatchGetRelatedRequest request;
   request.mutable_article_ids()->Add(article_ids.begin(), article_ids.end());
   request.set_limit(limit);
   request.mutable_exclude_ids()->Add(exclude_ids.begin(), exclude_ids.end());
+  PolicyToProto(policy, request.mutable_policy());
   v1::BatchGetRelatedResponse response;
   grpc::ClientContext context;
   SetDeadline(context, options_.timeout);
@@ -152,12 +277,31 @@ absl::StatusOr<std::vector<BatchItem>> RelatedClient::BatchRelated(
   if (!status.ok()) return FromGrpc(status);
   std::vector<BatchItem> items;
   for (const auto& result : response.results()) {
-    items.push_back({result.article_id(),
-                     absl::Status(static_cast<absl::StatusCode>(result.code()),
-                                  result.error_message()),
-                     RelatedFromProto(result.articles())});
+    BatchItem item{result.article_id(),
+                   absl::Status(static_cast<absl::StatusCode>(result.code()),
+                                result.error_message()),
+                   RelatedFromProto(result.articles()), std::nullopt};
+    if (result.has_debug()) item.debug = DebugFromProto(result.debug());
+    items.push_back(std::move(item));
   }
   return items;
+}
+
+absl::StatusOr<RelatedList> RelatedClient::SearchByVector(
+    const std::vector<float>& embedding, int limit,
+    const std::vector<std::string>& exclude_ids, const RankingPolicy& policy) {
+  v1::SearchByVectorRequest request;
+  request.mutable_embedding()->Add(embedding.begin(), embedding.end());
+  request.set_limit(limit);
+  request.mutable_exclude_ids()->Add(exclude_ids.begin(), exclude_ids.end());
+  PolicyToProto(policy, request.mutable_policy());
+  v1::SearchByVectorResponse response;
+  grpc::ClientContext context;
+  SetDeadline(context, options_.timeout);
+  grpc::Status status =
+      stubs_->related->SearchByVector(&context, request, &response);
+  if (!status.ok()) return FromGrpc(status);
+  return RelatedListFromProto(response);
 }
 
 absl::StatusOr<int> RelatedClient::Upsert(

@@ -4,7 +4,12 @@
 //   related::client::RelatedClient client({.address = "127.0.0.1:50051"});
 //   auto related = client.Related("2026/11/28/world/some-story", 5);
 //   if (!related.ok()) ... related.status() carries the server's code and
-//   message
+//   message; related->items is the box, best first
+//
+//   client::RankingPolicy policy;  // every control unset: server defaults
+//   policy.sections = {"world"};
+//   policy.debug = true;           // related->debug says what was applied
+//   related = client.Related("2026/11/28/world/some-story", 5, {}, policy);
 //
 // Every method returns the gRPC status as an absl::Status with the same code
 // and message (DEADLINE_EXCEEDED when the timeout passes, UNAVAILABLE when
@@ -46,11 +51,68 @@ struct RelatedItem {
   Metadata metadata;
 };
 
+// Editorial controls for one lookup (RankingPolicy in related.proto, which
+// explains each). Every control left unset (nullopt, an empty list or map,
+// candidates 0) takes the server's default, so a default-constructed policy
+// asks for the server's own ranking.
+struct RankingPolicy {
+  // Filters.
+  std::vector<std::string> sections;  // only these; empty: any
+  std::vector<std::string> exclude_sections;
+  std::vector<std::string> languages;          // only these; empty: any
+  std::optional<absl::Time> published_after;   // inclusive
+  std::optional<absl::Time> published_before;  // inclusive
+  std::optional<absl::Duration> max_age;  // published within it before `now`
+  std::map<std::string, std::string> required_attributes;
+  std::optional<float> min_score;  // cosine similarity floor, in [-1, 1]
+  // Near-duplicates: cosine similarity above this is the same story; 1: off.
+  std::optional<float> duplicate_threshold;
+  // Maximal marginal relevance lambda in [0, 1]; 1: relevance alone.
+  std::optional<float> diversity_lambda;
+  // Recency boost: weight in [0, 1] (0: off) and half-life.
+  std::optional<absl::Duration> recency_half_life;
+  std::optional<float> recency_weight;
+  // The clock for max_age and recency; unset: the server's clock.
+  std::optional<absl::Time> now;
+  // Most similar eligible articles re-ranked; 0: the server's default.
+  int candidates = 0;
+  // Return RankingDebug with the results.
+  bool debug = false;
+};
+
+// Why a box looks as it does; returned when RankingPolicy::debug is set.
+struct RankingDebug {
+  // The request's policy over the server's defaults. Controls the server
+  // left off are unset; `debug` is true.
+  RankingPolicy applied_policy;
+  // Articles each rule removed (filter counts are of the articles the index
+  // search examined).
+  int64_t removed_by_section = 0;
+  int64_t removed_by_language = 0;
+  int64_t removed_by_date = 0;
+  int64_t removed_by_attributes = 0;
+  int64_t removed_by_exclude_ids = 0;
+  int64_t removed_by_min_score = 0;
+  int64_t removed_as_near_duplicate = 0;
+  // Eligible candidates re-ranked, and searches run to find them.
+  int64_t candidates_considered = 0;
+  int search_rounds = 0;
+};
+
+// The related box of one lookup, best first.
+struct RelatedList {
+  std::vector<RelatedItem> items;
+  // Set when the policy asked for debug information.
+  std::optional<RankingDebug> debug;
+};
+
 // One item of BatchRelated: `status` is OK or the item's own error.
 struct BatchItem {
   std::string article_id;
   absl::Status status;
   std::vector<RelatedItem> related;
+  // Set when the policy asked for debug information and `status` is OK.
+  std::optional<RankingDebug> debug;
 };
 
 struct Stats {
@@ -90,12 +152,27 @@ class RelatedClient {
   explicit RelatedClient(const ClientOptions& options);
   ~RelatedClient();
 
-  absl::StatusOr<std::vector<RelatedItem>> Related(
+  // The related box for a stored article: at most `limit` items (0: the
+  // server's default), never the article itself or `exclude_ids`, ranked
+  // under `policy`. NOT_FOUND for an unknown article; INVALID_ARGUMENT
+  // naming the field (e.g. "policy.diversity_lambda") for a bad value.
+  absl::StatusOr<RelatedList> Related(
       const std::string& article_id, int limit = 0,
-      const std::vector<std::string>& exclude_ids = {});
+      const std::vector<std::string>& exclude_ids = {},
+      const RankingPolicy& policy = {});
+  // Related() for several articles in one call, with one limit, exclusion
+  // list and policy for all; an unknown ID is the item's own NOT_FOUND.
   absl::StatusOr<std::vector<BatchItem>> BatchRelated(
       const std::vector<std::string>& article_ids, int limit = 0,
-      const std::vector<std::string>& exclude_ids = {});
+      const std::vector<std::string>& exclude_ids = {},
+      const RankingPolicy& policy = {});
+  // The related box for a vector that is not stored (a draft's embedding,
+  // any non-zero length, the server's dimension), as Related() ranks it.
+  // INVALID_ARGUMENT naming "embedding" for a vector the server refuses.
+  absl::StatusOr<RelatedList> SearchByVector(
+      const std::vector<float>& embedding, int limit = 0,
+      const std::vector<std::string>& exclude_ids = {},
+      const RankingPolicy& policy = {});
   // Returns how many articles were written.
   absl::StatusOr<int> Upsert(const std::vector<Article>& articles);
   // Starts a streaming import whose whole stream must end within `timeout`.

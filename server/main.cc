@@ -40,12 +40,14 @@ ABSL_FLAG(int, hnsw_ef_construction, 200,
 ABSL_FLAG(int, hnsw_ef_search, 128, "HNSW query effort (latency vs recall).");
 // Default editorial policy: what a request gets for each control it leaves
 // unset (see RankingPolicy in proto/related/v1/related.proto).
-ABSL_FLAG(float, ranking_duplicate_threshold, 0.95f,
-          "Drop a candidate whose cosine similarity to the query or to an article "
-          "already chosen exceeds this (the same story, updated or syndicated); "
-          "1 turns suppression off.");
-ABSL_FLAG(float, ranking_diversity_lambda, 1.0f,
-          "Maximal marginal relevance lambda in [0,1]; 1 ranks by relevance alone.");
+ABSL_FLAG(
+    float, ranking_duplicate_threshold, 0.95f,
+    "Drop a candidate whose cosine similarity to the query or to an article "
+    "already chosen exceeds this (the same story, updated or syndicated); "
+    "1 turns suppression off.");
+ABSL_FLAG(
+    float, ranking_diversity_lambda, 1.0f,
+    "Maximal marginal relevance lambda in [0,1]; 1 ranks by relevance alone.");
 ABSL_FLAG(absl::Duration, ranking_recency_half_life, absl::ZeroDuration(),
           "Half-life of the recency boost; 0 turns recency off.");
 ABSL_FLAG(float, ranking_recency_weight, 0.0f,
@@ -60,16 +62,19 @@ ABSL_FLAG(int, ranking_candidates, 0,
 ABSL_FLAG(std::string, data_dir, "",
           "Directory for the write-ahead log and snapshots (in Kubernetes, the "
           "pod's volume). Empty: keep articles in memory only.");
-ABSL_FLAG(std::string, durability, "fsync",
-          "'fsync': a write returns after its log record is on disk (concurrent "
-          "writers share one sync); 'periodic': it returns once written to the OS, "
-          "synced every --fsync_interval (a machine crash can lose that interval).");
+ABSL_FLAG(
+    std::string, durability, "fsync",
+    "'fsync': a write returns after its log record is on disk (concurrent "
+    "writers share one sync); 'periodic': it returns once written to the OS, "
+    "synced every --fsync_interval (a machine crash can lose that interval).");
 ABSL_FLAG(absl::Duration, fsync_interval, absl::Seconds(1),
           "Sync period with --durability=periodic.");
-ABSL_FLAG(absl::Duration, snapshot_interval, absl::Minutes(10),
-          "Take a snapshot this often when there were writes (0: never by time).");
-ABSL_FLAG(int64_t, snapshot_wal_bytes, int64_t{256} << 20,
-          "Take a snapshot when the write-ahead log segment reaches this size.");
+ABSL_FLAG(
+    absl::Duration, snapshot_interval, absl::Minutes(10),
+    "Take a snapshot this often when there were writes (0: never by time).");
+ABSL_FLAG(
+    int64_t, snapshot_wal_bytes, int64_t{256} << 20,
+    "Take a snapshot when the write-ahead log segment reaches this size.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM/SIGINT, how long in-flight RPCs may take to finish.");
 
@@ -130,8 +135,9 @@ absl::StatusOr<related::ServerOptions> OptionsFromFlags() {
     } else if (durability == "periodic") {
       store.durability = related::storage::Durability::kPeriodic;
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--durability must be 'fsync' or 'periodic', got '", durability, "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--durability must be 'fsync' or 'periodic', got '",
+                       durability, "'"));
     }
     store.fsync_interval = absl::GetFlag(FLAGS_fsync_interval);
     store.snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval);
@@ -146,7 +152,8 @@ absl::StatusOr<related::ServerOptions> OptionsFromFlags() {
   }
   related::RankingPolicy& policy = index.default_policy;
   if (absl::GetFlag(FLAGS_ranking_duplicate_threshold) < 1.0f) {
-    policy.duplicate_threshold = absl::GetFlag(FLAGS_ranking_duplicate_threshold);
+    policy.duplicate_threshold =
+        absl::GetFlag(FLAGS_ranking_duplicate_threshold);
   }
   policy.diversity_lambda = absl::GetFlag(FLAGS_ranking_diversity_lambda);
   if (absl::GetFlag(FLAGS_ranking_recency_half_life) != absl::ZeroDuration()) {
@@ -198,7 +205,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::fprintf(stderr, "related-server: listening grpc=%s metrics=%s\n",
-               (*server)->grpc_address().c_str(), (*server)->metrics_address().c_str());
+               (*server)->grpc_address().c_str(),
+               (*server)->metrics_address().c_str());
 
   // Health stays NOT_SERVING while stored articles are recovered.
   auto recovered = (*server)->LoadData();
@@ -210,12 +218,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   const related::IndexStats stats = (*server)->index().Stats();
-  std::fprintf(stderr,
-               "related-server: serving %lld articles (index %s, dim %d%s%s)\n",
-               static_cast<long long>(stats.article_count),
-               std::string(related::IndexKindName(stats.index_kind)).c_str(),
-               stats.dimension, options->store ? ", data_dir " : ", in memory only",
-               options->store ? options->store->data_dir.c_str() : "");
+  std::fprintf(
+      stderr, "related-server: serving %lld articles (index %s, dim %d%s%s)\n",
+      static_cast<long long>(stats.article_count),
+      std::string(related::IndexKindName(stats.index_kind)).c_str(),
+      stats.dimension, options->store ? ", data_dir " : ", in memory only",
+      options->store ? options->store->data_dir.c_str() : "");
 
   char signal = 0;
   while (read(stop_pipe[0], &signal, 1) < 0 && errno == EINTR) {
@@ -228,10 +236,11 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "related-server: drained in %s\n",
                absl::FormatDuration(absl::Now() - drain_start).c_str());
   if (!stopped.ok()) {
-    std::fprintf(stderr,
-                 "related-server: final snapshot failed (%s); acknowledged writes are "
-                 "in the write-ahead log and will be replayed at the next start\n",
-                 std::string(stopped.message()).c_str());
+    std::fprintf(
+        stderr,
+        "related-server: final snapshot failed (%s); acknowledged writes are "
+        "in the write-ahead log and will be replayed at the next start\n",
+        std::string(stopped.message()).c_str());
     return 1;
   }
   std::fprintf(stderr, "related-server: stopped\n");

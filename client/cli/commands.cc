@@ -1,6 +1,9 @@
 #include "client/cli/commands.h"
 
+#include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -16,6 +19,15 @@ void PrintJson(const Json& json, const Output& output) {
   output.out << DumpJson(json) << "\n";
 }
 
+// The box as a table, with the debug lines after it when there are some.
+std::string RelatedText(const std::vector<client::RelatedItem>& items,
+                        const std::optional<client::RankingDebug>& debug,
+                        const Output& output) {
+  std::string text = RelatedTable(items, output.terminal_columns);
+  if (debug.has_value()) text += "\n" + DebugLines(*debug);
+  return text;
+}
+
 }  // namespace
 
 int ReportRpcError(const absl::Status& status, std::ostream& err) {
@@ -25,24 +37,42 @@ int ReportRpcError(const absl::Status& status, std::ostream& err) {
 }
 
 int RunRelated(client::RelatedClient& client, const std::string& article_id,
-               int limit, const std::vector<std::string>& exclude_ids,
-               const Output& output) {
-  auto related = client.Related(article_id, limit, exclude_ids);
+               const LookupOptions& options, const Output& output) {
+  auto related = client.Related(article_id, options.limit, options.exclude_ids,
+                                options.policy);
   if (!related.ok()) return ReportRpcError(related.status(), output.err);
   if (output.json) {
-    PrintJson({{"article_id", article_id}, {"related", RelatedJson(*related)}},
-              output);
+    Json json = {{"article_id", article_id},
+                 {"related", RelatedJson(related->items)}};
+    if (related->debug.has_value()) json["debug"] = DebugJson(*related->debug);
+    PrintJson(json, output);
   } else {
-    output.out << RelatedTable(*related, output.terminal_columns);
+    output.out << RelatedText(related->items, related->debug, output);
+  }
+  return kExitOk;
+}
+
+int RunSearch(client::RelatedClient& client,
+              const std::vector<float>& embedding, const LookupOptions& options,
+              const Output& output) {
+  auto related = client.SearchByVector(embedding, options.limit,
+                                       options.exclude_ids, options.policy);
+  if (!related.ok()) return ReportRpcError(related.status(), output.err);
+  if (output.json) {
+    Json json = {{"related", RelatedJson(related->items)}};
+    if (related->debug.has_value()) json["debug"] = DebugJson(*related->debug);
+    PrintJson(json, output);
+  } else {
+    output.out << RelatedText(related->items, related->debug, output);
   }
   return kExitOk;
 }
 
 int RunBatch(client::RelatedClient& client,
-             const std::vector<std::string>& article_ids, int limit,
-             const std::vector<std::string>& exclude_ids,
-             const Output& output) {
-  auto items = client.BatchRelated(article_ids, limit, exclude_ids);
+             const std::vector<std::string>& article_ids,
+             const LookupOptions& options, const Output& output) {
+  auto items = client.BatchRelated(article_ids, options.limit,
+                                   options.exclude_ids, options.policy);
   if (!items.ok()) return ReportRpcError(items.status(), output.err);
   bool all_ok = true;
   Json results = Json::array();
@@ -56,13 +86,14 @@ int RunBatch(client::RelatedClient& client,
         result["error"] = std::string(item.status.message());
       }
       result["related"] = RelatedJson(item.related);
+      if (item.debug.has_value()) result["debug"] = DebugJson(*item.debug);
       results.push_back(std::move(result));
       continue;
     }
     if (i > 0) output.out << "\n";
     output.out << "== " << SingleLine(item.article_id) << " ==\n";
     if (item.status.ok()) {
-      output.out << RelatedTable(item.related, output.terminal_columns);
+      output.out << RelatedText(item.related, item.debug, output);
     } else {
       output.out << "error: " << absl::StatusCodeToString(item.status.code())
                  << ": " << SingleLine(item.status.message()) << "\n";

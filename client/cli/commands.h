@@ -38,17 +38,32 @@ struct Output {
 // "related-cli: NOT_FOUND: article 'x' not found"; returns kExitFailure.
 int ReportRpcError(const absl::Status& status, std::ostream& err);
 
+// What `related`, `batch` and `search` send besides their query.
+struct LookupOptions {
+  int limit = 0;  // 0: the server's default
+  std::vector<std::string> exclude_ids;
+  // Unset controls take the server's defaults. With policy.debug, the
+  // applied policy and removal counts are printed after each table (see
+  // DebugLines), or added as "debug" (see DebugJson) to the JSON.
+  client::RankingPolicy policy;
+};
+
 // `related <id>`: the related articles as a table, or
-// {"article_id": ..., "related": [...]}.
+// {"article_id": ..., "related": [...]} (plus "debug" when asked for).
 int RunRelated(client::RelatedClient& client, const std::string& article_id,
-               int limit, const std::vector<std::string>& exclude_ids,
-               const Output& output);
+               const LookupOptions& options, const Output& output);
 
 // `batch <id>...`: one BatchGetRelated call, results grouped per ID with
 // per-item errors shown. kExitFailure if any item failed.
 int RunBatch(client::RelatedClient& client,
-             const std::vector<std::string>& article_ids, int limit,
-             const std::vector<std::string>& exclude_ids, const Output& output);
+             const std::vector<std::string>& article_ids,
+             const LookupOptions& options, const Output& output);
+
+// `search --vector=...`: the related articles for a vector that is not
+// stored (a draft's), as `related` prints them; {"related": [...]} in JSON.
+int RunSearch(client::RelatedClient& client,
+              const std::vector<float>& embedding, const LookupOptions& options,
+              const Output& output);
 
 // `get <id>`: the stored article as "key: value" lines or JSON.
 int RunGet(client::RelatedClient& client, const std::string& article_id,

@@ -10,8 +10,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <set>
+#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/algorithm/container.h"
@@ -26,6 +29,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "client/cli/commands.h"
+#include "client/cli/lookup_flags.h"
 #include "client/related_client.h"
 
 ABSL_FLAG(std::string, address, "127.0.0.1:50051",
@@ -35,10 +39,60 @@ ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5),
           "least 10 minutes.");
 ABSL_FLAG(bool, json, false, "Print one JSON document instead of text.");
 ABSL_FLAG(int, limit, 0,
-          "related, batch: how many related articles per ID (0: the server's "
-          "default).");
+          "related, batch, search: how many related articles per query (0: "
+          "the server's default).");
 ABSL_FLAG(std::vector<std::string>, exclude, {},
-          "related, batch: comma-separated IDs that must not appear.");
+          "related, batch, search: comma-separated IDs that must not appear.");
+// The editorial ranking policy of related, batch and search. A flag left out
+// is not sent, so the server's default applies (lookup_flags.h parses them).
+ABSL_FLAG(std::string, sections, "",
+          "related, batch, search: only these sections, comma-separated.");
+ABSL_FLAG(std::string, exclude_sections, "",
+          "related, batch, search: never these sections, comma-separated.");
+ABSL_FLAG(std::string, languages, "",
+          "related, batch, search: only these languages, comma-separated.");
+ABSL_FLAG(std::string, max_age, "",
+          "related, batch, search: only articles published within this long "
+          "before now, e.g. 48h.");
+ABSL_FLAG(std::string, published_after, "",
+          "related, batch, search: only articles published at or after this "
+          "RFC 3339 time, e.g. 2026-11-01T00:00:00Z.");
+ABSL_FLAG(std::string, published_before, "",
+          "related, batch, search: only articles published at or before this "
+          "RFC 3339 time.");
+ABSL_FLAG(std::string, require, "",
+          "related, batch, search: attributes an article must have, e.g. "
+          "type=news,author=Ana.");
+ABSL_FLAG(std::string, min_score, "",
+          "related, batch, search: the cosine similarity below which an "
+          "article is not related, in [-1, 1].");
+ABSL_FLAG(std::string, duplicate_threshold, "",
+          "related, batch, search: drop articles more similar than this to "
+          "the query or to one already chosen (near-duplicates); 1 turns "
+          "suppression off.");
+ABSL_FLAG(std::string, diversity, "",
+          "related, batch, search: maximal marginal relevance lambda in "
+          "[0, 1]; 1 ranks by relevance alone, lower values prefer articles "
+          "unlike those already chosen.");
+ABSL_FLAG(std::string, recency_half_life, "",
+          "related, batch, search: half-life of the recency boost, e.g. 24h.");
+ABSL_FLAG(std::string, recency_weight, "",
+          "related, batch, search: weight of the recency boost in [0, 1] "
+          "(0: off; needs a half-life).");
+ABSL_FLAG(std::string, now, "",
+          "related, batch, search: the clock for --max_age and recency, RFC "
+          "3339 (default: the server's clock).");
+ABSL_FLAG(std::string, candidates, "",
+          "related, batch, search: how many of the most similar eligible "
+          "articles are re-ranked (0: the server's default).");
+ABSL_FLAG(bool, debug, false,
+          "related, batch, search: also print the policy the server applied "
+          "and how many articles each rule removed.");
+ABSL_FLAG(std::string, vector, "",
+          "search: the query vector as comma-separated numbers.");
+ABSL_FLAG(std::string, vector_file, "",
+          "search: a file holding the query vector as a JSON array of "
+          "numbers.");
 ABSL_FLAG(bool, embedding, false,
           "get: also print the stored (normalised) embedding.");
 ABSL_FLAG(int, batch_size, 500,
@@ -49,6 +103,7 @@ ABSL_FLAG(std::string, service, "",
 
 namespace {
 
+using related::cli::LookupOptions;
 using related::cli::Output;
 using related::client::RelatedClient;
 
@@ -67,21 +122,35 @@ struct Command {
 
 constexpr size_t kAnyNumber = static_cast<size_t>(-1);
 
+bool IsLookup(absl::string_view command) {
+  return command == "related" || command == "batch" || command == "search";
+}
+
+// The flags of related, batch and search: --limit, --exclude, the policy
+// flags, and `extra`.
+std::vector<std::string> LookupFlags(std::vector<std::string> extra = {}) {
+  std::vector<std::string> flags = {"limit", "exclude"};
+  for (absl::string_view flag : related::cli::kPolicyFlags) {
+    flags.emplace_back(flag);
+  }
+  flags.insert(flags.end(), extra.begin(), extra.end());
+  return flags;
+}
+
 // The order is the order of --help.
 const std::vector<Command>& Commands() {
   static const auto* commands = new std::vector<Command>{
-      {"related",
-       "related <id> [--limit=N] [--exclude=id1,id2]",
-       "the related articles, best first",
-       1,
-       1,
-       {"limit", "exclude"}},
+      {"related", "related <id> [--limit=N] [--exclude=id1,id2] [policy flags]",
+       "the related articles, best first", 1, 1, LookupFlags()},
       {"batch",
-       "batch <id> <id>... [--limit=N] [--exclude=id1,id2]",
-       "related articles for several IDs in one call",
-       1,
-       kAnyNumber,
-       {"limit", "exclude"}},
+       "batch <id> <id>... [--limit=N] [--exclude=id1,id2] [policy flags]",
+       "related articles for several IDs in one call", 1, kAnyNumber,
+       LookupFlags()},
+      {"search",
+       "search --vector=0.1,0.2,... | --vector_file=FILE [--limit=N] "
+       "[--exclude=id1,id2] [policy flags]",
+       "related articles for a vector that is not stored (a draft's)", 0, 0,
+       LookupFlags({"vector", "vector_file"})},
       {"get",
        "get <id> [--embedding]",
        "one stored article",
@@ -132,17 +201,62 @@ int RunImportFile(RelatedClient& client, const std::string& path,
   return related::cli::RunImport(client, file, options, output);
 }
 
-// Runs command `name` (one of Commands(), with a valid number of `args`).
+// --limit, --exclude and the policy flags that were `given`; a flag whose
+// text does not parse is INVALID_ARGUMENT.
+absl::StatusOr<LookupOptions> LookupOptionsFromFlags(
+    const std::set<std::string>& given) {
+  LookupOptions options;
+  options.limit = absl::GetFlag(FLAGS_limit);
+  if (options.limit < 0) {
+    return absl::InvalidArgumentError("--limit must not be negative");
+  }
+  options.exclude_ids = absl::GetFlag(FLAGS_exclude);
+  std::map<std::string, std::string> policy_flags;
+  for (absl::string_view name : related::cli::kPolicyFlags) {
+    if (given.count(std::string(name)) > 0) {
+      policy_flags[std::string(name)] =
+          absl::FindCommandLineFlag(name)->CurrentValue();
+    }
+  }
+  auto policy = related::cli::ParsePolicyFlags(policy_flags);
+  if (!policy.ok()) return policy.status();
+  options.policy = *std::move(policy);
+  return options;
+}
+
+// The query vector of `search`, from exactly one of --vector and
+// --vector_file.
+absl::StatusOr<std::vector<float>> SearchVectorFromFlags(
+    const std::set<std::string>& given) {
+  const bool text = given.count("vector") > 0;
+  if (text == (given.count("vector_file") > 0)) {
+    return absl::InvalidArgumentError(
+        "search needs exactly one of --vector and --vector_file");
+  }
+  if (text) return related::cli::ParseVectorText(absl::GetFlag(FLAGS_vector));
+  const std::string path = absl::GetFlag(FLAGS_vector_file);
+  std::ifstream file(path);
+  if (!file.is_open()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot open '", path, "': ", std::strerror(errno)));
+  }
+  std::stringstream content;
+  content << file.rdbuf();
+  return related::cli::ParseVectorJson(content.str());
+}
+
+// Runs command `name` (one of Commands(), with a valid number of `args`);
+// `lookup` and `search_vector` are for the commands that use them.
 int Run(absl::string_view name, RelatedClient& client,
-        const std::vector<std::string>& args, const Output& output) {
+        const std::vector<std::string>& args, const LookupOptions& lookup,
+        const std::vector<float>& search_vector, const Output& output) {
   namespace cli = related::cli;
   if (name == "related") {
-    return cli::RunRelated(client, args[0], absl::GetFlag(FLAGS_limit),
-                           absl::GetFlag(FLAGS_exclude), output);
+    return cli::RunRelated(client, args[0], lookup, output);
   }
-  if (name == "batch") {
-    return cli::RunBatch(client, args, absl::GetFlag(FLAGS_limit),
-                         absl::GetFlag(FLAGS_exclude), output);
+  if (name == "batch") return cli::RunBatch(client, args, lookup, output);
+  if (name == "search") {
+    return cli::RunSearch(client, search_vector, lookup, output);
   }
   if (name == "get") {
     return cli::RunGet(client, args[0], absl::GetFlag(FLAGS_embedding), output);
@@ -167,6 +281,15 @@ std::string UsageText() {
     absl::StrAppend(&text, "  ", command.synopsis, "\n      ", command.purpose,
                     "\n");
   }
+  absl::StrAppend(
+      &text,
+      "\nPolicy flags (related, batch, search; one left out takes the "
+      "server's default):\n"
+      "  --sections --exclude_sections --languages --max_age "
+      "--published_after\n"
+      "  --published_before --require --min_score --duplicate_threshold "
+      "--diversity\n"
+      "  --recency_half_life --recency_weight --now --candidates --debug\n");
   absl::StrAppend(
       &text,
       "\nExit codes:\n"
@@ -308,15 +431,24 @@ int main(int argc, char** argv) {
   if (options.timeout <= absl::ZeroDuration()) {
     return UsageError("--timeout must be positive");
   }
-  if (absl::GetFlag(FLAGS_limit) < 0) {
-    return UsageError("--limit must not be negative");
-  }
   if (absl::GetFlag(FLAGS_batch_size) < 1) {
     return UsageError("--batch_size must be at least 1");
+  }
+  LookupOptions lookup;
+  std::vector<float> search_vector;
+  if (IsLookup(name)) {
+    auto parsed = LookupOptionsFromFlags(*given_flags);
+    if (!parsed.ok()) return UsageError(parsed.status().message());
+    lookup = *std::move(parsed);
+  }
+  if (name == "search") {
+    auto vector = SearchVectorFromFlags(*given_flags);
+    if (!vector.ok()) return UsageError(vector.status().message());
+    search_vector = *std::move(vector);
   }
 
   RelatedClient client(options);
   const Output output{std::cout, std::cerr, absl::GetFlag(FLAGS_json),
                       TerminalColumns()};
-  return Run(name, client, args, output);
+  return Run(name, client, args, lookup, search_vector, output);
 }

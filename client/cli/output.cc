@@ -107,6 +107,30 @@ Json TimeJson(const std::optional<absl::Time>& time) {
   return FormatTimestamp(time);
 }
 
+Json DurationJson(const std::optional<absl::Duration>& duration) {
+  if (!duration.has_value()) return nullptr;
+  return absl::FormatDuration(*duration);
+}
+
+Json FloatJson(const std::optional<float>& value) {
+  if (!value.has_value()) return nullptr;
+  return FloatForJson(*value);
+}
+
+// The counts of RankingDebug, in the proto's order.
+std::vector<std::pair<const char*, int64_t>> DebugCounts(
+    const client::RankingDebug& debug) {
+  return {{"removed_by_section", debug.removed_by_section},
+          {"removed_by_language", debug.removed_by_language},
+          {"removed_by_date", debug.removed_by_date},
+          {"removed_by_attributes", debug.removed_by_attributes},
+          {"removed_by_exclude_ids", debug.removed_by_exclude_ids},
+          {"removed_by_min_score", debug.removed_by_min_score},
+          {"removed_as_near_duplicate", debug.removed_as_near_duplicate},
+          {"candidates_considered", debug.candidates_considered},
+          {"search_rounds", debug.search_rounds}};
+}
+
 std::string PadRight(const std::string& text, int columns) {
   return text + std::string(std::max(0, columns - DisplayWidth(text)), ' ');
 }
@@ -266,6 +290,51 @@ std::string StatsLines(const client::Stats& stats) {
                       "max_id_bytes: ", stats.max_id_bytes, "\n");
 }
 
+std::string DebugLines(const client::RankingDebug& debug) {
+  const client::RankingPolicy& p = debug.applied_policy;
+  std::string out;
+  const auto line = [&out](absl::string_view control, absl::string_view value) {
+    AppendLine(out, absl::StrCat("applied_policy.", control), value);
+  };
+  const auto list = [&line](absl::string_view control,
+                            const std::vector<std::string>& values) {
+    if (!values.empty()) line(control, absl::StrJoin(values, ","));
+  };
+  const auto timestamp = [&line](absl::string_view control,
+                                 const std::optional<absl::Time>& value) {
+    if (value.has_value()) line(control, FormatTimestamp(value));
+  };
+  const auto duration = [&line](absl::string_view control,
+                                const std::optional<absl::Duration>& value) {
+    if (value.has_value()) line(control, absl::FormatDuration(*value));
+  };
+  const auto number = [&line](absl::string_view control,
+                              const std::optional<float>& value) {
+    if (value.has_value()) line(control, FloatText(*value));
+  };
+  list("sections", p.sections);
+  list("exclude_sections", p.exclude_sections);
+  list("languages", p.languages);
+  timestamp("published_after", p.published_after);
+  timestamp("published_before", p.published_before);
+  duration("max_age", p.max_age);
+  for (const auto& [key, value] : p.required_attributes) {
+    line(absl::StrCat("required_attributes.", SingleLine(key)), value);
+  }
+  number("min_score", p.min_score);
+  number("duplicate_threshold", p.duplicate_threshold);
+  number("diversity_lambda", p.diversity_lambda);
+  duration("recency_half_life", p.recency_half_life);
+  number("recency_weight", p.recency_weight);
+  timestamp("now", p.now);
+  // 0 stands for the server's own rule, max(4 x limit, 50).
+  if (p.candidates > 0) line("candidates", absl::StrCat(p.candidates));
+  for (const auto& [key, count] : DebugCounts(debug)) {
+    absl::StrAppend(&out, key, ": ", count, "\n");
+  }
+  return out;
+}
+
 Json RelatedJson(const std::vector<client::RelatedItem>& items) {
   Json related = Json::array();
   for (size_t i = 0; i < items.size(); ++i) {
@@ -310,6 +379,27 @@ Json StatsJson(const client::Stats& stats) {
           {"max_limit", stats.max_limit},
           {"max_batch_size", stats.max_batch_size},
           {"max_id_bytes", stats.max_id_bytes}};
+}
+
+Json DebugJson(const client::RankingDebug& debug) {
+  const client::RankingPolicy& p = debug.applied_policy;
+  Json json = {{"applied_policy",
+                {{"sections", p.sections},
+                 {"exclude_sections", p.exclude_sections},
+                 {"languages", p.languages},
+                 {"published_after", TimeJson(p.published_after)},
+                 {"published_before", TimeJson(p.published_before)},
+                 {"max_age", DurationJson(p.max_age)},
+                 {"required_attributes", p.required_attributes},
+                 {"min_score", FloatJson(p.min_score)},
+                 {"duplicate_threshold", FloatJson(p.duplicate_threshold)},
+                 {"diversity_lambda", FloatJson(p.diversity_lambda)},
+                 {"recency_half_life", DurationJson(p.recency_half_life)},
+                 {"recency_weight", FloatJson(p.recency_weight)},
+                 {"now", TimeJson(p.now)},
+                 {"candidates", p.candidates}}}};
+  for (const auto& [key, count] : DebugCounts(debug)) json[key] = count;
+  return json;
 }
 
 std::string DumpJson(const Json& json) {

@@ -53,6 +53,13 @@ std::string ArticleLines(const client::Article& article);
 // One "key: value" line per field of Stats.
 std::string StatsLines(const client::Stats& stats);
 
+// Why a box looks as it does, printed after its table: one
+// "applied_policy.<control>: value" line per control the server applied
+// (lists comma-separated, one "applied_policy.required_attributes.<key>"
+// line per attribute, durations as "48h", times in RFC 3339), then one
+// "key: value" line per count (removed_by_section, ..., search_rounds).
+std::string DebugLines(const client::RankingDebug& debug);
+
 // --- JSON --------------------------------------------------------------------
 
 // {"rank", "score", "article_id", "title", "url", "section", "language",
@@ -66,6 +73,11 @@ nlohmann::ordered_json RelatedJson(
 nlohmann::ordered_json ArticleJson(const client::Article& article);
 
 nlohmann::ordered_json StatsJson(const client::Stats& stats);
+
+// {"applied_policy": {every control: its value, null when unset; durations
+// as "48h", times in RFC 3339}, "removed_by_section": N, ...,
+// "search_rounds": N}.
+nlohmann::ordered_json DebugJson(const client::RankingDebug& debug);
 
 // One line of JSON. Never throws: invalid UTF-8 (which the server should
 // never send) is replaced by U+FFFD.

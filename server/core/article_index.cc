@@ -24,8 +24,10 @@ absl::Status CheckBatchSize(size_t size, int max, absl::string_view field) {
 }
 
 size_t MetadataBytes(const ArticleMetadata& m) {
-  size_t bytes = m.title.size() + m.url.size() + m.section.size() + m.language.size();
-  for (const auto& [key, value] : m.attributes) bytes += key.size() + value.size();
+  size_t bytes =
+      m.title.size() + m.url.size() + m.section.size() + m.language.size();
+  for (const auto& [key, value] : m.attributes)
+    bytes += key.size() + value.size();
   return bytes;
 }
 
@@ -136,8 +138,8 @@ absl::Status ArticleIndex::ValidateUpsertLocked(
     const size_t metadata_bytes = MetadataBytes(article.metadata);
     if (metadata_bytes > static_cast<size_t>(options_.max_metadata_bytes)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          field, ".metadata: ", metadata_bytes, " bytes, more than the limit of ",
-          options_.max_metadata_bytes));
+          field, ".metadata: ", metadata_bytes,
+          " bytes, more than the limit of ", options_.max_metadata_bytes));
     }
   }
   return absl::OkStatus();
@@ -217,8 +219,9 @@ absl::StatusOr<int> ArticleIndex::Delete(const std::vector<ArticleId>& ids) {
     return s;
   }
   for (size_t i = 0; i < ids.size(); ++i) {
-    if (absl::Status s = ValidateArticleId(ids[i], options_.max_id_bytes,
-                                           absl::StrCat("article_ids[", i, "]"));
+    if (absl::Status s =
+            ValidateArticleId(ids[i], options_.max_id_bytes,
+                              absl::StrCat("article_ids[", i, "]"));
         !s.ok()) {
       return s;
     }
@@ -245,7 +248,8 @@ absl::StatusOr<int> ArticleIndex::Delete(const std::vector<ArticleId>& ids) {
     }
     for (size_t begin = 0; begin < ids.size();
          begin += options_.write_chunk_size) {
-      const size_t end = std::min(ids.size(), begin + options_.write_chunk_size);
+      const size_t end =
+          std::min(ids.size(), begin + options_.write_chunk_size);
       absl::WriterMutexLock lock(&mu_);
       for (size_t i = begin; i < end; ++i) {
         auto it = by_id_.find(ids[i]);
@@ -286,22 +290,24 @@ absl::StatusOr<Article> ArticleIndex::Get(const ArticleId& id) const {
   return article;
 }
 
-absl::Status ArticleIndex::ValidateLookup(const int limit,
-                                          const std::vector<ArticleId>& exclude_ids,
-                                          const RankingPolicy& policy) const {
+absl::Status ArticleIndex::ValidateLookup(
+    const int limit, const std::vector<ArticleId>& exclude_ids,
+    const RankingPolicy& policy) const {
   if (limit < 0 || limit > options_.max_limit) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "limit: must be between 1 and ", options_.max_limit,
-        " (or 0 for the default of ", options_.default_limit, "), got ", limit));
+    return absl::InvalidArgumentError(
+        absl::StrCat("limit: must be between 1 and ", options_.max_limit,
+                     " (or 0 for the default of ", options_.default_limit,
+                     "), got ", limit));
   }
-  if (absl::Status s = CheckBatchSize(exclude_ids.size(), options_.max_batch_size,
-                                      "exclude_ids");
+  if (absl::Status s = CheckBatchSize(exclude_ids.size(),
+                                      options_.max_batch_size, "exclude_ids");
       !s.ok()) {
     return s;
   }
   for (size_t i = 0; i < exclude_ids.size(); ++i) {
-    if (absl::Status s = ValidateArticleId(exclude_ids[i], options_.max_id_bytes,
-                                           absl::StrCat("exclude_ids[", i, "]"));
+    if (absl::Status s =
+            ValidateArticleId(exclude_ids[i], options_.max_id_bytes,
+                              absl::StrCat("exclude_ids[", i, "]"));
         !s.ok()) {
       return s;
     }
@@ -309,13 +315,15 @@ absl::Status ArticleIndex::ValidateLookup(const int limit,
   return ValidateRankingPolicy(policy);
 }
 
-absl::StatusOr<RelatedList> ArticleIndex::Related(const RelatedQuery& query) const {
-  if (absl::Status s =
-          ValidateArticleId(query.article_id, options_.max_id_bytes, "article_id");
+absl::StatusOr<RelatedList> ArticleIndex::Related(
+    const RelatedQuery& query) const {
+  if (absl::Status s = ValidateArticleId(query.article_id,
+                                         options_.max_id_bytes, "article_id");
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = ValidateLookup(query.limit, query.exclude_ids, query.policy);
+  if (absl::Status s =
+          ValidateLookup(query.limit, query.exclude_ids, query.policy);
       !s.ok()) {
     return s;
   }
@@ -327,23 +335,27 @@ absl::StatusOr<RelatedList> ArticleIndex::RelatedUnchecked(
   absl::ReaderMutexLock lock(&mu_);
   auto it = by_id_.find(query.article_id);
   if (it == by_id_.end()) {
-    return absl::NotFoundError(absl::StrCat("article '", query.article_id, "' not found"));
+    return absl::NotFoundError(
+        absl::StrCat("article '", query.article_id, "' not found"));
   }
   std::vector<float> vector(index_->Dimension());
   index_->Vector(it->second.slot, vector.data());
-  return RankLocked(vector.data(), it->second.slot, query.limit, query.exclude_ids,
-                    query.policy);
+  return RankLocked(vector.data(), it->second.slot, query.limit,
+                    query.exclude_ids, query.policy);
 }
 
-absl::StatusOr<RelatedList> ArticleIndex::RelatedToVector(VectorQuery query) const {
-  if (absl::Status s = ValidateLookup(query.limit, query.exclude_ids, query.policy);
+absl::StatusOr<RelatedList> ArticleIndex::RelatedToVector(
+    VectorQuery query) const {
+  if (absl::Status s =
+          ValidateLookup(query.limit, query.exclude_ids, query.policy);
       !s.ok()) {
     return s;
   }
   // The dimension is fixed once the first article is stored; before that
   // there is nothing to relate to.
   const int dimension = dimension_.load();
-  if (absl::Status s = NormalizeEmbedding(query.embedding, dimension, "embedding");
+  if (absl::Status s =
+          NormalizeEmbedding(query.embedding, dimension, "embedding");
       !s.ok()) {
     return s;
   }
@@ -355,26 +367,30 @@ absl::StatusOr<RelatedList> ArticleIndex::RelatedToVector(VectorQuery query) con
 
 absl::StatusOr<std::vector<RelatedResult>> ArticleIndex::BatchRelated(
     const std::vector<ArticleId>& article_ids, int limit,
-    const std::vector<ArticleId>& exclude_ids, const RankingPolicy& policy) const {
-  if (absl::Status s = CheckBatchSize(article_ids.size(), options_.max_batch_size,
-                                      "article_ids");
+    const std::vector<ArticleId>& exclude_ids,
+    const RankingPolicy& policy) const {
+  if (absl::Status s = CheckBatchSize(article_ids.size(),
+                                      options_.max_batch_size, "article_ids");
       !s.ok()) {
     return s;
   }
   for (size_t i = 0; i < article_ids.size(); ++i) {
-    if (absl::Status s = ValidateArticleId(article_ids[i], options_.max_id_bytes,
-                                           absl::StrCat("article_ids[", i, "]"));
+    if (absl::Status s =
+            ValidateArticleId(article_ids[i], options_.max_id_bytes,
+                              absl::StrCat("article_ids[", i, "]"));
         !s.ok()) {
       return s;
     }
   }
-  if (absl::Status s = ValidateLookup(limit, exclude_ids, policy); !s.ok()) return s;
+  if (absl::Status s = ValidateLookup(limit, exclude_ids, policy); !s.ok())
+    return s;
   std::vector<RelatedResult> results(article_ids.size());
   for (size_t i = 0; i < article_ids.size(); ++i) {
     results[i].article_id = article_ids[i];
     // Each item is its own lookup (and takes the lock on its own, so a
     // writer never waits for a whole large batch).
-    auto related = RelatedUnchecked({article_ids[i], limit, exclude_ids, policy});
+    auto related =
+        RelatedUnchecked({article_ids[i], limit, exclude_ids, policy});
     if (related.ok()) {
       results[i].related = *std::move(related);
     } else {
@@ -386,7 +402,8 @@ absl::StatusOr<std::vector<RelatedResult>> ArticleIndex::BatchRelated(
 
 absl::StatusOr<RelatedList> ArticleIndex::RankLocked(
     const float* query, std::optional<Slot> self, int limit,
-    const std::vector<ArticleId>& exclude_ids, const RankingPolicy& policy) const {
+    const std::vector<ArticleId>& exclude_ids,
+    const RankingPolicy& policy) const {
   if (limit == 0) limit = options_.default_limit;
   const absl::Time now = policy.now.value_or(absl::Now());
   // The query article is excluded inside the search, not dropped from rank
@@ -394,16 +411,19 @@ absl::StatusOr<RelatedList> ArticleIndex::RankLocked(
   absl::flat_hash_set<Slot> excluded;
   if (self.has_value()) excluded.insert(*self);
   for (const ArticleId& id : exclude_ids) {
-    if (auto it = by_id_.find(id); it != by_id_.end()) excluded.insert(it->second.slot);
+    if (auto it = by_id_.find(id); it != by_id_.end())
+      excluded.insert(it->second.slot);
   }
 
   const int64_t live = index_->LiveCount();
   const int dimension = index_->Dimension();
-  int64_t pool = policy.candidates > 0 ? policy.candidates : std::max(4 * limit, 50);
+  int64_t pool =
+      policy.candidates > 0 ? policy.candidates : std::max(4 * limit, 50);
   RelatedList out;
   for (int round = 1;; ++round, pool *= 2) {
     RankingDebug debug;
     debug.search_rounds = round;
+    debug.now = now;
     // Filters run inside the FAISS search, so every candidate it returns is
     // eligible however selective the filters are.
     auto admit = [&](Slot slot) {
@@ -429,14 +449,17 @@ absl::StatusOr<RelatedList> ArticleIndex::RankLocked(
       }
       return false;
     };
-    const int k = static_cast<int>(std::min<int64_t>(pool, std::max<int64_t>(live, 1)));
+    const int k =
+        static_cast<int>(std::min<int64_t>(pool, std::max<int64_t>(live, 1)));
     auto neighbors = index_->Search(query, k, admit);
     if (!neighbors.ok()) return neighbors.status();
-    if (static_cast<int>(neighbors->size()) < k && index_->Kind() != IndexKind::kExact) {
+    if (static_cast<int>(neighbors->size()) < k &&
+        index_->Kind() != IndexKind::kExact) {
       // The graph search ran dry (selective filters, many tombstones):
       // scan instead, so eligible articles are never silently missed.
       debug = RankingDebug{};
       debug.search_rounds = round;
+      debug.now = now;
       neighbors = index_->SearchExhaustive(query, k, admit);
       if (!neighbors.ok()) return neighbors.status();
     }
@@ -465,7 +488,10 @@ absl::StatusOr<RelatedList> ArticleIndex::RankLocked(
       for (size_t position : chosen) {
         const Neighbor& n = (*neighbors)[position];
         const StoredArticle& article = *by_slot_[n.slot];
-        out.articles.push_back({article.id, n.score, article.metadata});
+        // Float rounding can put a unit vector's cosine a hair outside
+        // [-1, 1]; the API promises that range.
+        out.articles.push_back(
+            {article.id, std::clamp(n.score, -1.0f, 1.0f), article.metadata});
       }
       return out;
     }

@@ -118,7 +118,8 @@ class ArticleIndex {
   // errors (NOT_FOUND) are in the results, which follow the request order.
   absl::StatusOr<std::vector<RelatedResult>> BatchRelated(
       const std::vector<ArticleId>& article_ids, int limit,
-      const std::vector<ArticleId>& exclude_ids, const RankingPolicy& policy) const;
+      const std::vector<ArticleId>& exclude_ids,
+      const RankingPolicy& policy) const;
 
   IndexStats Stats() const;
 
@@ -131,8 +132,9 @@ class ArticleIndex {
   // dimension (e.g. to start a new log segment), then calls `visit` with
   // every stored article. Readers are never blocked: writers wait on the
   // writers' lock, not on the index lock the readers share.
-  absl::Status Checkpoint(absl::FunctionRef<absl::Status(int dimension)> cut,
-                          absl::FunctionRef<absl::Status(const Article&)> visit) const;
+  absl::Status Checkpoint(
+      absl::FunctionRef<absl::Status(int dimension)> cut,
+      absl::FunctionRef<absl::Status(const Article&)> visit) const;
 
  private:
   // What the index keeps per article besides its vector. Shared so a reader
@@ -156,15 +158,15 @@ class ArticleIndex {
   void RemoveSlotLocked(Slot slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Related() for a query already validated.
   absl::StatusOr<RelatedList> RelatedUnchecked(const RelatedQuery& query) const;
-  absl::Status ValidateLookup(int limit, const std::vector<ArticleId>& exclude_ids,
+  absl::Status ValidateLookup(int limit,
+                              const std::vector<ArticleId>& exclude_ids,
                               const RankingPolicy& policy) const;
   // Ranks the articles related to `query` (a unit vector); `self`, if
   // set, is the query article's slot.
-  absl::StatusOr<RelatedList> RankLocked(const float* query, std::optional<Slot> self,
-                                         int limit,
-                                         const std::vector<ArticleId>& exclude_ids,
-                                         const RankingPolicy& policy) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<RelatedList> RankLocked(
+      const float* query, std::optional<Slot> self, int limit,
+      const std::vector<ArticleId>& exclude_ids,
+      const RankingPolicy& policy) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   const ArticleIndexOptions options_;
 

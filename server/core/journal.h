@@ -20,8 +20,10 @@ class Journal {
   // applied; called with writers serialised, in apply order. An error means
   // nothing was recorded and the write must not be applied. Returns a
   // ticket for Commit.
-  virtual absl::StatusOr<uint64_t> RecordUpsert(const std::vector<Article>& articles) = 0;
-  virtual absl::StatusOr<uint64_t> RecordDelete(const std::vector<ArticleId>& ids) = 0;
+  virtual absl::StatusOr<uint64_t> RecordUpsert(
+      const std::vector<Article>& articles) = 0;
+  virtual absl::StatusOr<uint64_t> RecordDelete(
+      const std::vector<ArticleId>& ids) = 0;
 
   // Returns once the write with `ticket` is as durable as the configured
   // mode promises (synced to disk, or queued for the next periodic sync).

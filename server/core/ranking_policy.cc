@@ -78,7 +78,7 @@ FilterRule FailedFilter(const RankingPolicy& p, const ArticleMetadata& m,
     const absl::Time t = *m.published_at;
     if ((p.published_after.has_value() && t < *p.published_after) ||
         (p.published_before.has_value() && t > *p.published_before) ||
-        (p.max_age.has_value() && t < now - *p.max_age)) {
+        (p.max_age.has_value() && (t < now - *p.max_age || t > now))) {
       return FilterRule::kDate;
     }
   }

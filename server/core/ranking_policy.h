@@ -23,7 +23,7 @@ struct RankingPolicy {
   std::vector<std::string> languages;          // empty: any language
   std::optional<absl::Time> published_after;   // inclusive
   std::optional<absl::Time> published_before;  // inclusive
-  std::optional<absl::Duration> max_age;  // published within max_age of now
+  std::optional<absl::Duration> max_age;  // published in [now - max_age, now]
   std::map<std::string, std::string> required_attributes;
   std::optional<float> min_score;  // cosine similarity floor
 
@@ -62,6 +62,7 @@ struct RankingDebug {
   int64_t removed_by_min_score = 0;
   int64_t removed_as_near_duplicate = 0;
   int search_rounds = 0;  // candidate searches run (more when widened)
+  absl::Time now;         // the clock the lookup used
 };
 
 // INVALID_ARGUMENT naming the "policy.<field>" at fault: lambda or weight

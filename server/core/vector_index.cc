@@ -38,10 +38,9 @@ std::vector<Slot> ConsecutiveSlots(Slot first, int64_t count) {
 }
 
 // Exact search of `index` (a flat one) for the slots `admit` accepts.
-absl::StatusOr<std::vector<Neighbor>> SearchFlat(const faiss::Index& index,
-                                                 const float* query, int k,
-                                                 SlotFilter admit,
-                                                 const std::vector<bool>* removed) {
+absl::StatusOr<std::vector<Neighbor>> SearchFlat(
+    const faiss::Index& index, const float* query, int k, SlotFilter admit,
+    const std::vector<bool>* removed) {
   UseOneOpenMpThreadOnThisThread();
   SlotSelector selector(admit, removed);
   faiss::SearchParameters params;
@@ -93,8 +92,8 @@ class FlatVectorIndex : public VectorIndex {
                 sizeof(float) * index_.d);
   }
 
-  absl::StatusOr<std::vector<Neighbor>> Search(const float* query, int k,
-                                                SlotFilter admit) const override {
+  absl::StatusOr<std::vector<Neighbor>> Search(
+      const float* query, int k, SlotFilter admit) const override {
     return SearchFlat(index_, query, k, admit, nullptr);
   }
 
@@ -158,8 +157,8 @@ class HnswVectorIndex : public VectorIndex {
     index_.storage->reconstruct(slot, out);
   }
 
-  absl::StatusOr<std::vector<Neighbor>> Search(const float* query, int k,
-                                                SlotFilter admit) const override {
+  absl::StatusOr<std::vector<Neighbor>> Search(
+      const float* query, int k, SlotFilter admit) const override {
     UseOneOpenMpThreadOnThisThread();
     SlotSelector selector(admit, &removed_);
     faiss::SearchParametersHNSW params;

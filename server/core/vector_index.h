@@ -76,8 +76,8 @@ class VectorIndex {
   // never take one of the k places). Returns fewer only when fewer admitted
   // live vectors exist, or, for an approximate index, when its search did
   // not reach them (then SearchExhaustive finds them).
-  virtual absl::StatusOr<std::vector<Neighbor>> Search(const float* query, int k,
-                                                       SlotFilter admit) const = 0;
+  virtual absl::StatusOr<std::vector<Neighbor>> Search(
+      const float* query, int k, SlotFilter admit) const = 0;
 
   // As Search, but exact: compares `query` with every live vector.
   virtual absl::StatusOr<std::vector<Neighbor>> SearchExhaustive(

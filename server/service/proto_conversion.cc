@@ -12,58 +12,66 @@ constexpr int64_t kMaxTimestampSeconds = 253402300799;
 
 absl::StatusOr<absl::Time> TimeFromProto(const google::protobuf::Timestamp& ts,
                                          absl::string_view field) {
-  if (ts.seconds() < kMinTimestampSeconds || ts.seconds() > kMaxTimestampSeconds ||
-      ts.nanos() < 0 || ts.nanos() > 999999999) {
+  if (ts.seconds() < kMinTimestampSeconds ||
+      ts.seconds() > kMaxTimestampSeconds || ts.nanos() < 0 ||
+      ts.nanos() > 999999999) {
     return absl::InvalidArgumentError(
-        absl::StrCat(field, ": outside 0001-01-01..9999-12-31 or nanos outside "
-                            "0..999999999"));
+        absl::StrCat(field,
+                     ": outside 0001-01-01..9999-12-31 or nanos outside "
+                     "0..999999999"));
   }
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
 
 void TimeToProto(absl::Time t, google::protobuf::Timestamp* proto) {
   const absl::Duration since_epoch = t - absl::UnixEpoch();
-  const int64_t seconds = absl::ToInt64Seconds(absl::Floor(since_epoch, absl::Seconds(1)));
+  const int64_t seconds =
+      absl::ToInt64Seconds(absl::Floor(since_epoch, absl::Seconds(1)));
   proto->set_seconds(seconds);
-  proto->set_nanos(
-      static_cast<int32_t>(absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(seconds))));
+  proto->set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(seconds))));
 }
 
 // The range google.protobuf.Duration documents: about +-10,000 years.
 constexpr int64_t kMaxDurationSeconds = 315576000000;
 
-absl::StatusOr<absl::Duration> DurationFromProto(const google::protobuf::Duration& d,
-                                                 absl::string_view field) {
+absl::StatusOr<absl::Duration> DurationFromProto(
+    const google::protobuf::Duration& d, absl::string_view field) {
   if (d.seconds() < -kMaxDurationSeconds || d.seconds() > kMaxDurationSeconds ||
       d.nanos() < -999999999 || d.nanos() > 999999999 ||
-      (d.seconds() > 0 && d.nanos() < 0) || (d.seconds() < 0 && d.nanos() > 0)) {
+      (d.seconds() > 0 && d.nanos() < 0) ||
+      (d.seconds() < 0 && d.nanos() > 0)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        field, ": not a valid duration (seconds within +-315576000000, nanos "
-               "within +-999999999 with the same sign)"));
+        field,
+        ": not a valid duration (seconds within +-315576000000, nanos "
+        "within +-999999999 with the same sign)"));
   }
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
 void DurationToProto(absl::Duration d, google::protobuf::Duration* proto) {
-  const int64_t seconds = absl::ToInt64Seconds(absl::Trunc(d, absl::Seconds(1)));
+  const int64_t seconds =
+      absl::ToInt64Seconds(absl::Trunc(d, absl::Seconds(1)));
   proto->set_seconds(seconds);
-  proto->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d - absl::Seconds(seconds))));
+  proto->set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(d - absl::Seconds(seconds))));
 }
 
-absl::StatusOr<ArticleMetadata> MetadataFromProto(const v1::ArticleMetadata& proto,
-                                                  absl::string_view field) {
+absl::StatusOr<ArticleMetadata> MetadataFromProto(
+    const v1::ArticleMetadata& proto, absl::string_view field) {
   ArticleMetadata metadata;
   metadata.title = proto.title();
   metadata.url = proto.url();
   metadata.section = proto.section();
   metadata.language = proto.language();
   if (proto.has_published_at()) {
-    auto published_at =
-        TimeFromProto(proto.published_at(), absl::StrCat(field, ".metadata.published_at"));
+    auto published_at = TimeFromProto(
+        proto.published_at(), absl::StrCat(field, ".metadata.published_at"));
     if (!published_at.ok()) return published_at.status();
     metadata.published_at = *published_at;
   }
-  metadata.attributes.insert(proto.attributes().begin(), proto.attributes().end());
+  metadata.attributes.insert(proto.attributes().begin(),
+                             proto.attributes().end());
   return metadata;
 }
 
@@ -142,9 +150,11 @@ absl::StatusOr<RankingPolicy> PolicyFromProto(const v1::RankingPolicy& proto,
                                               const RankingPolicy& defaults) {
   RankingPolicy policy = defaults;
   // Lists replace the default list when given.
-  if (proto.sections_size() > 0) policy.sections = {proto.sections().begin(), proto.sections().end()};
+  if (proto.sections_size() > 0)
+    policy.sections = {proto.sections().begin(), proto.sections().end()};
   if (proto.exclude_sections_size() > 0) {
-    policy.exclude_sections = {proto.exclude_sections().begin(), proto.exclude_sections().end()};
+    policy.exclude_sections = {proto.exclude_sections().begin(),
+                               proto.exclude_sections().end()};
   }
   if (proto.languages_size() > 0) {
     policy.languages = {proto.languages().begin(), proto.languages().end()};
@@ -159,11 +169,12 @@ absl::StatusOr<RankingPolicy> PolicyFromProto(const v1::RankingPolicy& proto,
     const char* name;
     std::optional<absl::Time>& target;
   };
-  for (TimeField f : {TimeField{proto.has_published_after(), proto.published_after(),
-                                "policy.published_after", policy.published_after},
-                      TimeField{proto.has_published_before(), proto.published_before(),
-                                "policy.published_before", policy.published_before},
-                      TimeField{proto.has_now(), proto.now(), "policy.now", policy.now}}) {
+  for (TimeField f :
+       {TimeField{proto.has_published_after(), proto.published_after(),
+                  "policy.published_after", policy.published_after},
+        TimeField{proto.has_published_before(), proto.published_before(),
+                  "policy.published_before", policy.published_before},
+        TimeField{proto.has_now(), proto.now(), "policy.now", policy.now}}) {
     if (!f.present) continue;
     auto t = TimeFromProto(f.value, f.name);
     if (!t.ok()) return t.status();
@@ -176,7 +187,8 @@ absl::StatusOr<RankingPolicy> PolicyFromProto(const v1::RankingPolicy& proto,
     std::optional<absl::Duration>& target;
   };
   for (DurationField f :
-       {DurationField{proto.has_max_age(), proto.max_age(), "policy.max_age", policy.max_age},
+       {DurationField{proto.has_max_age(), proto.max_age(), "policy.max_age",
+                      policy.max_age},
         DurationField{proto.has_recency_half_life(), proto.recency_half_life(),
                       "policy.recency_half_life", policy.recency_half_life}}) {
     if (!f.present) continue;
@@ -188,8 +200,10 @@ absl::StatusOr<RankingPolicy> PolicyFromProto(const v1::RankingPolicy& proto,
   if (proto.has_duplicate_threshold()) {
     policy.duplicate_threshold = proto.duplicate_threshold().value();
   }
-  if (proto.has_diversity_lambda()) policy.diversity_lambda = proto.diversity_lambda().value();
-  if (proto.has_recency_weight()) policy.recency_weight = proto.recency_weight().value();
+  if (proto.has_diversity_lambda())
+    policy.diversity_lambda = proto.diversity_lambda().value();
+  if (proto.has_recency_weight())
+    policy.recency_weight = proto.recency_weight().value();
   if (proto.candidates() != 0) policy.candidates = proto.candidates();
   return policy;
 }
@@ -200,8 +214,10 @@ void DebugToProto(const RankingDebug& debug, const RankingPolicy& applied,
   p->mutable_sections()->Add(applied.sections.begin(), applied.sections.end());
   p->mutable_exclude_sections()->Add(applied.exclude_sections.begin(),
                                      applied.exclude_sections.end());
-  p->mutable_languages()->Add(applied.languages.begin(), applied.languages.end());
-  if (applied.published_after) TimeToProto(*applied.published_after, p->mutable_published_after());
+  p->mutable_languages()->Add(applied.languages.begin(),
+                              applied.languages.end());
+  if (applied.published_after)
+    TimeToProto(*applied.published_after, p->mutable_published_after());
   if (applied.published_before) {
     TimeToProto(*applied.published_before, p->mutable_published_before());
   }
@@ -217,7 +233,8 @@ void DebugToProto(const RankingDebug& debug, const RankingPolicy& applied,
     DurationToProto(*applied.recency_half_life, p->mutable_recency_half_life());
   }
   p->mutable_recency_weight()->set_value(applied.recency_weight);
-  if (applied.now) TimeToProto(*applied.now, p->mutable_now());
+  // The clock actually used, also when the request left it to the server.
+  TimeToProto(applied.now.value_or(debug.now), p->mutable_now());
   p->set_candidates(applied.candidates);
   p->set_debug(true);
   proto->set_removed_by_section(debug.removed_by_section);

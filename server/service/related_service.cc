@@ -16,10 +16,12 @@ const grpc::Status kAbandoned(grpc::StatusCode::CANCELLED,
 
 }  // namespace
 
-std::optional<grpc::Status> RelatedService::Refuse(grpc::ServerContext* context) const {
+std::optional<grpc::Status> RelatedService::Refuse(
+    grpc::ServerContext* context) const {
   if (!ready_.load(std::memory_order_acquire)) {
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        "the server is starting (recovering stored articles); retry");
+    return grpc::Status(
+        grpc::StatusCode::UNAVAILABLE,
+        "the server is starting (recovering stored articles); retry");
   }
   if (Abandoned(context)) return kAbandoned;
   return std::nullopt;
@@ -30,10 +32,12 @@ grpc::Status RelatedService::GetRelated(grpc::ServerContext* context,
                                         v1::GetRelatedResponse* response) {
   RequestRecorder recorder(metrics_, "GetRelated");
   if (auto refused = Refuse(context)) return recorder.Finish(*refused);
-  auto policy = PolicyFromProto(request->policy(), index_.options().default_policy);
+  auto policy =
+      PolicyFromProto(request->policy(), index_.options().default_policy);
   if (!policy.ok()) return recorder.Finish(ToGrpcStatus(policy.status()));
-  auto related = index_.Related({request->article_id(), request->limit(),
-                                 IdsFromProto(request->exclude_ids()), *policy});
+  auto related =
+      index_.Related({request->article_id(), request->limit(),
+                      IdsFromProto(request->exclude_ids()), *policy});
   if (related.ok()) {
     RelatedToProto(related->articles, response->mutable_articles());
     if (request->policy().debug()) {
@@ -43,12 +47,13 @@ grpc::Status RelatedService::GetRelated(grpc::ServerContext* context,
   return recorder.Finish(ToGrpcStatus(related.status()));
 }
 
-grpc::Status RelatedService::SearchByVector(grpc::ServerContext* context,
-                                            const v1::SearchByVectorRequest* request,
-                                            v1::SearchByVectorResponse* response) {
+grpc::Status RelatedService::SearchByVector(
+    grpc::ServerContext* context, const v1::SearchByVectorRequest* request,
+    v1::SearchByVectorResponse* response) {
   RequestRecorder recorder(metrics_, "SearchByVector");
   if (auto refused = Refuse(context)) return recorder.Finish(*refused);
-  auto policy = PolicyFromProto(request->policy(), index_.options().default_policy);
+  auto policy =
+      PolicyFromProto(request->policy(), index_.options().default_policy);
   if (!policy.ok()) return recorder.Finish(ToGrpcStatus(policy.status()));
   auto related = index_.RelatedToVector(
       {{request->embedding().begin(), request->embedding().end()},
@@ -69,11 +74,12 @@ grpc::Status RelatedService::BatchGetRelated(
     v1::BatchGetRelatedResponse* response) {
   RequestRecorder recorder(metrics_, "BatchGetRelated");
   if (auto refused = Refuse(context)) return recorder.Finish(*refused);
-  auto policy = PolicyFromProto(request->policy(), index_.options().default_policy);
+  auto policy =
+      PolicyFromProto(request->policy(), index_.options().default_policy);
   if (!policy.ok()) return recorder.Finish(ToGrpcStatus(policy.status()));
-  auto results =
-      index_.BatchRelated(IdsFromProto(request->article_ids()), request->limit(),
-                          IdsFromProto(request->exclude_ids()), *policy);
+  auto results = index_.BatchRelated(
+      IdsFromProto(request->article_ids()), request->limit(),
+      IdsFromProto(request->exclude_ids()), *policy);
   if (results.ok()) {
     for (const RelatedResult& result : *results) {
       v1::BatchGetRelatedResult* item = response->add_results();

@@ -250,5 +250,76 @@ TEST(StatsLinesTest, NamesEveryField) {
   EXPECT_EQ(StatsJson(stats)["article_count"], 120);
 }
 
+client::RankingDebug SampleDebug() {
+  client::RankingDebug debug;
+  client::RankingPolicy& p = debug.applied_policy;
+  p.sections = {"world", "sport"};
+  p.languages = {"en"};
+  p.max_age = absl::Hours(48);
+  p.required_attributes = {{"type", "news"}};
+  p.duplicate_threshold = 0.95f;
+  p.diversity_lambda = 0.7f;
+  p.recency_weight = 0;
+  p.now = absl::FromUnixSeconds(1764322200);  // 2025-11-28T09:30:00Z
+  p.debug = true;
+  debug.removed_by_section = 97;
+  debug.removed_by_date = 3;
+  debug.removed_as_near_duplicate = 1;
+  debug.candidates_considered = 19;
+  debug.search_rounds = 2;
+  return debug;
+}
+
+TEST(DebugLinesTest, ShowsTheAppliedControlsThenEveryCount) {
+  EXPECT_THAT(
+      Lines(DebugLines(SampleDebug())),
+      ElementsAre("applied_policy.sections: world,sport",
+                  "applied_policy.languages: en", "applied_policy.max_age: 48h",
+                  "applied_policy.required_attributes.type: news",
+                  "applied_policy.duplicate_threshold: 0.95",
+                  "applied_policy.diversity_lambda: 0.7",
+                  "applied_policy.recency_weight: 0",
+                  "applied_policy.now: 2025-11-28T09:30:00Z",
+                  "removed_by_section: 97", "removed_by_language: 0",
+                  "removed_by_date: 3", "removed_by_attributes: 0",
+                  "removed_by_exclude_ids: 0", "removed_by_min_score: 0",
+                  "removed_as_near_duplicate: 1", "candidates_considered: 19",
+                  "search_rounds: 2"));
+}
+
+TEST(DebugLinesTest, KeepsServerTextOnOneLine) {
+  client::RankingDebug debug;
+  debug.applied_policy.sections = {"a\nb"};
+  debug.applied_policy.required_attributes = {{"k\n", "v\tw"}};
+  debug.applied_policy.candidates = 80;
+  const std::string text = DebugLines(debug);
+  EXPECT_THAT(text, HasSubstr("applied_policy.sections: a b\n"));
+  EXPECT_THAT(text, HasSubstr("applied_policy.required_attributes.k : v w\n"));
+  EXPECT_THAT(text, HasSubstr("applied_policy.candidates: 80\n"));
+}
+
+TEST(DebugJsonTest, HasEveryControlAndCount) {
+  const nlohmann::ordered_json json = DebugJson(SampleDebug());
+  EXPECT_EQ(DumpJson(json["applied_policy"]),
+            R"({"sections":["world","sport"],"exclude_sections":[],)"
+            R"("languages":["en"],"published_after":null,)"
+            R"("published_before":null,"max_age":"48h",)"
+            R"("required_attributes":{"type":"news"},"min_score":null,)"
+            R"("duplicate_threshold":0.95,"diversity_lambda":0.7,)"
+            R"("recency_half_life":null,"recency_weight":0.0,)"
+            R"("now":"2025-11-28T09:30:00Z","candidates":0})");
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : json.items()) keys.push_back(key);
+  EXPECT_THAT(keys,
+              ElementsAre("applied_policy", "removed_by_section",
+                          "removed_by_language", "removed_by_date",
+                          "removed_by_attributes", "removed_by_exclude_ids",
+                          "removed_by_min_score", "removed_as_near_duplicate",
+                          "candidates_considered", "search_rounds"));
+  EXPECT_EQ(json["removed_by_section"], 97);
+  EXPECT_EQ(json["removed_as_near_duplicate"], 1);
+  EXPECT_EQ(json["search_rounds"], 2);
+}
+
 }  // namespace
 }  // namespace related::cli

@@ -51,7 +51,8 @@ std::vector<std::string> Ids(const std::vector<RelatedArticle>& related) {
   return ids;
 }
 
-RelatedQuery Query(ArticleId id, int limit, std::vector<ArticleId> exclude = {}) {
+RelatedQuery Query(ArticleId id, int limit,
+                   std::vector<ArticleId> exclude = {}) {
   return {std::move(id), limit, std::move(exclude), RankingPolicy{}};
 }
 
@@ -157,7 +158,8 @@ TEST_P(ArticleIndexTest, DeletedArticlesNeverAppear) {
     auto related = index->Related(Query(TestId(q), 100, {}));
     ASSERT_TRUE(related.ok());
     EXPECT_EQ(related->articles.size(), 100u);
-    for (const auto& r : related->articles) EXPECT_FALSE(doomed_set.count(r.id)) << r.id;
+    for (const auto& r : related->articles)
+      EXPECT_FALSE(doomed_set.count(r.id)) << r.id;
   }
   // Surviving articles still return their own metadata after slots moved.
   for (int i = 1; i < 300; i += 2) {
@@ -271,8 +273,8 @@ TEST_P(ArticleIndexTest, BatchRelatedReportsUnknownIdsPerItem) {
   const auto vectors = ClusteredVectors(100, kDim, 2, 21);
   auto index = NewIndex(GetParam());
   ASSERT_TRUE(index->Upsert(MakeArticles(vectors, 0, 100)).ok());
-  auto results =
-      index->BatchRelated({TestId(1), "missing", TestId(2)}, 5, {TestId(3)}, {});
+  auto results = index->BatchRelated({TestId(1), "missing", TestId(2)}, 5,
+                                     {TestId(3)}, {});
   ASSERT_TRUE(results.ok());
   ASSERT_EQ(results->size(), 3u);
   EXPECT_TRUE((*results)[0].status.ok());

@@ -35,7 +35,8 @@ Corpus MakeCorpus(uint32_t seed) {
   auto vectors = testing::ClusteredVectors(kArticles, kDim, 30, seed);
   std::normal_distribution<float> noise(0, 0.02f);
   for (int i = 1; i < kArticles; i += 9) {
-    for (int d = 0; d < kDim; ++d) vectors[i * kDim + d] = vectors[(i - 1) * kDim + d] + noise(rng);
+    for (int d = 0; d < kDim; ++d)
+      vectors[i * kDim + d] = vectors[(i - 1) * kDim + d] + noise(rng);
     testing::Normalize(&vectors[i * kDim], kDim);
   }
   Corpus corpus;
@@ -92,7 +93,10 @@ bool Eligible(const RankingPolicy& p, const ArticleMetadata& m) {
   if (date_filter && !m.published_at) return false;
   if (p.published_after && *m.published_at < *p.published_after) return false;
   if (p.published_before && *m.published_at > *p.published_before) return false;
-  if (p.max_age && *m.published_at < *p.now - *p.max_age) return false;
+  if (p.max_age &&
+      (*m.published_at < *p.now - *p.max_age || *m.published_at > *p.now)) {
+    return false;
+  }
   for (const auto& [k, v] : p.required_attributes) {
     auto it = m.attributes.find(k);
     if (it == m.attributes.end() || it->second != v) return false;
@@ -131,8 +135,10 @@ std::vector<Picked> GreedyBox(const RankingPolicy& p, const Corpus& c,
     if (p.recency_weight > 0) {
       double decay = 0;
       if (a.metadata.published_at) {
-        const double age = std::max(0.0, absl::ToDoubleSeconds(*p.now - *a.metadata.published_at));
-        decay = std::pow(2.0, -age / absl::ToDoubleSeconds(*p.recency_half_life));
+        const double age = std::max(
+            0.0, absl::ToDoubleSeconds(*p.now - *a.metadata.published_at));
+        decay =
+            std::pow(2.0, -age / absl::ToDoubleSeconds(*p.recency_half_life));
       }
       factor = 1 - p.recency_weight + p.recency_weight * decay;
     }
@@ -144,8 +150,8 @@ std::vector<Picked> GreedyBox(const RankingPolicy& p, const Corpus& c,
     double best_value = -1e300;
     for (size_t k = 0; k < open.size(); ++k) {
       const double penalty = box.empty() ? 0 : open[k].max_sim;
-      const double value =
-          p.diversity_lambda * open[k].relevance - (1 - p.diversity_lambda) * penalty;
+      const double value = p.diversity_lambda * open[k].relevance -
+                           (1 - p.diversity_lambda) * penalty;
       if (value > best_value) {
         best_value = value;
         best = k;
@@ -166,8 +172,9 @@ std::vector<Picked> GreedyBox(const RankingPolicy& p, const Corpus& c,
   return box;
 }
 
-std::vector<Picked> ReferenceBox(const RankingPolicy& p, const Corpus& c, int query,
-                                 int limit, const std::set<std::string>& exclude) {
+std::vector<Picked> ReferenceBox(const RankingPolicy& p, const Corpus& c,
+                                 int query, int limit,
+                                 const std::set<std::string>& exclude) {
   const std::vector<float>& q = c.articles[query].embedding;
   std::vector<std::pair<double, int>> eligible;
   for (int i = 0; i < int(c.articles.size()); ++i) {
@@ -176,7 +183,8 @@ std::vector<Picked> ReferenceBox(const RankingPolicy& p, const Corpus& c, int qu
     eligible.push_back({-Cosine(q, c.articles[i].embedding), i});
   }
   std::sort(eligible.begin(), eligible.end());
-  for (size_t pool = p.candidates > 0 ? p.candidates : std::max(4 * limit, 50);; pool *= 2) {
+  for (size_t pool = p.candidates > 0 ? p.candidates : std::max(4 * limit, 50);;
+       pool *= 2) {
     std::vector<int> candidates;
     for (size_t i = 0; i < std::min(pool, eligible.size()); ++i) {
       candidates.push_back(eligible[i].second);
@@ -196,12 +204,14 @@ std::vector<Picked> ReferenceBox(const RankingPolicy& p, const Corpus& c, int qu
   }
   for (size_t i = 0; i < got.size(); ++i) {
     if (got[i].id == want[i].id) continue;
-    auto tie = std::find_if(want.begin() + i + 1, want.end(), [&](const Picked& w) {
-      return w.id == got[i].id && std::abs(w.value - want[i].value) < 1e-5;
-    });
+    auto tie =
+        std::find_if(want.begin() + i + 1, want.end(), [&](const Picked& w) {
+          return w.id == got[i].id && std::abs(w.value - want[i].value) < 1e-5;
+        });
     if (tie == want.end()) {
-      return ::testing::AssertionFailure() << "position " << i << ": got " << got[i].id
-                                           << ", reference " << want[i].id;
+      return ::testing::AssertionFailure()
+             << "position " << i << ": got " << got[i].id << ", reference "
+             << want[i].id;
     }
     std::swap(want[i], *tie);
   }
@@ -244,9 +254,12 @@ TEST(RankingProperty, ExactIndexBuildsTheReferenceBox) {
     const int query = rng() % kArticles;
     const int limit = 1 + rng() % 20;
     std::set<std::string> exclude;
-    for (int e = rng() % 4; e > 0; --e) exclude.insert(c.articles[rng() % kArticles].id);
-    auto got = index->Related({c.articles[query].id, limit,
-                               {exclude.begin(), exclude.end()}, policy});
+    for (int e = rng() % 4; e > 0; --e)
+      exclude.insert(c.articles[rng() % kArticles].id);
+    auto got = index->Related({c.articles[query].id,
+                               limit,
+                               {exclude.begin(), exclude.end()},
+                               policy});
     ASSERT_TRUE(got.ok()) << got.status();
     const auto want = ReferenceBox(policy, c, query, limit, exclude);
     EXPECT_TRUE(SameBox(got->articles, want)) << "trial " << trial;
@@ -276,7 +289,8 @@ TEST(RankingProperty, HnswIndexRecallAgainstReferenceAtLeast95Percent) {
     EXPECT_EQ(got->articles.size(), want.size()) << "trial " << trial;
   }
   const double recall = double(found) / wanted;
-  std::cout << "hnsw: recall " << recall << " of " << wanted << " reference picks\n";
+  std::cout << "hnsw: recall " << recall << " of " << wanted
+            << " reference picks\n";
   EXPECT_GE(recall, 0.95);
 }
 
@@ -309,15 +323,18 @@ TEST(RankingProperty, SearchByVectorMatchesLookupOfTheSameVector) {
   auto by_id = index->Related({stored.id, 10, {}, policy});
   // The draft is the stored article's vector; exclude the article itself,
   // which a stored lookup always excludes.
-  auto by_vector = index->RelatedToVector({stored.embedding, 10, {stored.id}, policy});
+  auto by_vector =
+      index->RelatedToVector({stored.embedding, 10, {stored.id}, policy});
   ASSERT_TRUE(by_id.ok() && by_vector.ok());
   ASSERT_EQ(by_id->articles.size(), by_vector->articles.size());
   for (size_t i = 0; i < by_id->articles.size(); ++i) {
     EXPECT_EQ(by_id->articles[i].id, by_vector->articles[i].id);
   }
-  auto wrong = index->RelatedToVector({std::vector<float>(kDim + 1, 1.0f), 10, {}, {}});
+  auto wrong =
+      index->RelatedToVector({std::vector<float>(kDim + 1, 1.0f), 10, {}, {}});
   EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(wrong.status().message()), ::testing::HasSubstr("embedding"));
+  EXPECT_THAT(std::string(wrong.status().message()),
+              ::testing::HasSubstr("embedding"));
 }
 
 }  // namespace

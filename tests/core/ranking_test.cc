@@ -45,6 +45,8 @@ TEST(RankingPolicy, FiltersBySectionLanguageDateAndAttributes) {
   EXPECT_EQ(FailedFilter(p, m, kNow), FilterRule::kDate);
   m.published_at.reset();
   EXPECT_EQ(FailedFilter(p, m, kNow), FilterRule::kDate);
+  m.published_at = kNow + absl::Minutes(1);  // not yet published at `now`
+  EXPECT_EQ(FailedFilter(p, m, kNow), FilterRule::kDate);
   m = ok;
   m.attributes["type"] = "opinion";
   EXPECT_EQ(FailedFilter(p, m, kNow), FilterRule::kAttributes);

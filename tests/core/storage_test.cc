@@ -44,21 +44,25 @@ class StorageTest : public ::testing::Test {
   StoreOptions Options() {
     StoreOptions options;
     options.data_dir = dir_;
-    options.snapshot_interval = absl::ZeroDuration();  // snapshots only when asked
+    options.snapshot_interval =
+        absl::ZeroDuration();  // snapshots only when asked
     options.snapshot_wal_bytes = 0;
     options.log = [this](const std::string& line) { log_ += line + "\n"; };
     return options;
   }
 
-  static std::vector<Article> Articles(int first, int count, uint32_t seed = 1) {
-    const auto vectors = related::testing::ClusteredVectors(first + count, kDim, 3, seed);
+  static std::vector<Article> Articles(int first, int count,
+                                       uint32_t seed = 1) {
+    const auto vectors =
+        related::testing::ClusteredVectors(first + count, kDim, 3, seed);
     std::vector<Article> out;
     for (int i = first; i < first + count; ++i) {
       Article a;
       a.id = related::testing::TestId(i);
       a.embedding.assign(&vectors[i * kDim], &vectors[(i + 1) * kDim]);
       a.metadata.title = "Title " + std::to_string(i);
-      a.metadata.published_at = absl::FromUnixSeconds(1764300000 + i) + absl::Nanoseconds(i);
+      a.metadata.published_at =
+          absl::FromUnixSeconds(1764300000 + i) + absl::Nanoseconds(i);
       a.metadata.attributes["k"] = "v" + std::to_string(i);
       out.push_back(std::move(a));
     }
@@ -94,7 +98,8 @@ class StorageTest : public ::testing::Test {
   std::string Path(const std::string& name) { return dir_ + "/" + name; }
   std::vector<std::string> Files() {
     std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(dir_)) names.push_back(e.path().filename());
+    for (const auto& e : fs::directory_iterator(dir_))
+      names.push_back(e.path().filename());
     std::sort(names.begin(), names.end());
     return names;
   }
@@ -116,7 +121,11 @@ class StorageTest : public ::testing::Test {
 
 TEST(RecordCodec, RoundTripsAndRejectsEveryTruncation) {
   Article a{"2026/11/28/wörld/ß", {0.5f, -0.25f, 1e-30f}, {}};
-  a.metadata = {"Title", "https://x", "world", "de", absl::FromUnixSeconds(-5) + absl::Nanoseconds(7),
+  a.metadata = {"Title",
+                "https://x",
+                "world",
+                "de",
+                absl::FromUnixSeconds(-5) + absl::Nanoseconds(7),
                 {{"author", "Jörg"}, {"", ""}}};
   const std::string payload = EncodeUpsertRecord({a, a});
   auto decoded = DecodeWriteRecord(payload);
@@ -141,7 +150,8 @@ TEST_F(StorageTest, RecoversWritesAfterACrashWithoutSnapshot) {
     auto store = ArticleStore::Open(Options(), *index, nullptr);
     ASSERT_TRUE(store.ok()) << store.status();
     ASSERT_TRUE(index->Upsert(Articles(0, 50)).ok());
-    ASSERT_TRUE(index->Delete({related::testing::TestId(3), "never-there"}).ok());
+    ASSERT_TRUE(
+        index->Delete({related::testing::TestId(3), "never-there"}).ok());
     auto replaced = Articles(10, 1, /*seed=*/9);
     replaced[0].metadata.title = "Replaced";
     ASSERT_TRUE(index->Upsert(replaced).ok());
@@ -155,7 +165,8 @@ TEST_F(StorageTest, RecoversWritesAfterACrashWithoutSnapshot) {
   ExpectSame(Contents(*index), before);
   EXPECT_EQ(report.wal_records, 3);
   EXPECT_EQ(report.snapshot_segment, 0u);
-  EXPECT_EQ(index->Get(related::testing::TestId(10))->metadata.title, "Replaced");
+  EXPECT_EQ(index->Get(related::testing::TestId(10))->metadata.title,
+            "Replaced");
 }
 
 TEST_F(StorageTest, SnapshotPlusLogRecoversAndOldFilesAreRemoved) {
@@ -167,14 +178,16 @@ TEST_F(StorageTest, SnapshotPlusLogRecoversAndOldFilesAreRemoved) {
     ASSERT_TRUE(store->Snapshot().ok());
     ASSERT_TRUE(index->Upsert(Articles(40, 10)).ok());
     ASSERT_TRUE(store->Snapshot().ok());
-    ASSERT_TRUE(index->Delete({related::testing::TestId(0)}).ok());  // only in the log
+    ASSERT_TRUE(
+        index->Delete({related::testing::TestId(0)}).ok());  // only in the log
     before = Contents(*index);
   }
   // Two snapshots kept (newest and its fallback), the log from the older on.
-  EXPECT_THAT(Files(), ::testing::ElementsAre("snapshot-00000000000000000002.snap",
-                                              "snapshot-00000000000000000003.snap",
-                                              "wal-00000000000000000002.log",
-                                              "wal-00000000000000000003.log"));
+  EXPECT_THAT(Files(),
+              ::testing::ElementsAre("snapshot-00000000000000000002.snap",
+                                     "snapshot-00000000000000000003.snap",
+                                     "wal-00000000000000000002.log",
+                                     "wal-00000000000000000003.log"));
   auto index = NewIndex();
   RecoveryReport report;
   ASSERT_TRUE(ArticleStore::Open(Options(), *index, &report).ok());
@@ -188,7 +201,8 @@ TEST_F(StorageTest, TornLogTailIsTruncatedAndCounted) {
   {
     auto index = NewIndex();
     auto store = *ArticleStore::Open(Options(), *index, nullptr);
-    for (int i = 0; i < 5; ++i) ASSERT_TRUE(index->Upsert(Articles(i * 10, 10)).ok());
+    for (int i = 0; i < 5; ++i)
+      ASSERT_TRUE(index->Upsert(Articles(i * 10, 10)).ok());
   }
   const std::string wal = Path(WalSegmentName(1));
   const auto size = fs::file_size(wal);
@@ -207,7 +221,8 @@ TEST_F(StorageTest, FlippedByteInLastRecordDropsOnlyThatRecord) {
   {
     auto index = NewIndex();
     auto store = *ArticleStore::Open(Options(), *index, nullptr);
-    for (int i = 0; i < 3; ++i) ASSERT_TRUE(index->Upsert(Articles(i * 10, 10)).ok());
+    for (int i = 0; i < 3; ++i)
+      ASSERT_TRUE(index->Upsert(Articles(i * 10, 10)).ok());
   }
   FlipByte(Path(WalSegmentName(1)), 20);
   auto index = NewIndex();
@@ -233,7 +248,8 @@ TEST_F(StorageTest, CorruptLogBeforeTheLastSegmentRefusesToStart) {
   auto index = NewIndex();
   auto store = ArticleStore::Open(Options(), *index, nullptr);
   EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(store.status().message()), HasSubstr("refusing to skip data"));
+  EXPECT_THAT(std::string(store.status().message()),
+              HasSubstr("refusing to skip data"));
 }
 
 TEST_F(StorageTest, MissingLogSegmentRefusesToStart) {
@@ -246,7 +262,8 @@ TEST_F(StorageTest, MissingLogSegmentRefusesToStart) {
   auto index = NewIndex();
   auto store = ArticleStore::Open(Options(), *index, nullptr);
   EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(store.status().message()), HasSubstr("segment 2 is missing"));
+  EXPECT_THAT(std::string(store.status().message()),
+              HasSubstr("segment 2 is missing"));
 }
 
 TEST_F(StorageTest, CorruptSnapshotFallsBackToThePreviousOne) {
@@ -283,7 +300,8 @@ TEST_F(StorageTest, CorruptOnlySnapshotIsNeverTreatedAsEmpty) {
   auto index = NewIndex();
   auto store = ArticleStore::Open(Options(), *index, nullptr);
   EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(store.status().message()), HasSubstr("refusing to start"));
+  EXPECT_THAT(std::string(store.status().message()),
+              HasSubstr("refusing to start"));
   EXPECT_EQ(index->Stats().article_count, 0);
 
   fs::resize_file(Path(SnapshotName(2)), 10);  // truncated: same verdict
@@ -300,7 +318,8 @@ TEST_F(StorageTest, OtherDimensionOrFormatVersionIsAClearError) {
   auto wide = NewIndex(/*dim=*/16);
   auto store = ArticleStore::Open(Options(), *wide, nullptr);
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(store.status().message()), HasSubstr("holds 8-dimensional"));
+  EXPECT_THAT(std::string(store.status().message()),
+              HasSubstr("holds 8-dimensional"));
   EXPECT_THAT(std::string(store.status().message()), HasSubstr("--dim"));
 
   // Dimension 0 (unset) takes the stored one.
@@ -309,14 +328,16 @@ TEST_F(StorageTest, OtherDimensionOrFormatVersionIsAClearError) {
   EXPECT_EQ(open->Stats().dimension, kDim);
 
   // Version field (bytes 8..11) of the newest segment set to 99.
-  std::fstream f(Path(WalSegmentName(2)), std::ios::in | std::ios::out | std::ios::binary);
+  std::fstream f(Path(WalSegmentName(2)),
+                 std::ios::in | std::ios::out | std::ios::binary);
   f.seekp(8);
   const char v99[4] = {99, 0, 0, 0};
   f.write(v99, 4);
   f.close();
   auto versioned = ArticleStore::Open(Options(), *NewIndex(), nullptr);
   EXPECT_EQ(versioned.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(versioned.status().message()), HasSubstr("format version 99"));
+  EXPECT_THAT(std::string(versioned.status().message()),
+              HasSubstr("format version 99"));
 }
 
 TEST_F(StorageTest, LeftoverTemporarySnapshotIsIgnoredAndRemoved) {
@@ -341,7 +362,8 @@ TEST_F(StorageTest, ConcurrentWritersAreAllDurable) {
     std::vector<std::thread> writers;
     for (int t = 0; t < 8; ++t) {
       writers.emplace_back([&, t] {
-        for (int i = 0; i < 25; ++i) ASSERT_TRUE(index->Upsert(Articles(t * 25 + i, 1)).ok());
+        for (int i = 0; i < 25; ++i)
+          ASSERT_TRUE(index->Upsert(Articles(t * 25 + i, 1)).ok());
       });
     }
     for (auto& w : writers) w.join();

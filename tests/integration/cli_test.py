@@ -232,10 +232,12 @@ class CliTest(unittest.TestCase):
         """with COLUMNS set, long titles are cut with … on a character boundary"""
         title = "東京タワー Ünïcödé — " * 6
         self.delete_later("cli-test/twin")
-        # The same embedding as demo[0], so it is its top related article.
+        # The same embedding as demo[0], so it is its top related article
+        # once near-duplicate suppression, which would drop it, is off.
         imported = self.run_cli("import", "-", stdin=self.article("cli-test/twin", 0, title=title))
         self.assertExit(imported, 0)
-        result = self.run_cli("related", self.demo[0]["id"], env={"COLUMNS": "70"})
+        result = self.run_cli("related", self.demo[0]["id"], "--duplicate_threshold=1",
+                              env={"COLUMNS": "70"})
         self.assertExit(result, 0)  # and stdout decoded as strict UTF-8
         rows = table_rows(result.stdout)
         self.assertEqual(rows[1][2], "cli-test/twin")
@@ -294,6 +296,139 @@ class CliTest(unittest.TestCase):
         self.assertEqual([r["code"] for r in doc["results"]], ["OK", "NOT_FOUND"])
         self.assertEqual(len(doc["results"][0]["related"]), 10)
         self.assertIn("error", doc["results"][1])
+
+    # --- ranking policy and search ------------------------------------------
+
+    def test_related_sections_filter_with_debug(self):
+        """--sections keeps other sections out; --debug prints the policy and counts after the table"""
+        query = self.demo[0]["id"]  # a science article
+        result = self.run_cli("related", query, "--sections=sport", "--debug")
+        self.assertExit(result, 0)
+        table, _, debug_text = result.stdout.partition("\n\n")
+        rows = table_rows(table)
+        self.assertEqual(rows[0], ["rank", "score", "id", "title", "section"])
+        self.assertEqual(len(rows), 11, result.stdout)
+        self.assertEqual({row[4] for row in rows[1:]}, {"sport"}, result.stdout)
+        debug = dict(line.split(": ", 1) for line in debug_text.splitlines())
+        self.assertEqual(debug["applied_policy.sections"], "sport")
+        # The server's defaults fill what the command line left out.
+        self.assertEqual(debug["applied_policy.duplicate_threshold"], "0.95")
+        # The exact index examines all 100 articles outside sport but the query.
+        self.assertEqual(int(debug["removed_by_section"]), 99)
+        self.assertEqual(int(debug["removed_by_language"]), 0)
+        self.assertGreaterEqual(int(debug["search_rounds"]), 1)
+
+        doc = json.loads(self.run_cli("--json", "related", query, "--sections=sport",
+                                      "--languages=en", "--debug").stdout)
+        self.assertEqual(list(doc), ["article_id", "related", "debug"])
+        self.assertEqual({item["section"] for item in doc["related"]}, {"sport"})
+        self.assertEqual({item["language"] for item in doc["related"]}, {"en"})
+        self.assertEqual(doc["debug"]["applied_policy"]["sections"], ["sport"])
+        self.assertEqual(doc["debug"]["applied_policy"]["languages"], ["en"])
+        self.assertIsNone(doc["debug"]["applied_policy"]["max_age"])
+        self.assertGreater(doc["debug"]["removed_by_section"], 0)
+        # Without --debug there is no debug output.
+        plain = self.run_cli("--json", "related", query, "--sections=sport")
+        self.assertNotIn("debug", json.loads(plain.stdout))
+
+    def test_duplicate_threshold_1_disables_suppression(self):
+        """an exact twin of the query is dropped by default and shown with --duplicate_threshold=1"""
+        query = self.demo[30]["id"]
+        self.delete_later("cli-test/syndicated-copy")
+        imported = self.run_cli("import", "-", stdin=self.article("cli-test/syndicated-copy", 30))
+        self.assertExit(imported, 0)
+
+        default = json.loads(self.run_cli("--json", "related", query, "--debug").stdout)
+        self.assertNotIn("cli-test/syndicated-copy",
+                         [item["article_id"] for item in default["related"]])
+        self.assertGreaterEqual(default["debug"]["removed_as_near_duplicate"], 1)
+
+        result = self.run_cli("--json", "related", query, "--debug", "--duplicate_threshold=1")
+        self.assertExit(result, 0)
+        doc = json.loads(result.stdout)
+        self.assertEqual(doc["related"][0]["article_id"], "cli-test/syndicated-copy")
+        self.assertEqual(doc["debug"]["removed_as_near_duplicate"], 0)
+        self.assertEqual(doc["debug"]["applied_policy"]["duplicate_threshold"], 1.0)
+
+    def test_policy_filters_by_date_attributes_and_age(self):
+        """--published_after, --require and --max_age with --now filter as asked"""
+        query = self.demo[0]["id"]
+        doc = json.loads(self.run_cli(
+            "--json", "related", query, "--limit=20", "--require=type=analysis",
+            "--published_after=2026-10-15T00:00:00Z", "--debug").stdout)
+        self.assertTrue(doc["related"])
+        for item in doc["related"]:
+            self.assertEqual(item["attributes"]["type"], "analysis")
+            self.assertGreaterEqual(item["published_at"], "2026-10-15T00:00:00Z")
+        self.assertGreater(doc["debug"]["removed_by_attributes"], 0)
+        self.assertGreater(doc["debug"]["removed_by_date"], 0)
+
+        doc = json.loads(self.run_cli(
+            "--json", "related", query, "--limit=100", "--max_age=72h",
+            "--now=2026-11-30T14:00:00Z", "--debug").stdout)
+        self.assertEqual(doc["debug"]["applied_policy"]["max_age"], "72h")
+        self.assertEqual(doc["debug"]["applied_policy"]["now"], "2026-11-30T14:00:00Z")
+        self.assertTrue(doc["related"])
+        for item in doc["related"]:
+            self.assertGreaterEqual(item["published_at"], "2026-11-27T14:00:00Z")
+
+    def test_policy_value_out_of_range_is_the_servers_error(self):
+        """a value that parses but is out of range: the server names the field, exit 1"""
+        result = self.run_cli("related", self.demo[0]["id"], "--diversity=2")
+        self.assertExit(result, 1)
+        self.assertRegex(result.stderr,
+                         r"^related-cli: INVALID_ARGUMENT: policy\.diversity_lambda: ")
+
+    def test_batch_applies_the_policy_to_every_item(self):
+        """`batch --sections --debug` filters each item and gives each its own debug"""
+        ids = [self.demo[0]["id"], self.demo[40]["id"]]
+        doc = json.loads(self.run_cli("--json", "batch", *ids, "--limit=3",
+                                      "--sections=culture", "--debug").stdout)
+        self.assertEqual([r["article_id"] for r in doc["results"]], ids)
+        for result in doc["results"]:
+            self.assertEqual(len(result["related"]), 3)
+            self.assertEqual({item["section"] for item in result["related"]}, {"culture"})
+            self.assertEqual(result["debug"]["applied_policy"]["sections"], ["culture"])
+            self.assertGreater(result["debug"]["removed_by_section"], 0)
+        text = self.run_cli("batch", *ids, "--limit=3", "--sections=culture", "--debug")
+        self.assertExit(text, 0)
+        self.assertEqual(text.stdout.count("applied_policy.sections: culture\n"), 2)
+
+    def test_search_by_vector(self):
+        """`search` ranks a vector as `related` ranks a stored article, from --vector or a file"""
+        source = self.demo[50]
+        vector_file = os.path.join(self.tmp.name, "draft.json")
+        with open(vector_file, "w", encoding="utf-8") as f:
+            json.dump(source["embedding"], f)
+        # The stored article is the draft's own near-duplicate, first once
+        # suppression is off.
+        result = self.run_cli("search", f"--vector_file={vector_file}", "--limit=3",
+                              "--duplicate_threshold=1")
+        self.assertExit(result, 0)
+        rows = table_rows(result.stdout)
+        self.assertEqual(len(rows), 4, result.stdout)
+        self.assertEqual(rows[1][2], source["id"])
+        self.assertEqual(rows[1][1], "1.000")
+
+        # By default it is dropped, which leaves what `related` gives.
+        vector = ",".join(repr(v) for v in source["embedding"])
+        searched = json.loads(self.run_cli("--json", "search", f"--vector={vector}",
+                                           "--debug").stdout)
+        self.assertEqual(list(searched), ["related", "debug"])
+        self.assertGreaterEqual(searched["debug"]["removed_as_near_duplicate"], 1)
+        related = json.loads(self.run_cli("--json", "related", source["id"]).stdout)
+        self.assertEqual([i["article_id"] for i in searched["related"]],
+                         [i["article_id"] for i in related["related"]])
+
+        filtered = json.loads(self.run_cli("--json", "search", f"--vector={vector}",
+                                           "--sections=business", "--limit=4").stdout)
+        self.assertEqual(len(filtered["related"]), 4)
+        self.assertEqual({i["section"] for i in filtered["related"]}, {"business"})
+
+        wrong_size = self.run_cli("search", "--vector=1,2,3")
+        self.assertExit(wrong_size, 1)
+        self.assertRegex(wrong_size.stderr,
+                         r"^related-cli: INVALID_ARGUMENT: embedding: expected 64 values, got 3")
 
     # --- get / delete / stats / health / ping --------------------------------
 
@@ -371,16 +506,30 @@ class CliTest(unittest.TestCase):
         self.assertEqual(unknown.stdout, "")
         for args in (["related"], ["get", "a", "b"], ["stats", "--limit=3"],
                      ["--no_such_flag", "stats"], ["related", "x", "--limit=many"],
-                     ["related", "x", "--limit=-1"], []):
+                     ["related", "x", "--limit=-1"], [],
+                     # policy flags: misplaced, or text that does not parse
+                     ["stats", "--debug"], ["get", "x", "--sections=world"],
+                     ["related", "x", "--vector=1,2"], ["related", "x", "--max_age=2 days"],
+                     ["related", "x", "--published_after=yesterday"],
+                     ["batch", "x", "--require=type"], ["related", "x", "--min_score=high"],
+                     ["related", "x", "--candidates=-5"], ["related", "x", "--debug=maybe"],
+                     # search: exactly one vector source, no positional argument
+                     ["search"], ["search", "--vector=1", f"--vector_file={CONFIG.demo}"],
+                     ["search", "x", "--vector=1"], ["search", "--vector=1,x"],
+                     ["search", "--vector=0,0"],
+                     ["search", f"--vector_file={os.path.join(self.tmp.name, 'nope.json')}"],
+                     ["search", f"--vector_file={CONFIG.demo}"]):
             result = self.run_cli(*args)
             self.assertExit(result, 2)
             self.assertTrue(result.stderr.startswith("related-cli: "), result.stderr)
+            self.assertEqual(result.stdout, "")
 
     def test_help_lists_commands_and_flags(self):
         """--help lists the commands and the CLI's flags"""
         result = self.run_cli("--help")
-        for text in ("related <id>", "import <file.jsonl", "health", "--batch_size",
-                     "--exclude", "--timeout", "Exit codes"):
+        for text in ("related <id>", "search --vector", "import <file.jsonl", "health",
+                     "--batch_size", "--exclude", "--sections", "--duplicate_threshold",
+                     "--vector_file", "--timeout", "Exit codes"):
             self.assertIn(text, result.stdout)
 
 

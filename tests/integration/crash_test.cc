@@ -78,20 +78,23 @@ void RunWriter(Writer& w, const std::string& address, std::atomic<bool>& stop,
     const int count = 1 + rng() % 4;
     for (int i = 0; i < count; ++i) {
       const std::string id = w.Id(rng() % kIdsPerWriter);
-      if (std::find(op.ids.begin(), op.ids.end(), id) == op.ids.end()) op.ids.push_back(id);
+      if (std::find(op.ids.begin(), op.ids.end(), id) == op.ids.end())
+        op.ids.push_back(id);
     }
     op.version = w.next_version++;
     w.pending = op;
     absl::Status status;
     if (op.upsert) {
       std::vector<Article> batch;
-      for (const auto& id : op.ids) batch.push_back(MakeArticle(id, op.version));
+      for (const auto& id : op.ids)
+        batch.push_back(MakeArticle(id, op.version));
       status = client.Upsert(batch).status();
     } else {
       status = client.Delete(op.ids).status();
     }
     if (!status.ok()) return;  // the server is gone; `pending` stays unresolved
-    for (const auto& id : op.ids) w.model[id] = op.upsert ? State(op.version) : std::nullopt;
+    for (const auto& id : op.ids)
+      w.model[id] = op.upsert ? State(op.version) : std::nullopt;
     w.pending.reset();
     ++w.acknowledged;
   }
@@ -99,7 +102,8 @@ void RunWriter(Writer& w, const std::string& address, std::atomic<bool>& stop,
 
 State Observe(RelatedClient& client, const std::string& id) {
   auto article = client.GetArticle(id);
-  if (article.status().code() == absl::StatusCode::kNotFound) return std::nullopt;
+  if (article.status().code() == absl::StatusCode::kNotFound)
+    return std::nullopt;
   EXPECT_TRUE(article.ok()) << article.status();
   if (!article.ok()) return std::nullopt;
   return std::stoi(article->metadata.attributes.at("version"));
@@ -111,8 +115,9 @@ void Verify(RelatedClient& client, std::vector<Writer>& writers, int cycle) {
   for (Writer& w : writers) {
     for (int k = 0; k < kIdsPerWriter; ++k) {
       const std::string id = w.Id(k);
-      const bool in_flight = w.pending.has_value() &&
-                             std::count(w.pending->ids.begin(), w.pending->ids.end(), id);
+      const bool in_flight =
+          w.pending.has_value() &&
+          std::count(w.pending->ids.begin(), w.pending->ids.end(), id);
       if (in_flight) continue;
       EXPECT_EQ(Observe(client, id), w.model[id])
           << "cycle " << cycle << ": acknowledged state of " << id << " lost";
@@ -129,13 +134,14 @@ void Verify(RelatedClient& client, std::vector<Writer>& writers, int cycle) {
       } else if (seen == w.model[id] && seen != new_state) {
         ++not_applied;
       } else if (seen != w.model[id] && seen != new_state) {
-        ADD_FAILURE() << "cycle " << cycle << ": " << id << " is in neither the old nor "
+        ADD_FAILURE() << "cycle " << cycle << ": " << id
+                      << " is in neither the old nor "
                       << "the new state";
       }
     }
     EXPECT_FALSE(applied > 0 && not_applied > 0)
-        << "cycle " << cycle << ": a batch was partly applied (" << applied << " of "
-        << p.ids.size() << ")";
+        << "cycle " << cycle << ": a batch was partly applied (" << applied
+        << " of " << p.ids.size() << ")";
     if (applied > 0) {
       for (const auto& id : p.ids) w.model[id] = new_state;
     }
@@ -157,12 +163,14 @@ TEST(CrashTest, AcknowledgedWritesSurviveRepeatedSigkill) {
     // Small snapshot triggers, so kills also land during snapshots; the
     // index kind alternates, so both are rebuilt from disk.
     auto server = ServerProcess::Start(
-        ServerBinary(), {"--data_dir=" + data_dir, "--dim=" + std::to_string(kDim),
-                         cycle % 2 ? "--index=hnsw" : "--index=exact",
-                         "--snapshot_wal_bytes=20000", "--snapshot_interval=300ms"});
+        ServerBinary(),
+        {"--data_dir=" + data_dir, "--dim=" + std::to_string(kDim),
+         cycle % 2 ? "--index=hnsw" : "--index=exact",
+         "--snapshot_wal_bytes=20000", "--snapshot_interval=300ms"});
     ASSERT_TRUE(server.ok()) << server.status();
     RelatedClient client({server->grpc_address(), absl::Seconds(10)});
-    ASSERT_TRUE(client.WaitUntilServing(absl::Seconds(30)).ok()) << server->DrainStderr();
+    ASSERT_TRUE(client.WaitUntilServing(absl::Seconds(30)).ok())
+        << server->DrainStderr();
     Verify(client, writers, cycle);
     if (::testing::Test::HasFailure()) {
       std::cerr << server->DrainStderr();
@@ -172,8 +180,8 @@ TEST(CrashTest, AcknowledgedWritesSurviveRepeatedSigkill) {
     std::atomic<bool> stop{false};
     std::vector<std::thread> threads;
     for (Writer& w : writers) {
-      threads.emplace_back(RunWriter, std::ref(w), server->grpc_address(), std::ref(stop),
-                           static_cast<uint32_t>(rng()));
+      threads.emplace_back(RunWriter, std::ref(w), server->grpc_address(),
+                           std::ref(stop), static_cast<uint32_t>(rng()));
     }
     // The moment of the crash is what is random here, not a synchronisation.
     absl::SleepFor(absl::Milliseconds(100 + rng() % 400));
@@ -187,7 +195,8 @@ TEST(CrashTest, AcknowledgedWritesSurviveRepeatedSigkill) {
   }
   // One more start to check the state the last kill left.
   auto server = ServerProcess::Start(
-      ServerBinary(), {"--data_dir=" + data_dir, "--dim=" + std::to_string(kDim)});
+      ServerBinary(),
+      {"--data_dir=" + data_dir, "--dim=" + std::to_string(kDim)});
   ASSERT_TRUE(server.ok());
   RelatedClient client({server->grpc_address(), absl::Seconds(10)});
   ASSERT_TRUE(client.WaitUntilServing(absl::Seconds(30)).ok());
@@ -195,7 +204,8 @@ TEST(CrashTest, AcknowledgedWritesSurviveRepeatedSigkill) {
   EXPECT_EQ(*server->StopWith(SIGTERM), 0);
   std::cout << cycles << " SIGKILL cycles, " << total_acknowledged
             << " acknowledged write calls checked\n";
-  EXPECT_GT(total_acknowledged, cycles * 5) << "too few writes to prove anything";
+  EXPECT_GT(total_acknowledged, cycles * 5)
+      << "too few writes to prove anything";
   std::filesystem::remove_all(data_dir);
 }
 

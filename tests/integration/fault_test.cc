@@ -21,9 +21,9 @@
 namespace related {
 namespace {
 
-using ::testing::HasSubstr;
 using client::Article;
 using client::RelatedClient;
+using ::testing::HasSubstr;
 using testing::ServerBinary;
 using testing::ServerProcess;
 
@@ -32,9 +32,11 @@ constexpr int kDim = 64;
 Article MakeArticle(int i) {
   Article a;
   a.id = "fault/" + std::to_string(i);
-  for (int d = 0; d < kDim; ++d) a.embedding.push_back(float((i * 31 + d * 7) % 17) - 8.0f);
+  for (int d = 0; d < kDim; ++d)
+    a.embedding.push_back(float((i * 31 + d * 7) % 17) - 8.0f);
   a.embedding[0] += 100.0f;  // never the zero vector
-  a.metadata.title = std::string(400, 'x');  // bigger records fill the disk sooner
+  a.metadata.title =
+      std::string(400, 'x');  // bigger records fill the disk sooner
   return a;
 }
 
@@ -54,14 +56,15 @@ class FaultTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
   void Remount(const char* options, unsigned long flags = 0) {
-    ASSERT_EQ(mount("tmpfs", dir_.c_str(), "tmpfs", MS_REMOUNT | flags, options), 0)
+    ASSERT_EQ(
+        mount("tmpfs", dir_.c_str(), "tmpfs", MS_REMOUNT | flags, options), 0)
         << std::strerror(errno);
   }
   absl::StatusOr<ServerProcess> StartServer() {
-    return ServerProcess::Start(ServerBinary(),
-                                {"--data_dir=" + dir_, "--dim=" + std::to_string(kDim),
-                                 "--index=exact", "--snapshot_interval=0s",
-                                 "--snapshot_wal_bytes=100000000"});
+    return ServerProcess::Start(
+        ServerBinary(),
+        {"--data_dir=" + dir_, "--dim=" + std::to_string(kDim), "--index=exact",
+         "--snapshot_interval=0s", "--snapshot_wal_bytes=100000000"});
   }
 
   std::string dir_;
@@ -94,7 +97,8 @@ TEST_F(FaultTest, DiskFullFailsWritesCleanlyAndRecoversWhenSpaceReturns) {
   const int rejected = static_cast<int>(acknowledged.size());
   EXPECT_EQ(client.GetArticle(MakeArticle(rejected).id).status().code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(client.GetStats()->article_count, static_cast<int64_t>(acknowledged.size()));
+  EXPECT_EQ(client.GetStats()->article_count,
+            static_cast<int64_t>(acknowledged.size()));
 
   // Space returns: writes succeed again, with no restart.
   Remount("size=16m");
@@ -106,8 +110,10 @@ TEST_F(FaultTest, DiskFullFailsWritesCleanlyAndRecoversWhenSpaceReturns) {
   auto restarted = StartServer();
   ASSERT_TRUE(restarted.ok());
   RelatedClient again({restarted->grpc_address(), absl::Seconds(10)});
-  ASSERT_TRUE(again.WaitUntilServing(absl::Seconds(20)).ok()) << restarted->DrainStderr();
-  EXPECT_EQ(again.GetStats()->article_count, static_cast<int64_t>(acknowledged.size()));
+  ASSERT_TRUE(again.WaitUntilServing(absl::Seconds(20)).ok())
+      << restarted->DrainStderr();
+  EXPECT_EQ(again.GetStats()->article_count,
+            static_cast<int64_t>(acknowledged.size()));
   for (const std::string& id : acknowledged) {
     ASSERT_TRUE(again.GetArticle(id).ok()) << id;
   }
@@ -117,8 +123,9 @@ TEST_F(FaultTest, DiskFullFailsWritesCleanlyAndRecoversWhenSpaceReturns) {
 TEST_F(FaultTest, UnusableDataDirectoryIsAOneLineStartupError) {
   Remount("size=16m", MS_RDONLY);
   auto run = ServerProcess::RunToExit(
-      ServerBinary(), {"--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",
-                       "--data_dir=" + dir_, "--dim=8"});
+      ServerBinary(),
+      {"--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",
+       "--data_dir=" + dir_, "--dim=8"});
   ASSERT_TRUE(run.ok());
   EXPECT_EQ(run->code, 1);
   EXPECT_THAT(run->stderr_text, HasSubstr("Read-only file system"));

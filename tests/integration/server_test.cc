@@ -16,9 +16,19 @@ namespace related {
 namespace {
 
 using client::Article;
+using client::RankingPolicy;
 using client::RelatedClient;
+using client::RelatedItem;
 using testing::ClusteredVectors;
+using ::testing::Contains;
+using ::testing::Each;
+using ::testing::ElementsAre;
+using ::testing::Field;
+using ::testing::FloatEq;
 using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::Optional;
+using ::testing::Pair;
 using testing::ServerBinary;
 using testing::ServerProcess;
 using testing::TestId;
@@ -42,6 +52,26 @@ std::vector<Article> MakeArticles(const std::vector<float>& vectors, int first,
     out.push_back(std::move(a));
   }
   return out;
+}
+
+// MakeArticles with every third article (0, 3, 6, ...) in "sport".
+std::vector<Article> MakeArticlesInTwoSections(
+    const std::vector<float>& vectors, int count) {
+  std::vector<Article> articles = MakeArticles(vectors, 0, count);
+  for (int i = 0; i < count; i += 3) articles[i].metadata.section = "sport";
+  return articles;
+}
+
+std::vector<std::string> IdsOf(const std::vector<RelatedItem>& items) {
+  std::vector<std::string> ids;
+  for (const RelatedItem& item : items) ids.push_back(item.article_id);
+  return ids;
+}
+
+// Matches a RelatedItem whose section is `section`.
+auto InSection(const std::string& section) {
+  return Field(&RelatedItem::metadata,
+               Field(&client::Metadata::section, section));
 }
 
 class ServerTest : public ::testing::TestWithParam<std::string> {
@@ -96,9 +126,10 @@ TEST_P(ServerTest, RelatedRoundTripWithMetadata) {
 
   auto related = client_->Related(TestId(7), 10, {TestId(8)});
   ASSERT_TRUE(related.ok()) << related.status();
-  ASSERT_EQ(related->size(), 10u);
+  ASSERT_EQ(related->items.size(), 10u);
+  EXPECT_EQ(related->debug, std::nullopt) << "debug was not asked for";
   float previous = 2;
-  for (const auto& item : *related) {
+  for (const auto& item : related->items) {
     EXPECT_NE(item.article_id, TestId(7));
     EXPECT_NE(item.article_id, TestId(8));
     EXPECT_LE(item.score, previous);
@@ -175,6 +206,193 @@ TEST_P(ServerTest, BatchRelatedReportsUnknownIdsPerItem) {
   EXPECT_EQ((*items)[2].related.size(), 3u);
 }
 
+TEST_P(ServerTest, SectionsFilterWithDebugCounts) {
+  const auto vectors = ClusteredVectors(300, kDim, 6, 36);
+  ASSERT_TRUE(client_->Upsert(MakeArticlesInTwoSections(vectors, 300)).ok());
+  RankingPolicy policy;
+  policy.sections = {"sport"};
+  policy.debug = true;
+
+  auto related = client_->Related(TestId(7), 10, {}, policy);
+  ASSERT_TRUE(related.ok()) << related.status();
+  ASSERT_EQ(related->items.size(), 10u);
+  EXPECT_THAT(related->items, Each(InSection("sport")));
+  ASSERT_TRUE(related->debug.has_value());
+  const client::RankingDebug& debug = *related->debug;
+  EXPECT_THAT(debug.applied_policy.sections, ElementsAre("sport"));
+  EXPECT_TRUE(debug.applied_policy.debug);
+  // What the request left unset is the server's default (its flags).
+  EXPECT_THAT(debug.applied_policy.duplicate_threshold,
+              Optional(FloatEq(0.95f)));
+  EXPECT_THAT(debug.applied_policy.diversity_lambda, Optional(FloatEq(1.0f)));
+  EXPECT_EQ(debug.applied_policy.max_age, std::nullopt);
+  if (GetParam() == "exact") {
+    // The exact index examines every article: all 200 "world" ones but the
+    // query itself, which is not counted as removed.
+    EXPECT_EQ(debug.removed_by_section, 199);
+  } else {
+    EXPECT_GT(debug.removed_by_section, 0);
+  }
+  EXPECT_EQ(debug.removed_by_language, 0);
+  EXPECT_EQ(debug.removed_by_exclude_ids, 0);
+  EXPECT_GE(debug.candidates_considered, 10);
+  EXPECT_GE(debug.search_rounds, 1);
+
+  // The same box without debug information.
+  policy.debug = false;
+  auto quiet = client_->Related(TestId(7), 10, {}, policy);
+  ASSERT_TRUE(quiet.ok()) << quiet.status();
+  EXPECT_EQ(quiet->debug, std::nullopt);
+  EXPECT_EQ(IdsOf(quiet->items), IdsOf(related->items));
+
+  // The server names a control out of range.
+  policy.diversity_lambda = 1.5f;
+  auto bad = client_->Related(TestId(7), 10, {}, policy);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("policy.diversity_lambda"));
+}
+
+TEST_P(ServerTest, EveryPolicyControlRoundTrips) {
+  const auto vectors = ClusteredVectors(200, kDim, 4, 37);
+  ASSERT_TRUE(client_->Upsert(MakeArticles(vectors, 0, 200)).ok());
+  // Articles are published at 1764300000 + i seconds.
+  const absl::Time now =
+      absl::FromUnixSeconds(1764300000 + 500) + absl::Milliseconds(250);
+  RankingPolicy policy;
+  policy.exclude_sections = {"culture"};
+  policy.languages = {"en"};
+  policy.published_after = absl::FromUnixSeconds(1764300000);
+  policy.published_before = now;
+  policy.max_age = absl::Hours(1) + absl::Milliseconds(5);
+  policy.required_attributes = {{"author", "desk"}};
+  policy.min_score = -0.5f;
+  policy.duplicate_threshold = 0.99f;
+  policy.diversity_lambda = 0.8f;
+  policy.recency_half_life = absl::Minutes(90);
+  policy.recency_weight = 0.5f;
+  policy.now = now;
+  policy.candidates = 60;
+  policy.debug = true;
+
+  auto related = client_->Related(TestId(3), 10, {}, policy);
+  ASSERT_TRUE(related.ok()) << related.status();
+  EXPECT_EQ(related->items.size(), 10u);  // every article passes the filters
+  ASSERT_TRUE(related->debug.has_value());
+  const RankingPolicy& applied = related->debug->applied_policy;
+  EXPECT_TRUE(applied.sections.empty());
+  EXPECT_EQ(applied.exclude_sections, policy.exclude_sections);
+  EXPECT_EQ(applied.languages, policy.languages);
+  EXPECT_EQ(applied.published_after, policy.published_after);
+  EXPECT_EQ(applied.published_before, policy.published_before);
+  EXPECT_EQ(applied.max_age, policy.max_age);
+  EXPECT_THAT(applied.required_attributes, ElementsAre(Pair("author", "desk")));
+  EXPECT_EQ(applied.min_score, policy.min_score);
+  EXPECT_EQ(applied.duplicate_threshold, policy.duplicate_threshold);
+  EXPECT_EQ(applied.diversity_lambda, policy.diversity_lambda);
+  EXPECT_EQ(applied.recency_half_life, policy.recency_half_life);
+  EXPECT_EQ(applied.recency_weight, policy.recency_weight);
+  EXPECT_EQ(applied.now, policy.now);
+  EXPECT_EQ(applied.candidates, 60);
+  EXPECT_EQ(related->debug->removed_by_date, 0);
+  EXPECT_EQ(related->debug->removed_by_attributes, 0);
+
+  // A date filter that excludes the older half is applied as sent.
+  policy.published_after = absl::FromUnixSeconds(1764300100);
+  related = client_->Related(TestId(150), 10, {}, policy);
+  ASSERT_TRUE(related.ok()) << related.status();
+  ASSERT_EQ(related->items.size(), 10u);
+  for (const RelatedItem& item : related->items) {
+    EXPECT_GE(*item.metadata.published_at, *policy.published_after)
+        << item.article_id;
+  }
+  EXPECT_GT(related->debug->removed_by_date, 0);
+}
+
+TEST_P(ServerTest, SearchByVectorRanksAsRelatedDoes) {
+  const auto vectors = ClusteredVectors(300, kDim, 6, 38);
+  ASSERT_TRUE(client_->Upsert(MakeArticlesInTwoSections(vectors, 300)).ok());
+  // Article 7's vector, scaled: the server normalises it.
+  std::vector<float> query(vectors.begin() + 7 * kDim,
+                           vectors.begin() + 8 * kDim);
+  for (float& v : query) v *= 3.0f;
+
+  // The stored article is its own near-duplicate: dropped by default...
+  RankingPolicy policy;
+  policy.debug = true;
+  auto found = client_->SearchByVector(query, 10, {}, policy);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->items.size(), 10u);
+  EXPECT_THAT(IdsOf(found->items), Not(Contains(TestId(7))));
+  ASSERT_TRUE(found->debug.has_value());
+  EXPECT_GE(found->debug->removed_as_near_duplicate, 1);
+  if (GetParam() == "exact") {
+    // ...which leaves what GetRelated gives for the stored article.
+    auto related = client_->Related(TestId(7), 10);
+    ASSERT_TRUE(related.ok()) << related.status();
+    EXPECT_EQ(IdsOf(found->items), IdsOf(related->items));
+  }
+
+  // ...and first, at similarity 1, with suppression off.
+  policy.duplicate_threshold = 1.0f;
+  found = client_->SearchByVector(query, 3, {}, policy);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->items.size(), 3u);
+  EXPECT_EQ(found->items[0].article_id, TestId(7));
+  EXPECT_NEAR(found->items[0].score, 1.0f, 1e-5);
+  EXPECT_EQ(found->debug->removed_as_near_duplicate, 0);
+
+  // Filters and exclusions apply as to GetRelated.
+  policy.sections = {"sport"};
+  found = client_->SearchByVector(query, 10, {TestId(0), TestId(3)}, policy);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->items.size(), 10u);
+  EXPECT_THAT(found->items, Each(InSection("sport")));
+  EXPECT_THAT(IdsOf(found->items), Not(Contains(TestId(0))));
+  EXPECT_THAT(IdsOf(found->items), Not(Contains(TestId(3))));
+  EXPECT_GT(found->debug->removed_by_section, 0);
+
+  auto wrong_size = client_->SearchByVector({1.0f, 2.0f});
+  EXPECT_EQ(wrong_size.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(wrong_size.status().message()),
+              HasSubstr("embedding"));
+}
+
+TEST_P(ServerTest, BatchRelatedAppliesThePolicyToEachItem) {
+  const auto vectors = ClusteredVectors(300, kDim, 6, 39);
+  ASSERT_TRUE(client_->Upsert(MakeArticlesInTwoSections(vectors, 300)).ok());
+  RankingPolicy policy;
+  policy.sections = {"sport"};
+  policy.diversity_lambda = 0.5f;
+  policy.debug = true;
+  const std::vector<std::string> ids = {TestId(1), "nope", TestId(3)};
+  auto items = client_->BatchRelated(ids, 5, {TestId(6)}, policy);
+  ASSERT_TRUE(items.ok()) << items.status();
+  ASSERT_EQ(items->size(), 3u);
+  EXPECT_EQ((*items)[1].status.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ((*items)[1].debug, std::nullopt);
+  for (size_t i : {0u, 2u}) {
+    const client::BatchItem& item = (*items)[i];
+    ASSERT_TRUE(item.status.ok()) << item.status;
+    ASSERT_EQ(item.related.size(), 5u);
+    EXPECT_THAT(item.related, Each(InSection("sport")));
+    ASSERT_TRUE(item.debug.has_value()) << item.article_id;
+    EXPECT_THAT(item.debug->applied_policy.sections, ElementsAre("sport"));
+    EXPECT_THAT(item.debug->applied_policy.diversity_lambda,
+                Optional(FloatEq(0.5f)));
+    EXPECT_GT(item.debug->removed_by_section, 0);
+    // Each item is the box a single lookup under the same policy gives.
+    auto single = client_->Related(ids[i], 5, {TestId(6)}, policy);
+    ASSERT_TRUE(single.ok()) << single.status();
+    EXPECT_EQ(IdsOf(item.related), IdsOf(single->items)) << item.article_id;
+    EXPECT_EQ(item.debug->removed_by_section,
+              single->debug->removed_by_section);
+  }
+  // The shared exclusion list holds for every item: article 6 is in "sport",
+  // so only the exclusion keeps it out.
+  EXPECT_THAT(IdsOf((*items)[2].related), Not(Contains(TestId(6))));
+}
+
 TEST_P(ServerTest, StreamingImportAppliesBatchesInOrder) {
   const auto vectors = ClusteredVectors(1000, kDim, 10, 34);
   auto importer = client_->StartImport(absl::Seconds(60));
@@ -214,7 +432,7 @@ TEST_P(ServerTest, ReadsServedDuringWritesAndWritesVisibleOnReturn) {
       RelatedClient reader({server_->grpc_address(), absl::Seconds(10)});
       for (int i = 0; writing.load() && i < 20000; ++i) {
         auto related = reader.Related(TestId((t * 37 + i) % 200), 10);
-        if (!related.ok() || related->size() != 10) ++failures;
+        if (!related.ok() || related->items.size() != 10) ++failures;
         ++reads;
       }
     });
@@ -236,7 +454,7 @@ TEST_P(ServerTest, ReadsServedDuringWritesAndWritesVisibleOnReturn) {
   for (int q = 3; q < 60; ++q) {
     auto related = client_->Related(TestId(q), 100);
     ASSERT_TRUE(related.ok());
-    for (const auto& item : *related) {
+    for (const auto& item : related->items) {
       EXPECT_NE(item.article_id, TestId(1));
       EXPECT_NE(item.article_id, TestId(2));
     }

@@ -4,8 +4,8 @@
 #include <optional>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/core/storage/record_codec.h"
 #include "server/core/storage/snapshot.h"
@@ -26,11 +26,13 @@ class Replayer {
     if (dimension != 0 && got != dimension) {
       return absl::FailedPreconditionError(absl::StrCat(
           "data directory ", data_dir_, " holds ", got,
-          "-dimensional embeddings, but the server is configured for ", dimension,
-          " (--dim); start with --dim=", got, " or another --data_dir"));
+          "-dimensional embeddings, but the server is configured for ",
+          dimension, " (--dim); start with --dim=", got,
+          " or another --data_dir"));
     }
     pending_.push_back(std::move(article));
-    return pending_.size() >= static_cast<size_t>(index_.options().max_batch_size)
+    return pending_.size() >=
+                   static_cast<size_t>(index_.options().max_batch_size)
                ? Flush()
                : absl::OkStatus();
   }
@@ -39,8 +41,8 @@ class Replayer {
     if (absl::Status s = Flush(); !s.ok()) return s;
     const size_t max = static_cast<size_t>(index_.options().max_batch_size);
     for (size_t begin = 0; begin < ids.size(); begin += max) {
-      std::vector<ArticleId> chunk(ids.begin() + begin,
-                                   ids.begin() + std::min(ids.size(), begin + max));
+      std::vector<ArticleId> chunk(
+          ids.begin() + begin, ids.begin() + std::min(ids.size(), begin + max));
       auto deleted = index_.Delete(chunk);
       if (!deleted.ok()) return deleted.status();
     }
@@ -52,7 +54,8 @@ class Replayer {
     absl::Status s = index_.Upsert(std::move(pending_));
     pending_.clear();
     if (!s.ok()) {
-      return absl::Status(s.code(), absl::StrCat("replaying into the index: ", s.message()));
+      return absl::Status(
+          s.code(), absl::StrCat("replaying into the index: ", s.message()));
     }
     return absl::OkStatus();
   }
@@ -61,7 +64,8 @@ class Replayer {
   absl::Status Apply(absl::string_view payload) {
     auto record = DecodeWriteRecord(payload);
     if (!record.ok()) return record.status();
-    if (record->kind == WriteRecord::Kind::kDelete) return Delete(std::move(record->ids));
+    if (record->kind == WriteRecord::Kind::kDelete)
+      return Delete(std::move(record->ids));
     for (Article& a : record->articles) {
       if (absl::Status s = Upsert(std::move(a)); !s.ok()) return s;
     }
@@ -84,12 +88,14 @@ std::string Path(const std::string& dir, const std::string& name) {
 absl::StatusOr<std::unique_ptr<ArticleStore>> ArticleStore::Open(
     const StoreOptions& options, ArticleIndex& index, RecoveryReport* report) {
   if (index.Stats().article_count != 0) {
-    return absl::FailedPreconditionError("ArticleStore::Open needs an empty index");
+    return absl::FailedPreconditionError(
+        "ArticleStore::Open needs an empty index");
   }
   if (absl::Status s = EnsureDir(options.data_dir); !s.ok()) return s;
   std::unique_ptr<ArticleStore> store(new ArticleStore(options, index));
   RecoveryReport local;
-  if (absl::Status s = store->Recover(report != nullptr ? *report : local); !s.ok()) {
+  if (absl::Status s = store->Recover(report != nullptr ? *report : local);
+      !s.ok()) {
     return s;
   }
   index.AttachJournal(store.get());
@@ -144,7 +150,8 @@ absl::Status ArticleStore::Recover(RecoveryReport& report) {
   if (report.snapshot_segment == 0 && !snapshots.empty() &&
       (segments.empty() || segments.front() != 1)) {
     return absl::DataLossError(absl::StrCat(
-        "data directory ", dir, ": no readable snapshot, and the write-ahead log does "
+        "data directory ", dir,
+        ": no readable snapshot, and the write-ahead log does "
         "not reach back to the beginning; refusing to start with missing data "
         "(restore a backup, or move the directory aside to start empty)"));
   }
@@ -155,32 +162,36 @@ absl::Status ArticleStore::Recover(RecoveryReport& report) {
     const uint64_t segment = segments[i];
     if (segment < replay_from) continue;
     if (segment != expected) {
-      return absl::DataLossError(absl::StrCat("data directory ", dir,
-                                              ": write-ahead log segment ", expected,
-                                              " is missing (found ", segment, ")"));
+      return absl::DataLossError(
+          absl::StrCat("data directory ", dir, ": write-ahead log segment ",
+                       expected, " is missing (found ", segment, ")"));
     }
     ++expected;
     last = segment;
     const std::string path = Path(dir, WalSegmentName(segment));
-    auto segment_report = ReadWalSegment(
-        path, [&](absl::string_view payload) { return replayer.Apply(payload); });
+    auto segment_report = ReadWalSegment(path, [&](absl::string_view payload) {
+      return replayer.Apply(payload);
+    });
     if (!segment_report.ok()) return segment_report.status();
     ++report.wal_segments;
     report.wal_records += segment_report->records;
     if (segment_report->discarded_bytes > 0) {
       const bool is_last = i + 1 == segments.size();
       if (!is_last) {
-        return absl::DataLossError(absl::StrCat(
-            path, ": ", segment_report->tail_problem, " after record ",
-            segment_report->records, ", and later segments exist; refusing to skip data"));
+        return absl::DataLossError(
+            absl::StrCat(path, ": ", segment_report->tail_problem,
+                         " after record ", segment_report->records,
+                         ", and later segments exist; refusing to skip data"));
       }
       // A crash mid-append: the record was never acknowledged.
-      options_.log(absl::StrCat("recovery: ", path, ": ", segment_report->tail_problem,
-                                "; truncating ", segment_report->discarded_bytes,
-                                " bytes after record ", segment_report->records));
+      options_.log(
+          absl::StrCat("recovery: ", path, ": ", segment_report->tail_problem,
+                       "; truncating ", segment_report->discarded_bytes,
+                       " bytes after record ", segment_report->records));
       auto file = File::OpenForAppend(path);
       if (!file.ok()) return file.status();
-      if (absl::Status s = file->Truncate(segment_report->valid_bytes); !s.ok()) return s;
+      if (absl::Status s = file->Truncate(segment_report->valid_bytes); !s.ok())
+        return s;
       if (absl::Status s = file->Sync(); !s.ok()) return s;
       report.torn_tail_bytes += segment_report->discarded_bytes;
     }
@@ -194,11 +205,13 @@ absl::Status ArticleStore::Recover(RecoveryReport& report) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint64_t> ArticleStore::RecordUpsert(const std::vector<Article>& articles) {
+absl::StatusOr<uint64_t> ArticleStore::RecordUpsert(
+    const std::vector<Article>& articles) {
   return wal_->Append(EncodeUpsertRecord(articles));
 }
 
-absl::StatusOr<uint64_t> ArticleStore::RecordDelete(const std::vector<ArticleId>& ids) {
+absl::StatusOr<uint64_t> ArticleStore::RecordDelete(
+    const std::vector<ArticleId>& ids) {
   return wal_->Append(EncodeDeleteRecord(ids));
 }
 
@@ -219,7 +232,8 @@ absl::Status ArticleStore::Snapshot() {
         // before it.
         segment = wal_->segment() + 1;
         if (absl::Status s = wal_->Rotate(segment); !s.ok()) return s;
-        auto started_writer = SnapshotWriter::Start(options_.data_dir, segment, dimension);
+        auto started_writer =
+            SnapshotWriter::Start(options_.data_dir, segment, dimension);
         if (!started_writer.ok()) return started_writer.status();
         writer.emplace(*std::move(started_writer));
         return absl::OkStatus();
@@ -229,10 +243,12 @@ absl::Status ArticleStore::Snapshot() {
         return writer->Add(article);
       });
   if (status.ok()) status = writer->Finish();
-  last_snapshot_ = absl::Now();  // also after a failure: retry at the next interval
+  last_snapshot_ =
+      absl::Now();  // also after a failure: retry at the next interval
   if (!status.ok()) return status;
   options_.log(absl::StrCat("snapshot ", SnapshotName(segment), ": ", articles,
-                            " articles in ", absl::FormatDuration(absl::Now() - started)));
+                            " articles in ",
+                            absl::FormatDuration(absl::Now() - started)));
   RemoveObsoleteFiles(segment);
   return absl::OkStatus();
 }
@@ -248,7 +264,8 @@ void ArticleStore::RemoveObsoleteFiles(uint64_t newest_snapshot) {
   }
   // Keep the newest older snapshot and the log after it: the fallback.
   const uint64_t keep_from =
-      snapshots.empty() ? newest_snapshot : *std::max_element(snapshots.begin(), snapshots.end());
+      snapshots.empty() ? newest_snapshot
+                        : *std::max_element(snapshots.begin(), snapshots.end());
   for (const std::string& name : *names) {
     const uint64_t s = ParseSnapshotName(name);
     const uint64_t w = ParseWalSegmentName(name);

@@ -60,9 +60,8 @@ class ArticleStore : public Journal {
   // be trusted: every snapshot corrupt and the log not reaching back to the
   // start, a log segment missing or corrupt before the last one, another
   // format version, embeddings of another dimension than the index's.
-  static absl::StatusOr<std::unique_ptr<ArticleStore>> Open(const StoreOptions& options,
-                                                            ArticleIndex& index,
-                                                            RecoveryReport* report);
+  static absl::StatusOr<std::unique_ptr<ArticleStore>> Open(
+      const StoreOptions& options, ArticleIndex& index, RecoveryReport* report);
   ~ArticleStore() override;  // stops the background thread; no snapshot
 
   // Writes a snapshot now and drops log segments and snapshots it makes
@@ -74,8 +73,10 @@ class ArticleStore : public Journal {
   absl::Status Close();
 
   // Journal:
-  absl::StatusOr<uint64_t> RecordUpsert(const std::vector<Article>& articles) override;
-  absl::StatusOr<uint64_t> RecordDelete(const std::vector<ArticleId>& ids) override;
+  absl::StatusOr<uint64_t> RecordUpsert(
+      const std::vector<Article>& articles) override;
+  absl::StatusOr<uint64_t> RecordDelete(
+      const std::vector<ArticleId>& ids) override;
   absl::Status Commit(uint64_t ticket) override;
 
  private:

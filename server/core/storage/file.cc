@@ -13,22 +13,26 @@
 
 namespace related::storage {
 
-absl::Status ErrnoStatus(int error, absl::string_view what, absl::string_view path) {
+absl::Status ErrnoStatus(int error, absl::string_view what,
+                         absl::string_view path) {
   const std::string message =
       absl::StrCat(what, " ", path, ": ", std::strerror(error));
-  if (error == ENOSPC || error == EDQUOT) return absl::ResourceExhaustedError(message);
+  if (error == ENOSPC || error == EDQUOT)
+    return absl::ResourceExhaustedError(message);
   if (error == ENOENT) return absl::NotFoundError(message);
   return absl::UnavailableError(message);
 }
 
 absl::StatusOr<File> File::OpenForAppend(const std::string& path) {
-  const int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  const int fd =
+      open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus(errno, "cannot open", path);
   return File(fd, path);
 }
 
 absl::StatusOr<File> File::Create(const std::string& path) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd =
+      open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus(errno, "cannot create", path);
   return File(fd, path);
 }
@@ -67,10 +71,12 @@ absl::Status File::Sync() {
 }
 
 absl::Status File::Truncate(int64_t size) {
-  if (ftruncate(fd_, size) != 0) return ErrnoStatus(errno, "cannot truncate", path_);
+  if (ftruncate(fd_, size) != 0)
+    return ErrnoStatus(errno, "cannot truncate", path_);
   // Without O_APPEND the offset stays past the cut, and the next write would
   // leave a hole of zeros in the file.
-  if (lseek(fd_, size, SEEK_SET) < 0) return ErrnoStatus(errno, "cannot seek", path_);
+  if (lseek(fd_, size, SEEK_SET) < 0)
+    return ErrnoStatus(errno, "cannot seek", path_);
   return absl::OkStatus();
 }
 
@@ -118,7 +124,8 @@ absl::Status EnsureDir(const std::string& dir) {
   }
   struct stat st;
   if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return absl::FailedPreconditionError(absl::StrCat(dir, " is not a directory"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(dir, " is not a directory"));
   }
   return absl::OkStatus();
 }

@@ -15,7 +15,8 @@
 namespace related::storage {
 
 // A status for a failed system call on `path` (errno taken from the call).
-absl::Status ErrnoStatus(int error, absl::string_view what, absl::string_view path);
+absl::Status ErrnoStatus(int error, absl::string_view what,
+                         absl::string_view path);
 
 // An open file descriptor, closed on destruction.
 class File {

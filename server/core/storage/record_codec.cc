@@ -50,9 +50,11 @@ void Encoder::Metadata(const ArticleMetadata& m) {
   U8(m.published_at.has_value() ? 1 : 0);
   if (m.published_at.has_value()) {
     const absl::Duration since_epoch = *m.published_at - absl::UnixEpoch();
-    const int64_t seconds = absl::ToInt64Seconds(absl::Floor(since_epoch, absl::Seconds(1)));
+    const int64_t seconds =
+        absl::ToInt64Seconds(absl::Floor(since_epoch, absl::Seconds(1)));
     U64(static_cast<uint64_t>(seconds));
-    U32(static_cast<uint32_t>(absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(seconds))));
+    U32(static_cast<uint32_t>(
+        absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(seconds))));
   }
   U32(static_cast<uint32_t>(m.attributes.size()));
   for (const auto& [key, value] : m.attributes) {
@@ -69,8 +71,9 @@ void Encoder::ArticleRecord(const Article& a) {
 
 absl::Status Decoder::Need(size_t n, absl::string_view what) const {
   if (n > in_.size()) {
-    return absl::DataLossError(absl::StrCat("truncated record: ", what, " needs ", n,
-                                            " bytes, ", in_.size(), " left"));
+    return absl::DataLossError(absl::StrCat("truncated record: ", what,
+                                            " needs ", n, " bytes, ",
+                                            in_.size(), " left"));
   }
   return absl::OkStatus();
 }
@@ -85,7 +88,8 @@ absl::StatusOr<uint8_t> Decoder::U8() {
 absl::StatusOr<uint32_t> Decoder::U32() {
   if (absl::Status s = Need(4, "u32"); !s.ok()) return s;
   uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= uint32_t(static_cast<uint8_t>(in_[i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    v |= uint32_t(static_cast<uint8_t>(in_[i])) << (8 * i);
   in_.remove_prefix(4);
   return v;
 }
@@ -93,7 +97,8 @@ absl::StatusOr<uint32_t> Decoder::U32() {
 absl::StatusOr<uint64_t> Decoder::U64() {
   if (absl::Status s = Need(8, "u64"); !s.ok()) return s;
   uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= uint64_t(static_cast<uint8_t>(in_[i])) << (8 * i);
+  for (int i = 0; i < 8; ++i)
+    v |= uint64_t(static_cast<uint8_t>(in_[i])) << (8 * i);
   in_.remove_prefix(8);
   return v;
 }
@@ -133,7 +138,8 @@ absl::StatusOr<ArticleMetadata> Decoder::Metadata() {
   if (*has_time == 1) {
     auto seconds = U64();
     auto nanos = U32();
-    if (!seconds.ok() || !nanos.ok()) return absl::DataLossError("truncated published_at");
+    if (!seconds.ok() || !nanos.ok())
+      return absl::DataLossError("truncated published_at");
     const auto s = static_cast<int64_t>(*seconds);
     if (s < kMinSeconds || s > kMaxSeconds || *nanos > 999999999) {
       return absl::DataLossError("published_at out of range");
@@ -143,7 +149,8 @@ absl::StatusOr<ArticleMetadata> Decoder::Metadata() {
   auto count = U32();
   if (!count.ok()) return count.status();
   // Each attribute takes at least 8 bytes: a corrupt count fails here.
-  if (absl::Status s = Need(size_t{*count} * 8, "attributes"); !s.ok()) return s;
+  if (absl::Status s = Need(size_t{*count} * 8, "attributes"); !s.ok())
+    return s;
   for (uint32_t i = 0; i < *count; ++i) {
     auto key = Bytes();
     if (!key.ok()) return key.status();
@@ -173,7 +180,8 @@ uint32_t Crc32(absl::string_view data, uint32_t crc) {
   while (!data.empty()) {
     const size_t n = std::min<size_t>(data.size(), 1u << 30);
     crc = static_cast<uint32_t>(
-        crc32(crc, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(n)));
+        crc32(crc, reinterpret_cast<const Bytef*>(data.data()),
+              static_cast<uInt>(n)));
     data.remove_prefix(n);
   }
   return crc;
@@ -217,10 +225,12 @@ absl::StatusOr<WriteRecord> DecodeWriteRecord(absl::string_view payload) {
       record.ids.push_back(*std::move(id));
     }
   } else {
-    return absl::DataLossError(absl::StrCat("unknown record kind ", int{*kind}));
+    return absl::DataLossError(
+        absl::StrCat("unknown record kind ", int{*kind}));
   }
   if (d.remaining() != 0) {
-    return absl::DataLossError(absl::StrCat(d.remaining(), " stray bytes after a record"));
+    return absl::DataLossError(
+        absl::StrCat(d.remaining(), " stray bytes after a record"));
   }
   return record;
 }

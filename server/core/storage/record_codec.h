@@ -21,7 +21,7 @@ class Encoder {
   void U8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
   void U32(uint32_t v);
   void U64(uint64_t v);
-  void Bytes(absl::string_view s);  // u32 length + bytes
+  void Bytes(absl::string_view s);           // u32 length + bytes
   void Floats(const std::vector<float>& v);  // u32 count + values
   void Metadata(const ArticleMetadata& m);
   void ArticleRecord(const Article& a);  // id, embedding, metadata

@@ -23,8 +23,8 @@ std::string SnapshotName(uint64_t segment) {
 }
 
 uint64_t ParseSnapshotName(absl::string_view name) {
-  if (!absl::ConsumePrefix(&name, "snapshot-") || !absl::ConsumeSuffix(&name, ".snap") ||
-      name.size() != 20) {
+  if (!absl::ConsumePrefix(&name, "snapshot-") ||
+      !absl::ConsumeSuffix(&name, ".snap") || name.size() != 20) {
     return 0;
   }
   uint64_t segment = 0;
@@ -32,7 +32,8 @@ uint64_t ParseSnapshotName(absl::string_view name) {
 }
 
 absl::StatusOr<SnapshotWriter> SnapshotWriter::Start(const std::string& dir,
-                                                     uint64_t segment, int dimension) {
+                                                     uint64_t segment,
+                                                     int dimension) {
   const std::string final_path = absl::StrCat(dir, "/", SnapshotName(segment));
   const std::string tmp_path = final_path + ".tmp";
   auto file = File::Create(tmp_path);
@@ -85,20 +86,23 @@ absl::Status SnapshotWriter::Finish() {
 }
 
 absl::StatusOr<SnapshotInfo> ReadSnapshot(
-    const std::string& path, const std::function<absl::Status(Article)>& apply) {
+    const std::string& path,
+    const std::function<absl::Status(Article)>& apply) {
   auto data = ReadWholeFile(path);
   if (!data.ok()) return data.status();
   const absl::string_view all = *data;
   if (all.size() < kHeaderBytes + kTrailerBytes ||
       all.substr(0, 8) != absl::string_view(kMagic, 8)) {
-    return absl::DataLossError(absl::StrCat(path, ": not a snapshot, or cut short"));
+    return absl::DataLossError(
+        absl::StrCat(path, ": not a snapshot, or cut short"));
   }
   Decoder header(all.substr(8, kHeaderBytes - 8));
   SnapshotInfo info;
   const uint32_t version = *header.U32();
   if (version != kFormatVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        path, ": format version ", version, ", this build reads version ", kFormatVersion));
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": format version ", version,
+                     ", this build reads version ", kFormatVersion));
   }
   info.dimension = static_cast<int>(*header.U32());
   info.segment = *header.U64();
@@ -124,16 +128,19 @@ absl::StatusOr<SnapshotInfo> ReadSnapshot(
     uint64_t count = 0;
     while (records.remaining() > 0) {
       auto blob = records.Bytes();
-      if (!blob.ok()) return absl::DataLossError(absl::StrCat(path, ": ", blob.status().message()));
+      if (!blob.ok())
+        return absl::DataLossError(
+            absl::StrCat(path, ": ", blob.status().message()));
       Decoder record(*blob);
       auto article = record.ArticleRecord();
       if (!article.ok() || record.remaining() != 0) {
-        return absl::DataLossError(
-            absl::StrCat(path, ": article record ", count + 1, " is malformed"));
+        return absl::DataLossError(absl::StrCat(path, ": article record ",
+                                                count + 1, " is malformed"));
       }
-      if (info.dimension != 0 && static_cast<int>(article->embedding.size()) != info.dimension) {
-        return absl::DataLossError(absl::StrCat(path, ": article record ", count + 1,
-                                                " has the wrong dimension"));
+      if (info.dimension != 0 &&
+          static_cast<int>(article->embedding.size()) != info.dimension) {
+        return absl::DataLossError(absl::StrCat(
+            path, ": article record ", count + 1, " has the wrong dimension"));
       }
       ++count;
       if (applying) {
@@ -141,7 +148,8 @@ absl::StatusOr<SnapshotInfo> ReadSnapshot(
       }
     }
     if (count != info.articles) {
-      return absl::DataLossError(absl::StrCat(path, ": trailer counts ", info.articles,
+      return absl::DataLossError(absl::StrCat(path, ": trailer counts ",
+                                              info.articles,
                                               " articles, found ", count));
     }
   }

@@ -20,14 +20,15 @@
 
 namespace related::storage {
 
-std::string SnapshotName(uint64_t segment);  // "snapshot-00000000000000000007.snap"
+std::string SnapshotName(
+    uint64_t segment);  // "snapshot-00000000000000000007.snap"
 uint64_t ParseSnapshotName(absl::string_view name);  // 0 if not a snapshot
 
 class SnapshotWriter {
  public:
   // Starts writing the snapshot for `segment` to a temporary file in `dir`.
-  static absl::StatusOr<SnapshotWriter> Start(const std::string& dir, uint64_t segment,
-                                              int dimension);
+  static absl::StatusOr<SnapshotWriter> Start(const std::string& dir,
+                                              uint64_t segment, int dimension);
   absl::Status Add(const Article& article);
   // Writes the trailer, syncs, and renames the file into place.
   absl::Status Finish();
@@ -36,9 +37,12 @@ class SnapshotWriter {
   ~SnapshotWriter();  // removes the temporary file if Finish did not succeed
 
  private:
-  SnapshotWriter(std::string dir, std::string tmp_path, std::string final_path, File file)
-      : dir_(std::move(dir)), tmp_path_(std::move(tmp_path)),
-        final_path_(std::move(final_path)), file_(std::move(file)) {}
+  SnapshotWriter(std::string dir, std::string tmp_path, std::string final_path,
+                 File file)
+      : dir_(std::move(dir)),
+        tmp_path_(std::move(tmp_path)),
+        final_path_(std::move(final_path)),
+        file_(std::move(file)) {}
   absl::Status Flush();
 
   std::string dir_;

@@ -34,16 +34,16 @@ std::string WalSegmentName(uint64_t segment) {
 }
 
 uint64_t ParseWalSegmentName(absl::string_view name) {
-  if (!absl::ConsumePrefix(&name, "wal-") || !absl::ConsumeSuffix(&name, ".log") ||
-      name.size() != 20) {
+  if (!absl::ConsumePrefix(&name, "wal-") ||
+      !absl::ConsumeSuffix(&name, ".log") || name.size() != 20) {
     return 0;
   }
   uint64_t segment = 0;
   return absl::SimpleAtoi(name, &segment) ? segment : 0;
 }
 
-absl::StatusOr<std::unique_ptr<WalWriter>> WalWriter::Create(const std::string& dir,
-                                                             uint64_t segment) {
+absl::StatusOr<std::unique_ptr<WalWriter>> WalWriter::Create(
+    const std::string& dir, uint64_t segment) {
   const std::string path = absl::StrCat(dir, "/", WalSegmentName(segment));
   auto file = File::Create(path);
   if (!file.ok()) return file.status();
@@ -51,8 +51,8 @@ absl::StatusOr<std::unique_ptr<WalWriter>> WalWriter::Create(const std::string& 
   if (absl::Status s = file->Write(header); !s.ok()) return s;
   if (absl::Status s = file->Sync(); !s.ok()) return s;
   if (absl::Status s = SyncDir(dir); !s.ok()) return s;
-  return std::unique_ptr<WalWriter>(
-      new WalWriter(dir, segment, *std::move(file), static_cast<int64_t>(header.size())));
+  return std::unique_ptr<WalWriter>(new WalWriter(
+      dir, segment, *std::move(file), static_cast<int64_t>(header.size())));
 }
 
 absl::StatusOr<uint64_t> WalWriter::Append(absl::string_view payload) {
@@ -143,15 +143,17 @@ absl::StatusOr<WalSegmentReport> ReadWalSegment(
   auto data = ReadWholeFile(path);
   if (!data.ok()) return data.status();
   absl::string_view rest = *data;
-  if (rest.size() < kHeaderBytes || rest.substr(0, 8) != absl::string_view(kMagic, 8)) {
-    return absl::DataLossError(absl::StrCat(path, ": not a write-ahead log segment"));
+  if (rest.size() < kHeaderBytes ||
+      rest.substr(0, 8) != absl::string_view(kMagic, 8)) {
+    return absl::DataLossError(
+        absl::StrCat(path, ": not a write-ahead log segment"));
   }
   Decoder header(rest.substr(8, kHeaderBytes - 8));
   const uint32_t version = *header.U32();
   if (version != kFormatVersion) {
     return absl::FailedPreconditionError(
-        absl::StrCat(path, ": format version ", version, ", this build reads version ",
-                     kFormatVersion));
+        absl::StrCat(path, ": format version ", version,
+                     ", this build reads version ", kFormatVersion));
   }
   WalSegmentReport report;
   rest.remove_prefix(kHeaderBytes);
@@ -174,8 +176,9 @@ absl::StatusOr<WalSegmentReport> ReadWalSegment(
       break;
     }
     if (absl::Status s = apply(payload); !s.ok()) {
-      return absl::Status(s.code(), absl::StrCat(path, ": record ", report.records + 1,
-                                                 ": ", s.message()));
+      return absl::Status(
+          s.code(), absl::StrCat(path, ": record ", report.records + 1, ": ",
+                                 s.message()));
     }
     ++report.records;
     rest.remove_prefix(kRecordHeaderBytes + length);

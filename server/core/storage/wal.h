@@ -29,8 +29,8 @@ uint64_t ParseWalSegmentName(absl::string_view name);
 class WalWriter {
  public:
   // Starts segment `segment` in `dir` (a new, empty file).
-  static absl::StatusOr<std::unique_ptr<WalWriter>> Create(const std::string& dir,
-                                                           uint64_t segment);
+  static absl::StatusOr<std::unique_ptr<WalWriter>> Create(
+      const std::string& dir, uint64_t segment);
 
   // Appends one record and returns its sequence number (1, 2, ...). Not
   // durable until SyncUpTo. Callers serialise Append and Rotate. If the
@@ -54,14 +54,17 @@ class WalWriter {
 
  private:
   WalWriter(std::string dir, uint64_t segment, File file, int64_t size)
-      : dir_(std::move(dir)), segment_(segment), file_(std::move(file)), size_(size) {}
+      : dir_(std::move(dir)),
+        segment_(segment),
+        file_(std::move(file)),
+        size_(size) {}
 
   const std::string dir_;
   mutable absl::Mutex mu_;
   absl::CondVar synced_cv_;
   uint64_t segment_ ABSL_GUARDED_BY(mu_);
   File file_ ABSL_GUARDED_BY(mu_);
-  int64_t size_ ABSL_GUARDED_BY(mu_);         // bytes of whole records
+  int64_t size_ ABSL_GUARDED_BY(mu_);  // bytes of whole records
   bool needs_truncate_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t appended_ ABSL_GUARDED_BY(mu_) = 0;  // last sequence appended
   uint64_t synced_ ABSL_GUARDED_BY(mu_) = 0;    // last sequence on disk
