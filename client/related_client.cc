@@ -4,8 +4,13 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "related/v1/related.grpc.pb.h"
@@ -21,6 +26,46 @@ absl::Status FromGrpc(const grpc::Status& status) {
 
 void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+}
+
+void SetToken(grpc::ClientContext& context, const std::string& token) {
+  if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+}
+
+absl::StatusOr<std::string> ReadFile(const char* what,
+                                     const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot read the TLS ", what, " ", path, ": ", std::strerror(errno)));
+  }
+  std::ostringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentials(
+    const std::optional<ClientTlsOptions>& tls) {
+  if (!tls.has_value()) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  if (!tls->root_ca_file.empty()) {
+    auto roots = ReadFile("root CA file", tls->root_ca_file);
+    if (!roots.ok()) return roots.status();
+    ssl.pem_root_certs = *std::move(roots);
+  }
+  if (tls->cert_file.empty() != tls->key_file.empty()) {
+    return absl::FailedPreconditionError(
+        "a TLS client certificate needs both cert_file and key_file");
+  }
+  if (!tls->cert_file.empty()) {
+    auto cert = ReadFile("certificate file", tls->cert_file);
+    if (!cert.ok()) return cert.status();
+    auto key = ReadFile("key file", tls->key_file);
+    if (!key.ok()) return key.status();
+    ssl.pem_cert_chain = *std::move(cert);
+    ssl.pem_private_key = *std::move(key);
+  }
+  return grpc::SslCredentials(ssl);
 }
 
 absl::Time TimeFromProto(const google::protobuf::Timestamp& proto) {
@@ -194,10 +239,23 @@ RelatedList RelatedListFromProto(const Response& response) {
   return list;
 }
 
+// What StartImport returns when the client could not be set up.
+class FailedImporter : public Importer {
+ public:
+  explicit FailedImporter(absl::Status status) : status_(std::move(status)) {}
+  absl::Status Send(const std::vector<Article>&) override { return status_; }
+  absl::StatusOr<ImportSummary> Finish() override { return status_; }
+
+ private:
+  absl::Status status_;
+};
+
 class StreamImporter : public Importer {
  public:
-  StreamImporter(v1::RelatedArticles::Stub& stub, absl::Duration timeout) {
+  StreamImporter(v1::RelatedArticles::Stub& stub, absl::Duration timeout,
+                 const std::string& token) {
     SetDeadline(context_, timeout);
+    SetToken(context_, token);
     writer_ = stub.ImportArticles(&context_, &response_);
   }
 
@@ -236,13 +294,30 @@ RelatedClient::RelatedClient(const ClientOptions& options)
     : options_(options), stubs_(std::make_unique<Stubs>()) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
-  stubs_->channel = grpc::CreateCustomChannel(
-      options.address, grpc::InsecureChannelCredentials(), args);
+  if (options.tls.has_value() && !options.tls->target_name_override.empty()) {
+    args.SetSslTargetNameOverride(options.tls->target_name_override);
+  }
+  auto credentials = ChannelCredentials(options.tls);
+  if (!credentials.ok()) {
+    // Calls fail with this status before touching the channel, which is
+    // created only so that the stubs are never null.
+    setup_status_ = credentials.status();
+    credentials = grpc::InsecureChannelCredentials();
+  }
+  stubs_->channel =
+      grpc::CreateCustomChannel(options.address, *credentials, args);
   stubs_->related = v1::RelatedArticles::NewStub(stubs_->channel);
   stubs_->health = grpc::health::v1::Health::NewStub(stubs_->channel);
 }
 
 RelatedClient::~RelatedClient() = default;
+
+absl::Status RelatedClient::Prepare(grpc::ClientContext& context) const {
+  if (!setup_status_.ok()) return setup_status_;
+  SetDeadline(context, options_.timeout);
+  SetToken(context, options_.bearer_token);
+  return absl::OkStatus();
+}
 
 absl::StatusOr<RelatedList> RelatedClient::Related(
     const std::string& article_id, int limit,
@@ -254,7 +329,7 @@ absl::StatusOr<RelatedList> RelatedClient::Related(
   PolicyToProto(policy, request.mutable_policy());
   v1::GetRelatedResponse response;
   grpc::ClientContext context;
-  SetDeadline(context, options_.timeout);
+  if (absl::Status ready = Prepare(context); !ready.ok()) return ready;
   grpc::Status status =
       stubs_->related->GetRelated(&context, request, &response);
   if (!status.ok()) return FromGrpc(status);
@@ -271,7 +346,7 @@ absl::StatusOr<std::vector<BatchItem>> RelatedClient::BatchRelated(
   PolicyToProto(policy, request.mutable_policy());
   v1::BatchGetRelatedResponse response;
   grpc::ClientContext context;
-  SetDeadline(context, options_.timeout);
+  if (absl::Status ready = Prepare(context); !ready.ok()) return ready;
   grpc::Status status =
       stubs_->related->BatchGetRelated(&context, request, &response);
   if (!status.ok()) return FromGrpc(status);
@@ -297,7 +372,7 @@ absl::StatusOr<RelatedList> RelatedClient::SearchByVector(
   PolicyToProto(policy, request.mutable_policy());
   v1::SearchByVectorResponse response;
   grpc::ClientContext context;
-  SetDeadline(context, options_.timeout);
+  if (absl::Status ready = Prepare(context); !ready.ok()) return ready;
   grpc::Status status =
       stubs_->related->SearchByVector(&context, request, &response);
   if (!status.ok()) return FromGrpc(status);
@@ -310,7 +385,7 @@ absl::StatusOr<int> RelatedClient::Upsert(
   ArticlesToProto(articles, &request);
   v1::UpsertArticlesResponse response;
   grpc::ClientContext context;
-  SetDeadline(context, options_.timeout);
+  if (absl::Status ready = Prepare(context); !ready.ok()) return ready;
   grpc::Status status =
       stubs_->related->UpsertArticles(&context, request, &response);
   if (!status.ok()) return FromGrpc(status);
@@ -318,7 +393,11 @@ absl::StatusOr<int> RelatedClient::Upsert(
 }
 
 std::unique_ptr<Importer> RelatedClient::StartImport(absl::Duration timeout) {
-  return std::make_unique<StreamImporter>(*stubs_->related, timeout);
+  if (!setup_status_.ok()) {
+    return std::make_unique<FailedImporter>(setup_status_);
+  }
+  return std::make_unique<StreamImporter>(*stubs_->related, timeout,
+                                          options_.bearer_token);
 }
 
 absl::StatusOr<int> RelatedClient::Delete(
@@ -327,7 +406,7 @@ absl::StatusOr<int> RelatedClient::Delete(
   request.mutable_article_ids()->Add(article_ids.begin(), article_ids.end());
   v1::DeleteArticlesResponse response;
   grpc::ClientContext context;
-  SetDeadline(context, options_.timeout);
+  if (absl::Status ready = Prepare(context); !ready.ok()) return ready;
   grpc::Status status =
       stubs_->related->DeleteArticles(&context, request, &response);
   if (!status.ok()) return FromGrpc(status);
@@ -341,7 +420,7 @@ absl::StatusOr<Article> RelatedClient::GetArticle(const std::string& article_id,
   request.set_include_embedding(include_embedding);
   v1::GetArticleResponse response;
   grpc::ClientContext context;
-  SetDeadline(context, options_.timeout);
+  if (absl::Status ready = Prepare(context); !ready.ok()) return ready;
   grpc::Status status =
       stubs_->related->GetArticle(&context, request, &response);
   if (!status.ok()) return FromGrpc(status);
@@ -354,7 +433,7 @@ absl::StatusOr<Article> RelatedClient::GetArticle(const std::string& article_id,
 absl::StatusOr<Stats> RelatedClient::GetStats() {
   v1::GetStatsResponse response;
   grpc::ClientContext context;
-  SetDeadline(context, options_.timeout);
+  if (absl::Status ready = Prepare(context); !ready.ok()) return ready;
   grpc::Status status =
       stubs_->related->GetStats(&context, v1::GetStatsRequest(), &response);
   if (!status.ok()) return FromGrpc(status);
@@ -367,7 +446,7 @@ absl::StatusOr<Stats> RelatedClient::GetStats() {
 absl::Status RelatedClient::Ping() {
   v1::PingResponse response;
   grpc::ClientContext context;
-  SetDeadline(context, options_.timeout);
+  if (absl::Status ready = Prepare(context); !ready.ok()) return ready;
   return FromGrpc(
       stubs_->related->Ping(&context, v1::PingRequest(), &response));
 }
@@ -377,7 +456,7 @@ absl::StatusOr<std::string> RelatedClient::Health(const std::string& service) {
   request.set_service(service);
   grpc::health::v1::HealthCheckResponse response;
   grpc::ClientContext context;
-  SetDeadline(context, options_.timeout);
+  if (absl::Status ready = Prepare(context); !ready.ok()) return ready;
   grpc::Status status = stubs_->health->Check(&context, request, &response);
   if (!status.ok()) return FromGrpc(status);
   return grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
@@ -388,6 +467,7 @@ absl::Status RelatedClient::WaitUntilServing(absl::Duration timeout) {
   // Check with wait_for_ready rides out a server that is still binding its
   // port. (Health's Watch stream would avoid the pause below, but an open
   // Watch holds up the server's shutdown drain by seconds.)
+  if (!setup_status_.ok()) return setup_status_;
   const absl::Time deadline = absl::Now() + timeout;
   absl::Status last = absl::DeadlineExceededError("no answer yet");
   while (absl::Now() < deadline) {

@@ -28,6 +28,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
+namespace grpc {
+class ClientContext;
+}  // namespace grpc
+
 namespace related::client {
 
 struct Metadata {
@@ -131,10 +135,31 @@ struct ImportSummary {
   int64_t batches = 0;
 };
 
+// TLS towards a server started with --tls_cert_file (PEM file paths).
+struct ClientTlsOptions {
+  // CAs to verify the server's certificate with; empty: the system's roots.
+  std::string root_ca_file;
+  // For a server with --tls_client_ca_file (mutual TLS): this client's
+  // certificate chain and private key, both or neither.
+  std::string cert_file;
+  std::string key_file;
+  // The name the server's certificate is checked against instead of the
+  // address's host (e.g. the certificate's DNS name when dialling an IP).
+  std::string target_name_override;
+};
+
 struct ClientOptions {
   std::string address = "127.0.0.1:50051";
   // Deadline of each unary call; a streaming import gets its own.
   absl::Duration timeout = absl::Seconds(5);
+  // nullopt: plaintext gRPC. (The explicit initializers here and below let
+  // callers write ClientOptions{address, timeout} without a
+  // -Wmissing-field-initializers warning.)
+  std::optional<ClientTlsOptions> tls = std::nullopt;
+  // Non-empty: sent as `authorization: Bearer <token>` with every call (the
+  // server's --write_token_file / --read_token_file). Without TLS it crosses
+  // the network in clear text.
+  std::string bearer_token = "";
 };
 
 // One streaming import (ImportArticles). Send batches in order, then Finish.
@@ -149,8 +174,13 @@ class Importer {
 
 class RelatedClient {
  public:
+  // Reads the TLS files, if any. If one cannot be read (or only one of
+  // cert_file/key_file is set), setup_status() says why and every call
+  // fails with that status.
   explicit RelatedClient(const ClientOptions& options);
   ~RelatedClient();
+
+  const absl::Status& setup_status() const { return setup_status_; }
 
   // The related box for a stored article: at most `limit` items (0: the
   // server's default), never the article itself or `exclude_ids`, ranked
@@ -192,7 +222,11 @@ class RelatedClient {
 
  private:
   struct Stubs;
+  // Fails with setup_status_, or sets the deadline and the bearer token.
+  absl::Status Prepare(grpc::ClientContext& context) const;
+
   ClientOptions options_;
+  absl::Status setup_status_;
   std::unique_ptr<Stubs> stubs_;
 };
 

@@ -12,6 +12,10 @@ packages=(
   libfaiss-dev libopenblas-dev
   # Abseil, Prometheus client, JSON for the CLI
   libabsl-dev prometheus-cpp-dev nlohmann-json3-dev zlib1g-dev
+  # OpenSSL: libcrypto for bearer-token digests; the CLI makes test certificates
+  libssl-dev openssl
+  # fuzzing (scripts/fuzz.sh): clang with libFuzzer's runtime and its OpenMP
+  clang-14 libclang-rt-14-dev libomp-14-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # interop test (Python grpcio with code generation) and promtool

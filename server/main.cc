@@ -5,6 +5,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -13,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/service/auth.h"
 #include "server/service/server.h"
 
 ABSL_FLAG(std::string, grpc_address, "0.0.0.0:50051",
@@ -75,6 +80,23 @@ ABSL_FLAG(
 ABSL_FLAG(
     int64_t, snapshot_wal_bytes, int64_t{256} << 20,
     "Take a snapshot when the write-ahead log segment reaches this size.");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain for TLS on the gRPC port (with "
+          "--tls_key_file). Neither: plaintext gRPC.");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file.");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA certificates; when set, clients must present a certificate "
+          "signed by one of them (mutual TLS). Needs --tls_cert_file.");
+ABSL_FLAG(std::string, write_token_file, "",
+          "File holding the bearer token that UpsertArticles, ImportArticles "
+          "and DeleteArticles require (one trailing newline is ignored). "
+          "Unset: the RELATED_WRITE_TOKEN environment variable; neither: "
+          "writes are open.");
+ABSL_FLAG(std::string, read_token_file, "",
+          "File holding the bearer token that reads (GetRelated, "
+          "BatchGetRelated, SearchByVector, GetArticle, GetStats) require; "
+          "the write token is accepted too. Unset: RELATED_READ_TOKEN; "
+          "neither: reads are open. Ping and health checks are always open.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM/SIGINT, how long in-flight RPCs may take to finish.");
 
@@ -103,12 +125,83 @@ void InstallStopHandlers() {
   sigaction(SIGINT, &action, nullptr);
 }
 
+// The content of the PEM file `path` given to --`flag`, checked to contain
+// `marker` so that a swapped or truncated file is reported at start-up
+// rather than as a failed handshake later.
+absl::StatusOr<std::string> ReadPem(const char* flag, const std::string& path,
+                                    const char* marker,
+                                    const char* description) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--", flag, ": cannot read ", path, ": ", std::strerror(errno)));
+  }
+  std::ostringstream content;
+  content << in.rdbuf();
+  if (!absl::StrContains(content.str(), marker)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, ": ", path, " holds no PEM ", description));
+  }
+  return content.str();
+}
+
+absl::StatusOr<std::optional<related::TlsOptions>> TlsFromFlags() {
+  const std::string cert = absl::GetFlag(FLAGS_tls_cert_file);
+  const std::string key = absl::GetFlag(FLAGS_tls_key_file);
+  const std::string client_ca = absl::GetFlag(FLAGS_tls_client_ca_file);
+  if (cert.empty() && key.empty()) {
+    if (!client_ca.empty()) {
+      return absl::InvalidArgumentError(
+          "--tls_client_ca_file needs --tls_cert_file and --tls_key_file");
+    }
+    return std::nullopt;
+  }
+  if (cert.empty() || key.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_cert_file and --tls_key_file must be given together");
+  }
+  related::TlsOptions tls;
+  auto cert_pem =
+      ReadPem("tls_cert_file", cert, "-----BEGIN CERTIFICATE", "certificate");
+  if (!cert_pem.ok()) return cert_pem.status();
+  tls.cert_chain = *std::move(cert_pem);
+  // "PRIVATE KEY-----" ends PKCS#8, RSA and EC key headers alike.
+  auto key_pem =
+      ReadPem("tls_key_file", key, "PRIVATE KEY-----", "private key");
+  if (!key_pem.ok()) return key_pem.status();
+  tls.private_key = *std::move(key_pem);
+  if (!client_ca.empty()) {
+    auto ca_pem = ReadPem("tls_client_ca_file", client_ca,
+                          "-----BEGIN CERTIFICATE", "certificate");
+    if (!ca_pem.ok()) return ca_pem.status();
+    tls.client_ca = *std::move(ca_pem);
+  }
+  return tls;
+}
+
 absl::StatusOr<related::ServerOptions> OptionsFromFlags() {
   related::ServerOptions options;
   options.grpc_address = absl::GetFlag(FLAGS_grpc_address);
   options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  auto tls = TlsFromFlags();
+  if (!tls.ok()) return tls.status();
+  options.tls = *std::move(tls);
+  auto write_token = related::LoadToken(absl::GetFlag(FLAGS_write_token_file),
+                                        "RELATED_WRITE_TOKEN");
+  if (!write_token.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--write_token_file: ", write_token.status().message()));
+  }
+  options.auth.write_token = *std::move(write_token);
+  auto read_token = related::LoadToken(absl::GetFlag(FLAGS_read_token_file),
+                                       "RELATED_READ_TOKEN");
+  if (!read_token.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--read_token_file: ", read_token.status().message()));
+  }
+  options.auth.read_token = *std::move(read_token);
   auto kind = related::ParseIndexKind(absl::GetFlag(FLAGS_index));
   if (!kind.has_value()) {
     return absl::InvalidArgumentError(
@@ -207,6 +300,14 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "related-server: listening grpc=%s metrics=%s\n",
                (*server)->grpc_address().c_str(),
                (*server)->metrics_address().c_str());
+  // Which protections are on; the tokens themselves are never printed.
+  std::fprintf(
+      stderr, "related-server: grpc %s; writes %s; reads %s\n",
+      !options->tls                     ? "plaintext"
+      : options->tls->client_ca.empty() ? "TLS"
+                                        : "TLS with client certificates",
+      options->auth.write_token.empty() ? "open" : "need a bearer token",
+      options->auth.read_token.empty() ? "open" : "need a bearer token");
 
   // Health stays NOT_SERVING while stored articles are recovered.
   auto recovered = (*server)->LoadData();

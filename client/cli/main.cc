@@ -38,6 +38,18 @@ ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5),
           "Deadline of each call, e.g. 500ms or 5s. An import stream gets at "
           "least 10 minutes.");
 ABSL_FLAG(bool, json, false, "Print one JSON document instead of text.");
+ABSL_FLAG(std::string, tls_ca_file, "",
+          "PEM CA certificates to verify the server with; turns TLS on.");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM client certificate for a server that requires one (mutual "
+          "TLS), with --tls_key_file; turns TLS on.");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file.");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "Check the server's certificate against this name instead of the "
+          "host in --address.");
+ABSL_FLAG(std::string, token_file, "",
+          "File holding the bearer token to send (a trailing newline is "
+          "ignored); unset: the RELATED_TOKEN environment variable.");
 ABSL_FLAG(int, limit, 0,
           "related, batch, search: how many related articles per query (0: "
           "the server's default).");
@@ -270,11 +282,59 @@ int Run(absl::string_view name, RelatedClient& client,
   return cli::RunPing(client, output);
 }
 
+// TLS and the bearer token from --tls_* and --token_file (or RELATED_TOKEN).
+absl::Status SecurityFromFlags(related::client::ClientOptions& options) {
+  related::client::ClientTlsOptions tls;
+  tls.root_ca_file = absl::GetFlag(FLAGS_tls_ca_file);
+  tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
+  tls.target_name_override = absl::GetFlag(FLAGS_tls_server_name);
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_cert_file and --tls_key_file must be given together");
+  }
+  if (!tls.root_ca_file.empty() || !tls.cert_file.empty()) {
+    options.tls = tls;
+  } else if (!tls.target_name_override.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_server_name needs --tls_ca_file or --tls_cert_file");
+  }
+  // A trailing newline (echo, or a Kubernetes Secret made from a file) is
+  // not part of the token.
+  auto trim = [](std::string token) {
+    if (absl::EndsWith(token, "\n")) token.pop_back();
+    if (absl::EndsWith(token, "\r")) token.pop_back();
+    return token;
+  };
+  const std::string token_file = absl::GetFlag(FLAGS_token_file);
+  if (token_file.empty()) {
+    const char* env = std::getenv("RELATED_TOKEN");
+    if (env != nullptr) options.bearer_token = trim(env);
+    return absl::OkStatus();
+  }
+  std::ifstream in(token_file, std::ios::binary);
+  if (!in) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--token_file: cannot read ", token_file, ": ", std::strerror(errno)));
+  }
+  std::ostringstream content;
+  content << in.rdbuf();
+  std::string token = trim(content.str());
+  if (token.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--token_file: ", token_file, " is empty"));
+  }
+  options.bearer_token = std::move(token);
+  return absl::OkStatus();
+}
+
 std::string UsageText() {
   std::string text =
       "the command-line client for related-server.\n\n"
       "Usage: related-cli [--address=127.0.0.1:50051] [--timeout=5s] [--json] "
       "<command> [args]\n"
+      "Security: [--tls_ca_file=F] [--tls_cert_file=F --tls_key_file=F] "
+      "[--tls_server_name=N] [--token_file=F | env RELATED_TOKEN]\n"
       "Flags may also come after the command; use -- before an ID that starts "
       "with '-'.\n\nCommands:\n";
   for (const Command& command : Commands()) {
@@ -417,8 +477,11 @@ int main(int argc, char** argv) {
         "wrong number of arguments; usage: related-cli ", command->synopsis));
   }
   for (const std::string& flag : *given_flags) {
-    const bool global =
-        flag == "address" || flag == "timeout" || flag == "json";
+    static const std::set<std::string> kGlobal = {
+        "address",         "timeout",       "json",
+        "tls_ca_file",     "tls_cert_file", "tls_key_file",
+        "tls_server_name", "token_file"};
+    const bool global = kGlobal.count(flag) > 0;
     if (!global && !absl::c_linear_search(command->flags, flag)) {
       return UsageError(
           absl::StrCat("--", flag, " does not apply to '", name, "'"));
@@ -430,6 +493,9 @@ int main(int argc, char** argv) {
   options.timeout = absl::GetFlag(FLAGS_timeout);
   if (options.timeout <= absl::ZeroDuration()) {
     return UsageError("--timeout must be positive");
+  }
+  if (absl::Status s = SecurityFromFlags(options); !s.ok()) {
+    return UsageError(s.message());
   }
   if (absl::GetFlag(FLAGS_batch_size) < 1) {
     return UsageError("--batch_size must be at least 1");
@@ -448,6 +514,9 @@ int main(int argc, char** argv) {
   }
 
   RelatedClient client(options);
+  if (!client.setup_status().ok()) {
+    return UsageError(client.setup_status().message());
+  }
   const Output output{std::cout, std::cerr, absl::GetFlag(FLAGS_json),
                       TerminalColumns()};
   return Run(name, client, args, lookup, search_vector, output);

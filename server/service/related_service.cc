@@ -16,8 +16,9 @@ const grpc::Status kAbandoned(grpc::StatusCode::CANCELLED,
 
 }  // namespace
 
-std::optional<grpc::Status> RelatedService::Refuse(
-    grpc::ServerContext* context) const {
+std::optional<grpc::Status> RelatedService::Refuse(grpc::ServerContext* context,
+                                                   Access access) const {
+  if (auto denied = authorizer_.Check(*context, access)) return denied;
   if (!ready_.load(std::memory_order_acquire)) {
     return grpc::Status(
         grpc::StatusCode::UNAVAILABLE,
@@ -31,7 +32,7 @@ grpc::Status RelatedService::GetRelated(grpc::ServerContext* context,
                                         const v1::GetRelatedRequest* request,
                                         v1::GetRelatedResponse* response) {
   RequestRecorder recorder(metrics_, "GetRelated");
-  if (auto refused = Refuse(context)) return recorder.Finish(*refused);
+  if (auto refused = RefuseRead(context)) return recorder.Finish(*refused);
   auto policy =
       PolicyFromProto(request->policy(), index_.options().default_policy);
   if (!policy.ok()) return recorder.Finish(ToGrpcStatus(policy.status()));
@@ -51,7 +52,7 @@ grpc::Status RelatedService::SearchByVector(
     grpc::ServerContext* context, const v1::SearchByVectorRequest* request,
     v1::SearchByVectorResponse* response) {
   RequestRecorder recorder(metrics_, "SearchByVector");
-  if (auto refused = Refuse(context)) return recorder.Finish(*refused);
+  if (auto refused = RefuseRead(context)) return recorder.Finish(*refused);
   auto policy =
       PolicyFromProto(request->policy(), index_.options().default_policy);
   if (!policy.ok()) return recorder.Finish(ToGrpcStatus(policy.status()));
@@ -73,7 +74,7 @@ grpc::Status RelatedService::BatchGetRelated(
     grpc::ServerContext* context, const v1::BatchGetRelatedRequest* request,
     v1::BatchGetRelatedResponse* response) {
   RequestRecorder recorder(metrics_, "BatchGetRelated");
-  if (auto refused = Refuse(context)) return recorder.Finish(*refused);
+  if (auto refused = RefuseRead(context)) return recorder.Finish(*refused);
   auto policy =
       PolicyFromProto(request->policy(), index_.options().default_policy);
   if (!policy.ok()) return recorder.Finish(ToGrpcStatus(policy.status()));
@@ -109,7 +110,7 @@ grpc::Status RelatedService::UpsertArticles(
     grpc::ServerContext* context, const v1::UpsertArticlesRequest* request,
     v1::UpsertArticlesResponse* response) {
   RequestRecorder recorder(metrics_, "UpsertArticles");
-  if (auto refused = Refuse(context)) return recorder.Finish(*refused);
+  if (auto refused = RefuseWrite(context)) return recorder.Finish(*refused);
   absl::Status status = Upsert(*request);
   if (status.ok()) response->set_upserted(request->articles_size());
   return recorder.Finish(ToGrpcStatus(status));
@@ -120,10 +121,10 @@ grpc::Status RelatedService::ImportArticles(
     grpc::ServerReader<v1::UpsertArticlesRequest>* reader,
     v1::ImportArticlesResponse* response) {
   RequestRecorder recorder(metrics_, "ImportArticles");
-  if (auto refused = Refuse(context)) return recorder.Finish(*refused);
+  if (auto refused = RefuseWrite(context)) return recorder.Finish(*refused);
   v1::UpsertArticlesRequest batch;
   while (reader->Read(&batch)) {
-    if (auto refused = Refuse(context)) return recorder.Finish(*refused);
+    if (auto refused = RefuseWrite(context)) return recorder.Finish(*refused);
     absl::Status status = Upsert(batch);
     if (!status.ok()) {
       // Earlier batches stay applied; say how far the import got so the
@@ -144,7 +145,7 @@ grpc::Status RelatedService::DeleteArticles(
     grpc::ServerContext* context, const v1::DeleteArticlesRequest* request,
     v1::DeleteArticlesResponse* response) {
   RequestRecorder recorder(metrics_, "DeleteArticles");
-  if (auto refused = Refuse(context)) return recorder.Finish(*refused);
+  if (auto refused = RefuseWrite(context)) return recorder.Finish(*refused);
   auto deleted = index_.Delete(IdsFromProto(request->article_ids()));
   if (deleted.ok()) {
     response->set_deleted(*deleted);
@@ -158,7 +159,7 @@ grpc::Status RelatedService::GetArticle(grpc::ServerContext* context,
                                         const v1::GetArticleRequest* request,
                                         v1::GetArticleResponse* response) {
   RequestRecorder recorder(metrics_, "GetArticle");
-  if (auto refused = Refuse(context)) return recorder.Finish(*refused);
+  if (auto refused = RefuseRead(context)) return recorder.Finish(*refused);
   auto article = index_.Get(request->article_id());
   if (article.ok()) {
     ArticleToProto(*article, request->include_embedding(),
@@ -171,7 +172,7 @@ grpc::Status RelatedService::GetStats(grpc::ServerContext* context,
                                       const v1::GetStatsRequest* /*request*/,
                                       v1::GetStatsResponse* response) {
   RequestRecorder recorder(metrics_, "GetStats");
-  if (auto refused = Refuse(context)) return recorder.Finish(*refused);
+  if (auto refused = RefuseRead(context)) return recorder.Finish(*refused);
   StatsToProto(index_.Stats(), index_.options(), response);
   return recorder.Finish(grpc::Status::OK);
 }

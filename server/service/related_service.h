@@ -9,14 +9,17 @@
 
 #include "related/v1/related.grpc.pb.h"
 #include "server/core/article_index.h"
+#include "server/service/auth.h"
 #include "server/service/metrics.h"
 
 namespace related {
 
 class RelatedService final : public v1::RelatedArticles::Service {
  public:
-  RelatedService(ArticleIndex& index, ServiceMetrics& metrics)
-      : index_(index), metrics_(metrics) {}
+  // `authorizer` decides who may read and write; Ping is always open.
+  RelatedService(ArticleIndex& index, ServiceMetrics& metrics,
+                 const Authorizer& authorizer)
+      : index_(index), metrics_(metrics), authorizer_(authorizer) {}
 
   grpc::Status GetRelated(grpc::ServerContext* context,
                           const v1::GetRelatedRequest* request,
@@ -51,14 +54,23 @@ class RelatedService final : public v1::RelatedArticles::Service {
                     v1::PingResponse* response) override;
 
  private:
-  // The status to fail a call with before doing any work: UNAVAILABLE while
+  // The status to fail a call with before doing any work: UNAUTHENTICATED or
+  // PERMISSION_DENIED without a token granting `access`, UNAVAILABLE while
   // recovering, CANCELLED if the caller gave up.
-  std::optional<grpc::Status> Refuse(grpc::ServerContext* context) const;
+  std::optional<grpc::Status> Refuse(grpc::ServerContext* context,
+                                     Access access) const;
+  std::optional<grpc::Status> RefuseRead(grpc::ServerContext* context) const {
+    return Refuse(context, Access::kRead);
+  }
+  std::optional<grpc::Status> RefuseWrite(grpc::ServerContext* context) const {
+    return Refuse(context, Access::kWrite);
+  }
   // Applies one upsert batch and updates the write metrics.
   absl::Status Upsert(const v1::UpsertArticlesRequest& request);
 
   ArticleIndex& index_;
   ServiceMetrics& metrics_;
+  const Authorizer& authorizer_;
   std::atomic<bool> ready_{false};
 };
 

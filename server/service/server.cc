@@ -26,6 +26,18 @@ void SetServing(grpc::Server& server, bool serving) {
   health->SetServingStatus(kServiceName, serving);
 }
 
+std::shared_ptr<grpc::ServerCredentials> GrpcCredentials(
+    const std::optional<TlsOptions>& tls) {
+  if (!tls.has_value()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl(
+      tls->client_ca.empty()
+          ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+          : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  ssl.pem_root_certs = tls->client_ca;
+  ssl.pem_key_cert_pairs.push_back({tls->private_key, tls->cert_chain});
+  return grpc::SslServerCredentials(ssl);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RelatedServer>> RelatedServer::Start(
@@ -38,8 +50,9 @@ absl::StatusOr<std::unique_ptr<RelatedServer>> RelatedServer::Start(
   server->metrics_ =
       std::make_unique<ServiceMetrics>(IndexKindName(options.index.index_kind));
   server->metrics_->SetIndexStats(server->index_->Stats());
-  server->service_ =
-      std::make_unique<RelatedService>(*server->index_, *server->metrics_);
+  server->authorizer_ = std::make_unique<Authorizer>(options.auth);
+  server->service_ = std::make_unique<RelatedService>(
+      *server->index_, *server->metrics_, *server->authorizer_);
 
   try {
     server->exposer_ =
@@ -58,8 +71,8 @@ absl::StatusOr<std::unique_ptr<RelatedServer>> RelatedServer::Start(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int grpc_port = 0;
-  builder.AddListeningPort(options.grpc_address,
-                           grpc::InsecureServerCredentials(), &grpc_port);
+  builder.AddListeningPort(options.grpc_address, GrpcCredentials(options.tls),
+                           &grpc_port);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   // gRPC sets SO_REUSEPORT by default, which would let a second server
   // silently share (and steal calls from) a port already in use.
@@ -67,9 +80,12 @@ absl::StatusOr<std::unique_ptr<RelatedServer>> RelatedServer::Start(
   builder.RegisterService(server->service_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || grpc_port == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot serve gRPC on ", options.grpc_address,
-                     " (address in use, or not a valid host:port)"));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot serve gRPC on ", options.grpc_address,
+        options.tls.has_value()
+            ? " (address in use, not a valid host:port, or the TLS "
+              "certificate and key do not form a valid pair)"
+            : " (address in use, or not a valid host:port)"));
   }
   server->grpc_address_ = WithPort(options.grpc_address, grpc_port);
   SetServing(*server->server_, false);

@@ -14,10 +14,20 @@
 #include "absl/time/time.h"
 #include "server/core/article_index.h"
 #include "server/core/storage/article_store.h"
+#include "server/service/auth.h"
 #include "server/service/metrics.h"
 #include "server/service/related_service.h"
 
 namespace related {
+
+// TLS for the gRPC port, as PEM text (main.cc reads the files).
+struct TlsOptions {
+  std::string cert_chain;
+  std::string private_key;
+  // Non-empty: clients must present a certificate signed by one of these
+  // CAs (mutual TLS); the handshake fails otherwise.
+  std::string client_ca;
+};
 
 struct ServerOptions {
   // host:port; port 0 lets the OS choose (see RelatedServer::grpc_address).
@@ -28,6 +38,10 @@ struct ServerOptions {
   int max_message_bytes = 16 << 20;
   // Where articles are persisted; nullopt: memory only (lost on exit).
   std::optional<storage::StoreOptions> store;
+  // nullopt: plaintext (insecure) gRPC.
+  std::optional<TlsOptions> tls;
+  // Bearer tokens for writes and (optionally) reads; empty: open.
+  AuthOptions auth;
   // How long Shutdown waits for in-flight RPCs before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(10);
 };
@@ -65,6 +79,7 @@ class RelatedServer {
   std::unique_ptr<ArticleIndex> index_;
   std::unique_ptr<storage::ArticleStore> store_;
   std::unique_ptr<ServiceMetrics> metrics_;
+  std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<RelatedService> service_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<grpc::Server> server_;

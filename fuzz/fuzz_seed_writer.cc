@@ -1,0 +1,141 @@
+// Writes the seed corpora in fuzz/corpus/<target>/ with the library's own
+// writers, so the fuzzers start from well-formed files and mutate from there.
+//
+//   build-fuzz/fuzz/fuzz_seed_writer fuzz/corpus
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "server/core/storage/record_codec.h"
+#include "server/core/storage/snapshot.h"
+#include "server/core/storage/wal.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using related::Article;
+
+std::vector<Article> SampleArticles() {
+  Article a;
+  a.id = "2026/11/28/world/storm";
+  a.embedding = {0.5f, -0.5f, 0.5f, 0.5f};
+  a.metadata.title = "Storm";
+  a.metadata.section = "world";
+  a.metadata.language = "en";
+  a.metadata.published_at =
+      absl::FromUnixSeconds(1795858200) + absl::Nanoseconds(250);
+  a.metadata.attributes = {{"author", "kim"}};
+  Article b;
+  b.id = "sport/final";
+  b.embedding = {1, 0, 0, 0};
+  b.metadata.url = "https://example.org/sport/final";
+  return {a, b};
+}
+
+void WriteFile(const fs::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+void Check(const absl::Status& s) {
+  if (!s.ok()) {
+    std::fprintf(stderr, "fuzz_seed_writer: %s\n", s.ToString().c_str());
+    std::exit(1);
+  }
+}
+
+template <typename T>
+T Check(absl::StatusOr<T> v) {
+  Check(v.status());
+  return *std::move(v);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: fuzz_seed_writer <corpus dir>\n");
+    return 2;
+  }
+  const fs::path corpus = argv[1];
+  const fs::path work = corpus / ".seed-work";
+  fs::create_directories(work);
+  for (const char* t : {"wal_fuzzer", "snapshot_fuzzer", "record_fuzzer",
+                        "jsonl_fuzzer", "validation_fuzzer"}) {
+    fs::create_directories(corpus / t);
+  }
+  const std::vector<Article> articles = SampleArticles();
+  const std::string upsert = related::storage::EncodeUpsertRecord(articles);
+  const std::string del =
+      related::storage::EncodeDeleteRecord({"sport/final", "gone"});
+
+  // Write records: one of each kind, and an empty upsert.
+  WriteFile(corpus / "record_fuzzer/upsert", upsert);
+  WriteFile(corpus / "record_fuzzer/delete", del);
+  WriteFile(corpus / "record_fuzzer/empty_upsert",
+            related::storage::EncodeUpsertRecord({}));
+
+  // WAL segments: header only, and three records.
+  {
+    auto wal = Check(related::storage::WalWriter::Create(work.string(), 1));
+    Check(wal->SyncAll());
+  }
+  fs::rename(work / related::storage::WalSegmentName(1),
+             corpus / "wal_fuzzer/empty_segment");
+  {
+    auto wal = Check(related::storage::WalWriter::Create(work.string(), 2));
+    Check(wal->Append(upsert).status());
+    Check(wal->Append(del).status());
+    Check(wal->Append(related::storage::EncodeUpsertRecord({articles[1]}))
+              .status());
+    Check(wal->SyncAll());
+  }
+  fs::rename(work / related::storage::WalSegmentName(2),
+             corpus / "wal_fuzzer/three_records");
+
+  // Snapshots: empty, and two articles of dimension 4.
+  {
+    auto snapshot =
+        Check(related::storage::SnapshotWriter::Start(work.string(), 3, 4));
+    Check(snapshot.Finish());
+  }
+  fs::rename(work / related::storage::SnapshotName(3),
+             corpus / "snapshot_fuzzer/empty");
+  {
+    auto snapshot =
+        Check(related::storage::SnapshotWriter::Start(work.string(), 4, 4));
+    for (const Article& a : articles) Check(snapshot.Add(a));
+    Check(snapshot.Finish());
+  }
+  fs::rename(work / related::storage::SnapshotName(4),
+             corpus / "snapshot_fuzzer/two_articles");
+  fs::remove_all(work);
+
+  // JSONL lines (related-cli's import format).
+  WriteFile(corpus / "jsonl_fuzzer/full",
+            R"({"id": "2026/11/28/world/storm", "title": "Storm", )"
+            R"("url": "https://example.org/storm", "section": "world", )"
+            R"("language": "en", "published_at": "2026-11-28T09:30:00Z", )"
+            R"("embedding": [0.12, -0.5, 3e-2, 1], )"
+            R"("attributes": {"author": "kim"}})");
+  WriteFile(corpus / "jsonl_fuzzer/minimal",
+            R"({"id":"a","embedding":[1,0,0]})");
+  WriteFile(corpus / "jsonl_fuzzer/unix_seconds",
+            "{\"id\":\"b\",\"embedding\":[0,0,0,2],\"published_at\":"
+            "1795858200,\"title\":null,\"extra\":[1,{}]}\r");
+
+  // FuzzedDataProvider input: any bytes are valid; the last byte picks the
+  // check (0: ID, 1: embedding, 2: policy) and the bytes before it, read
+  // backwards, its parameters.
+  WriteFile(corpus / "validation_fuzzer/id",
+            std::string("2026/11/28/world/storm\x30\x00", 24));
+  WriteFile(corpus / "validation_fuzzer/embedding",
+            std::string("\x3f\x80\x00\x00\xbf\x00\x00\x00\x00\x00\x00\x00"
+                        "\x3e\x80\x00\x00\x00\x01\x00\x01\x04\x04\x01",
+                        23));
+  std::string policy(96, '\x01');
+  policy.back() = '\x02';
+  WriteFile(corpus / "validation_fuzzer/policy", policy);
+  return 0;
+}

@@ -1,0 +1,60 @@
+// Authorizer: bearer-token checks for the RelatedArticles RPCs. The tokens
+// come from the operator (a file or an environment variable, typically a
+// Kubernetes Secret); a call presents one as `authorization: Bearer <token>`
+// metadata. Tokens are held only as SHA-256 digests and never logged.
+#ifndef RELATED_SERVER_SERVICE_AUTH_H_
+#define RELATED_SERVER_SERVICE_AUTH_H_
+
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/status.h>
+
+#include <array>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace related {
+
+// What a call needs: reads (lookups, GetArticle, GetStats) or writes
+// (upsert, import, delete).
+enum class Access { kRead, kWrite };
+
+struct AuthOptions {
+  // Empty: that kind of call is open to everyone. The write token is also
+  // accepted for reads.
+  std::string write_token;
+  std::string read_token;
+};
+
+class Authorizer {
+ public:
+  explicit Authorizer(const AuthOptions& options);
+
+  // nullopt if the call may go ahead; otherwise UNAUTHENTICATED (no bearer
+  // token sent) or PERMISSION_DENIED (a token that does not grant `access`).
+  // The messages never echo the token.
+  std::optional<grpc::Status> Check(const grpc::ServerContext& context,
+                                    Access access) const;
+
+  bool protects_reads() const { return read_digest_.has_value(); }
+  bool protects_writes() const { return write_digest_.has_value(); }
+
+ private:
+  using Digest = std::array<unsigned char, 32>;  // SHA-256
+
+  std::optional<Digest> write_digest_;
+  std::optional<Digest> read_digest_;
+};
+
+// The token an operator configured: the content of `file` if non-empty,
+// else the environment variable `env_var`, else "" (no token). One trailing
+// newline (or CRLF) is removed from either, as `echo` or a Kubernetes Secret
+// created from a file leaves one. Fails naming the file if it cannot be
+// read or holds no token.
+absl::StatusOr<std::string> LoadToken(const std::string& file,
+                                      const char* env_var);
+
+}  // namespace related
+
+#endif  // RELATED_SERVER_SERVICE_AUTH_H_
