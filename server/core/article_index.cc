@@ -367,8 +367,8 @@ absl::StatusOr<RelatedList> ArticleIndex::RelatedToVector(
 
 absl::StatusOr<std::vector<RelatedResult>> ArticleIndex::BatchRelated(
     const std::vector<ArticleId>& article_ids, int limit,
-    const std::vector<ArticleId>& exclude_ids,
-    const RankingPolicy& policy) const {
+    const std::vector<ArticleId>& exclude_ids, const RankingPolicy& policy,
+    absl::FunctionRef<bool()> cancelled) const {
   if (absl::Status s = CheckBatchSize(article_ids.size(),
                                       options_.max_batch_size, "article_ids");
       !s.ok()) {
@@ -386,6 +386,11 @@ absl::StatusOr<std::vector<RelatedResult>> ArticleIndex::BatchRelated(
     return s;
   std::vector<RelatedResult> results(article_ids.size());
   for (size_t i = 0; i < article_ids.size(); ++i) {
+    if (cancelled()) {
+      return absl::CancelledError(
+          absl::StrCat("the call was cancelled or its deadline expired after ",
+                       i, " of ", article_ids.size(), " items"));
+    }
     results[i].article_id = article_ids[i];
     // Each item is its own lookup (and takes the lock on its own, so a
     // writer never waits for a whole large batch).

@@ -114,12 +114,14 @@ class ArticleIndex {
   absl::StatusOr<RelatedList> RelatedToVector(VectorQuery query) const;
 
   // Related() for each of `article_ids` with one shared limit, exclusion
-  // list and policy. Fails as a whole only on a malformed request; per-item
-  // errors (NOT_FOUND) are in the results, which follow the request order.
+  // list and policy. Fails as a whole only on a malformed request, or with
+  // CANCELLED once `cancelled` says the caller gave up (asked between
+  // items, so an abandoned large batch stops early); per-item errors
+  // (NOT_FOUND) are in the results, which follow the request order.
   absl::StatusOr<std::vector<RelatedResult>> BatchRelated(
       const std::vector<ArticleId>& article_ids, int limit,
-      const std::vector<ArticleId>& exclude_ids,
-      const RankingPolicy& policy) const;
+      const std::vector<ArticleId>& exclude_ids, const RankingPolicy& policy,
+      absl::FunctionRef<bool()> cancelled = [] { return false; }) const;
 
   IndexStats Stats() const;
 

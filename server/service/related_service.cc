@@ -80,7 +80,8 @@ grpc::Status RelatedService::BatchGetRelated(
   if (!policy.ok()) return recorder.Finish(ToGrpcStatus(policy.status()));
   auto results = index_.BatchRelated(
       IdsFromProto(request->article_ids()), request->limit(),
-      IdsFromProto(request->exclude_ids()), *policy);
+      IdsFromProto(request->exclude_ids()), *policy,
+      [context] { return context->IsCancelled(); });
   if (results.ok()) {
     for (const RelatedResult& result : *results) {
       v1::BatchGetRelatedResult* item = response->add_results();

@@ -269,6 +269,21 @@ TEST_P(ArticleIndexTest, FirstWriteFixesTheDimension) {
               HasSubstr("expected 16 values, got 17"));
 }
 
+TEST_P(ArticleIndexTest, BatchRelatedStopsWhenTheCallerGivesUp) {
+  const auto vectors = ClusteredVectors(100, kDim, 2, 24);
+  auto index = NewIndex(GetParam());
+  ASSERT_TRUE(index->Upsert(MakeArticles(vectors, 0, 100)).ok());
+  std::vector<ArticleId> ids;
+  for (int i = 0; i < 50; ++i) ids.push_back(TestId(i));
+  int asked = 0;
+  auto results =
+      index->BatchRelated(ids, 5, {}, {}, [&] { return ++asked > 3; });
+  EXPECT_EQ(results.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_THAT(std::string(results.status().message()),
+              HasSubstr("after 3 of 50"));
+  EXPECT_EQ(asked, 4);
+}
+
 TEST_P(ArticleIndexTest, BatchRelatedReportsUnknownIdsPerItem) {
   const auto vectors = ClusteredVectors(100, kDim, 2, 21);
   auto index = NewIndex(GetParam());
