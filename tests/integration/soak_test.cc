@@ -128,8 +128,14 @@ TEST(SoakTest, MixedLoadHasNoErrorsAndBoundedMemory) {
   EXPECT_EQ(errors.load(), 0);
   EXPECT_GT(reads.load(), 100);
   EXPECT_GT(writes.load(), 10);
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer keeps freed memory in quarantine (up to 256 MiB), so
+  // resident memory grows by design; only the errors count in that build.
+  std::cout << "AddressSanitizer build: resident memory not checked\n";
+#else
   // Growth in the second half stays within 10% of the size at half time.
   EXPECT_LE(last, mid + mid / 10) << "resident memory kept growing";
+#endif
   EXPECT_EQ(*server->StopWith(SIGTERM), 0) << server->DrainStderr();
   std::filesystem::remove_all(data_dir);
 }
