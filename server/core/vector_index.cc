@@ -31,7 +31,16 @@ std::optional<IndexKind> ParseIndexKind(absl::string_view name) {
 
 namespace {
 
-std::vector<Slot> ConsecutiveSlots(Slot first, int64_t count) {
+// Appends `count` vectors to `index`; FAISS gives them the next positions.
+absl::StatusOr<std::vector<Slot>> AppendVectors(faiss::Index& index,
+                                                const float* vectors,
+                                                int64_t count) {
+  const Slot first = index.ntotal;
+  auto added = CallFaiss("add", [&] {
+    index.add(count, vectors);
+    return true;
+  });
+  if (!added.ok()) return added.status();
   std::vector<Slot> slots(count);
   for (int64_t i = 0; i < count; ++i) slots[i] = first + i;
   return slots;
@@ -65,13 +74,7 @@ class FlatVectorIndex : public VectorIndex {
 
   absl::StatusOr<std::vector<Slot>> Add(const float* vectors,
                                         int64_t count) override {
-    const Slot first = index_.ntotal;
-    auto added = CallFaiss("add", [&] {
-      index_.add(count, vectors);
-      return true;
-    });
-    if (!added.ok()) return added.status();
-    return ConsecutiveSlots(first, count);
+    return AppendVectors(index_, vectors, count);
   }
 
   std::optional<SlotMove> Remove(Slot slot) override {
@@ -135,14 +138,9 @@ class HnswVectorIndex : public VectorIndex {
 
   absl::StatusOr<std::vector<Slot>> Add(const float* vectors,
                                         int64_t count) override {
-    const Slot first = index_.ntotal;
-    auto added = CallFaiss("add", [&] {
-      index_.add(count, vectors);
-      return true;
-    });
-    if (!added.ok()) return added.status();
-    removed_.resize(index_.ntotal, false);
-    return ConsecutiveSlots(first, count);
+    auto slots = AppendVectors(index_, vectors, count);
+    if (slots.ok()) removed_.resize(index_.ntotal, false);
+    return slots;
   }
 
   std::optional<SlotMove> Remove(Slot slot) override {
