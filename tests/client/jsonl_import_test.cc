@@ -6,6 +6,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/client/test_time.h"
 
 namespace related::cli {
 namespace {
@@ -15,12 +16,6 @@ using ::testing::FloatEq;
 using ::testing::HasSubstr;
 using ::testing::Pair;
 using ::testing::StartsWith;
-
-absl::Time Utc(int year, int month, int day, int hour, int minute, int second) {
-  return absl::FromCivil(
-      absl::CivilSecond(year, month, day, hour, minute, second),
-      absl::UTCTimeZone());
-}
 
 TEST(ParseArticleLineTest, ReadsEveryField) {
   auto article = ParseArticleLine(

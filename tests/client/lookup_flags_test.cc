@@ -7,6 +7,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/client/test_time.h"
 
 namespace related::cli {
 namespace {
@@ -17,12 +18,6 @@ using ::testing::HasSubstr;
 using ::testing::Optional;
 using ::testing::Pair;
 using ::testing::StartsWith;
-
-absl::Time Utc(int year, int month, int day, int hour, int minute, int second) {
-  return absl::FromCivil(
-      absl::CivilSecond(year, month, day, hour, minute, second),
-      absl::UTCTimeZone());
-}
 
 // The error message of parsing one flag, "" if it parsed.
 std::string ErrorOf(const std::string& flag, const std::string& text) {

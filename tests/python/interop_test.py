@@ -17,7 +17,6 @@ run in.
 """
 
 import array
-import math
 import os
 import random
 import sys
@@ -57,13 +56,8 @@ def as_float32(values):
     return list(array.array("f", values))
 
 
-def unit(values):
-    norm = math.sqrt(sum(v * v for v in values))
-    return [v / norm for v in values]
-
-
-def cosine(unit_a, unit_b):
-    return sum(a * b for a, b in zip(unit_a, unit_b))
+unit = related_testlib.unit
+cosine = related_testlib.cosine
 
 
 class InteropTest(related_testlib.ServerTestCase):

@@ -5,7 +5,6 @@ sent from Python's grpcio, checked against a brute-force computation here.
   /usr/bin/python3 tests/python/ranking_interop_test.py --server build/related-server
 """
 
-import math
 import random
 
 import grpc
@@ -19,13 +18,8 @@ NOW = 1795824000  # 2026-11-28T00:00:00Z
 RPC_TIMEOUT_S = related_testlib.RPC_TIMEOUT_S
 
 
-def unit(v):
-    n = math.sqrt(sum(x * x for x in v))
-    return [x / n for x in v]
-
-
-def dot(a, b):
-    return sum(x * y for x, y in zip(a, b))
+unit = related_testlib.unit
+dot = related_testlib.cosine
 
 
 class RankingInteropTest(related_testlib.ServerTestCase):

@@ -14,6 +14,7 @@ Every wait is bounded; nothing sleeps as synchronisation.
 """
 
 import argparse
+import math
 import os
 import re
 import shutil
@@ -57,6 +58,17 @@ _WELL_KNOWN_PROTO_DIR = os.path.join(os.path.dirname(grpc_tools.__file__), "_pro
 # package. Only the Python module path changes: the proto package (and so the
 # service names on the wire, grpc.health.v1.Health etc.) stays the same.
 _STD_PACKAGE = "stdgrpc"
+
+
+def unit(values):
+    """`values` scaled to length 1, as the server stores embeddings."""
+    norm = math.sqrt(sum(v * v for v in values))
+    return [v / norm for v in values]
+
+
+def cosine(unit_a, unit_b):
+    """Cosine similarity of two unit vectors."""
+    return sum(a * b for a, b in zip(unit_a, unit_b))
 
 
 class SetupError(Exception):
