@@ -206,6 +206,7 @@ RankingDebug DebugFromProto(const v1::RankingDebug& proto) {
   debug.removed_as_near_duplicate = proto.removed_as_near_duplicate();
   debug.candidates_considered = proto.candidates_considered();
   debug.search_rounds = proto.search_rounds();
+  debug.precomputed = proto.precomputed();
   return debug;
 }
 
@@ -437,10 +438,18 @@ absl::StatusOr<Stats> RelatedClient::GetStats() {
   grpc::Status status =
       stubs_->related->GetStats(&context, v1::GetStatsRequest(), &response);
   if (!status.ok()) return FromGrpc(status);
-  return Stats{response.article_count(),  response.dimension(),
-               response.index_kind(),     response.index_memory_bytes(),
-               response.default_limit(),  response.max_limit(),
-               response.max_batch_size(), response.max_id_bytes()};
+  return Stats{response.article_count(),
+               response.dimension(),
+               response.index_kind(),
+               response.index_memory_bytes(),
+               response.default_limit(),
+               response.max_limit(),
+               response.max_batch_size(),
+               response.max_id_bytes(),
+               response.max_metadata_bytes(),
+               response.related_lists_precomputed(),
+               response.related_lists_memory_bytes(),
+               response.related_lists_stale()};
 }
 
 absl::Status RelatedClient::Ping() {

@@ -101,6 +101,8 @@ struct RankingDebug {
   // Eligible candidates re-ranked, and searches run to find them.
   int64_t candidates_considered = 0;
   int search_rounds = 0;
+  // Served from the article's precomputed related list (no search ran).
+  bool precomputed = false;
 };
 
 // The related box of one lookup, best first.
@@ -128,6 +130,12 @@ struct Stats {
   int max_limit = 0;
   int max_batch_size = 0;
   int max_id_bytes = 0;
+  int max_metadata_bytes = 0;
+  // Whether every article's related list is kept ready for the default
+  // policy, their memory, and how many wait to be ranked again.
+  bool related_lists_precomputed = false;
+  int64_t related_lists_memory_bytes = 0;
+  int64_t related_lists_stale = 0;
 };
 
 struct ImportSummary {

@@ -6,11 +6,16 @@
 //   Ping (the empty RPC)            p50/p99 at concurrency 1, throughput at 64
 //   GetRelated, uniform IDs         the same
 //   GetRelated, Zipf-skewed IDs     the same
-// and recall@10 of served results against exact kNN, ingest rate, resident
-// bytes per article, and the time from start to SERVING on the data.
-// Prints a table with ratios to the floor and writes JSON.
+//   h2load: Ping and GetRelated     the same server, an independent client
+//   in-process core lookup          ArticleIndex::Related, no gRPC
+//   in-process raw FAISS search     IndexHNSWFlat::search of the same vectors
+// and recall@10 of served results against exact kNN, ingest rate and when
+// every related list was ready, resident bytes per article, and the time
+// from start to SERVING on the data. Prints a table with ratios to the floor
+// and writes JSON.
 //
-//   build/bench/related_bench --articles=100000 --dim=384
+//   build/bench/related_bench --articles=100000 --dim=384     (~5 min)
+//   build/bench/related_bench --articles=1000000 --dim=384    (long mode)
 #include <grpcpp/create_channel.h>
 #include <signal.h>
 #include <unistd.h>
@@ -24,11 +29,17 @@
 #include <random>
 #include <set>
 
+#include <faiss/IndexHNSW.h>
+#include <omp.h>
+
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_format.h"
+#include "bench/latency/h2load.h"
+#include "bench/latency/in_process.h"
 #include "bench/latency/load_generator.h"
 #include "client/related_client.h"
+#include "server/core/article_index.h"
 #include "related/v1/related.grpc.pb.h"
 #include "tests/core/test_data.h"
 #include "tests/integration/server_process.h"
@@ -44,6 +55,10 @@ ABSL_FLAG(int, recall_queries, 200,
           "Articles whose related list is checked against exact kNN.");
 ABSL_FLAG(std::string, json, "build/bench/latency.json",
           "Where to write the results.");
+ABSL_FLAG(bool, in_process, true,
+          "Also build the index in this process and time the core lookup "
+          "and a raw FAISS search (doubles the build time).");
+ABSL_FLAG(bool, h2load, true, "Cross-check with h2load (nghttp2-client).");
 
 namespace related::bench {
 namespace {
@@ -64,29 +79,31 @@ std::string Id(int i) { return absl::StrFormat("bench/%07d", i); }
 
 // Draws article indices: uniformly, or Zipf-skewed over a fixed random
 // ranking of the articles (news traffic: a small hot set takes most calls).
-class IdDraw {
+// Immutable once built, so threads share it, each with its own generator.
+class IdDistribution {
  public:
-  IdDraw(int n, double zipf_s, uint32_t seed)
-      : rng_(seed), uniform_(0, n - 1), rank_(n) {
+  IdDistribution(int n, double zipf_s, uint32_t seed) : rank_(n) {
+    std::mt19937 rng(seed);
     std::iota(rank_.begin(), rank_.end(), 0);
-    std::shuffle(rank_.begin(), rank_.end(), rng_);
+    std::shuffle(rank_.begin(), rank_.end(), rng);
     double sum = 0;
     cdf_.reserve(n);
     for (int r = 1; r <= n; ++r)
       cdf_.push_back(sum += 1.0 / std::pow(r, zipf_s));
     for (double& c : cdf_) c /= sum;
   }
-  int Uniform() { return uniform_(rng_); }
-  int Zipf() {
-    const double u = std::uniform_real_distribution<double>(0, 1)(rng_);
+  int Uniform(std::mt19937& rng) const {
+    return std::uniform_int_distribution<int>(0, int(rank_.size()) - 1)(rng);
+  }
+  int Zipf(std::mt19937& rng) const {
+    const double u = std::uniform_real_distribution<double>(0, 1)(rng);
     const size_t r =
         std::lower_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin();
     return rank_[std::min(r, rank_.size() - 1)];
   }
+  int Hottest() const { return rank_[0]; }
 
  private:
-  std::mt19937 rng_;
-  std::uniform_int_distribution<int> uniform_;
   std::vector<int> rank_;
   std::vector<double> cdf_;
 };
@@ -94,7 +111,120 @@ class IdDraw {
 struct Row {
   std::string name;
   LoadResult c1, c64;
+  std::string note;  // how the row differs from the gRPC rows, if it does
 };
+
+client::Article BenchArticle(const std::vector<float>& vectors, int dim,
+                             int i) {
+  return {Id(i),
+          {vectors.begin() + size_t(i) * dim,
+           vectors.begin() + size_t(i + 1) * dim},
+          {"Benchmark article " + std::to_string(i),
+           "https://news.example/bench/" + std::to_string(i),
+           i % 2 ? "world" : "sport",
+           "en",
+           std::nullopt,
+           {}}};
+}
+
+// The in-process rows: the same vectors in an ArticleIndex with the server's
+// default options (HNSW, default policy with near-duplicate suppression at
+// 0.95, as related-server's flags), and in a bare FAISS IndexHNSWFlat with
+// the same graph settings.
+void InProcessRows(const std::vector<float>& vectors, int n, int dim,
+                   const IdDistribution& ids, absl::Duration each,
+                   std::vector<Row>& rows) {
+  ArticleIndexOptions options;
+  options.dimension = dim;
+  options.default_policy.duplicate_threshold = 0.95f;  // the server's default
+  auto index = ArticleIndex::Create(options);
+  if (!index.ok()) return;
+  std::fprintf(stderr, "in-process: building the core index\n");
+  const absl::Time start = absl::Now();
+  for (int first = 0; first < n; first += 1000) {
+    std::vector<Article> batch;
+    for (int i = first; i < std::min(n, first + 1000); ++i) {
+      client::Article a = BenchArticle(vectors, dim, i);
+      batch.push_back({a.id, std::move(a.embedding),
+                       {a.metadata.title, a.metadata.url, a.metadata.section,
+                        a.metadata.language, std::nullopt, {}}});
+    }
+    if (!(*index)->Upsert(std::move(batch)).ok()) return;
+  }
+  std::fprintf(stderr, "in-process: core index built in %.1f s\n",
+               absl::ToDoubleSeconds(absl::Now() - start));
+  const ArticleIndex& core = **index;
+  auto lookup = [&](bool zipf) {
+    return [&, zipf](std::mt19937& rng) {
+      RelatedQuery query{Id(zipf ? ids.Zipf(rng) : ids.Uniform(rng)), 10, {},
+                         core.options().default_policy};
+      auto related = core.Related(query);
+      return related.ok() && related->articles.size() == 10;
+    };
+  };
+  rows.push_back({"core lookup, uniform IDs",
+                  RunInProcess(1, each, lookup(false)),
+                  RunInProcess(64, each, lookup(false)), "64 threads"});
+  rows.push_back({"core lookup, Zipf IDs", RunInProcess(1, each, lookup(true)),
+                  RunInProcess(64, each, lookup(true)), "64 threads"});
+  index->reset();
+
+  const HnswOptions hnsw;  // the server's defaults
+  faiss::IndexHNSWFlat raw(dim, hnsw.m, faiss::METRIC_INNER_PRODUCT);
+  raw.hnsw.efConstruction = hnsw.ef_construction;
+  raw.hnsw.efSearch = hnsw.ef_search;
+  std::fprintf(stderr, "in-process: building a bare FAISS HNSW index\n");
+  omp_set_num_threads(std::max(1, omp_get_num_procs()));
+  raw.add(n, vectors.data());
+  auto search = [&](std::mt19937& rng) {
+    omp_set_num_threads(1);  // one query: no thread team (as the server)
+    const int q = ids.Uniform(rng);
+    float scores[11];
+    faiss::Index::idx_t found[11];
+    raw.search(1, &vectors[size_t(q) * dim], 11, scores, found);
+    return found[10] >= 0;
+  };
+  rows.push_back({"raw FAISS search, uniform", RunInProcess(1, each, search),
+                  RunInProcess(64, each, search),
+                  "k=11, no ranking, no metadata"});
+}
+
+// The h2load rows: one connection, like the project's client.
+void H2loadRows(const std::string& address, const IdDistribution& ids,
+                int seconds, const std::string& dir, std::vector<Row>& rows,
+                std::vector<std::string>& lines) {
+  const std::string ping_body = dir + "/ping.bin";
+  const std::string related_body = dir + "/related.bin";
+  v1::GetRelatedRequest request;
+  request.set_article_id(Id(ids.Hottest()));
+  request.set_limit(10);
+  if (!WriteGrpcBody(ping_body, "") ||
+      !WriteGrpcBody(related_body, request.SerializeAsString())) {
+    return;
+  }
+  struct Case {
+    std::string name, method, body;
+  };
+  for (const Case& c :
+       {Case{"h2load: Ping", "/related.v1.RelatedArticles/Ping", ping_body},
+        Case{"h2load: GetRelated, 1 ID",
+             "/related.v1.RelatedArticles/GetRelated", related_body}}) {
+    auto one = RunH2load(address, c.method, c.body, 1, seconds);
+    auto many = RunH2load(address, c.method, c.body, 64, seconds);
+    if (!one || !many) {
+      lines.push_back("h2load: not run (install nghttp2-client)");
+      return;
+    }
+    // h2load reports a mean, not percentiles: the c1 columns hold it.
+    Row row{c.name, {}, {}, "c1 columns: mean"};
+    row.c1.latencies_us = {one->mean_request_us};
+    row.c1.errors = one->failed;
+    row.c64.calls = many->succeeded;
+    row.c64.errors = many->failed;
+    row.c64.seconds = many->succeeded / std::max(many->requests_per_second, 1.0);
+    rows.push_back(row);
+  }
+}
 
 int Main() {
   const int n = absl::GetFlag(FLAGS_articles);
@@ -102,6 +232,7 @@ int Main() {
   const absl::Duration each = absl::Seconds(absl::GetFlag(FLAGS_seconds));
   std::string binary = absl::GetFlag(FLAGS_server);
   if (binary.empty()) binary = testing::ServerBinary();
+  const absl::Time bench_start = absl::Now();
 
   std::fprintf(stderr, "generating %d clustered vectors of %d dims\n", n, dim);
   const std::vector<float> vectors =
@@ -121,24 +252,22 @@ int Main() {
   client::RelatedClient client({server->grpc_address(), absl::Seconds(60)});
   if (!client.WaitUntilServing(absl::Seconds(30)).ok()) return 1;
 
-  // 4. Ingest: one stream, batches of 1000. HNSW inserts synchronously, so
-  // every related list is ready when the import returns.
+  // 4. Ingest: one stream, batches of 1000. A write returns once the related
+  // lists it changed are ranked again, so every list is ready when the
+  // import returns; GetStats confirms no list is stale.
+  std::fprintf(stderr, "importing\n");
   const absl::Time ingest_start = absl::Now();
   auto importer = client.StartImport(absl::Hours(2));
   for (int first = 0; first < n; first += 1000) {
     std::vector<client::Article> batch;
     for (int i = first; i < std::min(n, first + 1000); ++i) {
-      batch.push_back({Id(i),
-                       {vectors.begin() + size_t(i) * dim,
-                        vectors.begin() + size_t(i + 1) * dim},
-                       {"Benchmark article " + std::to_string(i),
-                        "",
-                        i % 2 ? "world" : "sport",
-                        "en",
-                        std::nullopt,
-                        {}}});
+      batch.push_back(BenchArticle(vectors, dim, i));
     }
     if (!importer->Send(batch).ok()) break;
+    if (first % 100000 == 0 && first > 0) {
+      std::fprintf(stderr, "  %d articles sent, %.0f s\n", first,
+                   absl::ToDoubleSeconds(absl::Now() - ingest_start));
+    }
   }
   auto imported = importer->Finish();
   const double ingest_seconds =
@@ -148,13 +277,16 @@ int Main() {
                  std::string(imported.status().message()).c_str());
     return 1;
   }
+  auto stats = client.GetStats();
+  if (!stats.ok()) return 1;
   const int64_t rss = ResidentBytes(server->pid());
 
   // 1, 2. Latency and throughput, all against the same server.
   auto channel = grpc::CreateChannel(server->grpc_address(),
                                      grpc::InsecureChannelCredentials());
   auto stub = v1::RelatedArticles::NewStub(channel);
-  IdDraw draw(n, absl::GetFlag(FLAGS_zipf_s), 7);
+  const IdDistribution ids(n, absl::GetFlag(FLAGS_zipf_s), 7);
+  std::mt19937 load_rng(7);
   const v1::PingRequest ping;
   auto ping_call = [&](grpc::ClientContext* c, grpc::CompletionQueue* q) {
     return stub->PrepareAsyncPing(c, ping, q);
@@ -162,7 +294,8 @@ int Main() {
   auto related_call = [&](bool zipf) {
     return [&, zipf](grpc::ClientContext* c, grpc::CompletionQueue* q) {
       v1::GetRelatedRequest request;
-      request.set_article_id(Id(zipf ? draw.Zipf() : draw.Uniform()));
+      request.set_article_id(
+          Id(zipf ? ids.Zipf(load_rng) : ids.Uniform(load_rng)));
       request.set_limit(10);
       return stub->PrepareAsyncGetRelated(c, request, q);
     };
@@ -171,27 +304,39 @@ int Main() {
   RunLoad<v1::PingResponse>(ping_call, 8, absl::Seconds(1));
   RunLoad<v1::GetRelatedResponse>(related_call(false), 8, absl::Seconds(1));
   std::vector<Row> rows;
+  std::vector<std::string> lines;
   rows.push_back({"Ping (floor)", RunLoad<v1::PingResponse>(ping_call, 1, each),
-                  RunLoad<v1::PingResponse>(ping_call, 64, each)});
+                  RunLoad<v1::PingResponse>(ping_call, 64, each), ""});
   rows.push_back(
       {"GetRelated, uniform IDs",
        RunLoad<v1::GetRelatedResponse>(related_call(false), 1, each),
-       RunLoad<v1::GetRelatedResponse>(related_call(false), 64, each)});
+       RunLoad<v1::GetRelatedResponse>(related_call(false), 64, each), ""});
   rows.push_back(
       {"GetRelated, Zipf IDs",
        RunLoad<v1::GetRelatedResponse>(related_call(true), 1, each),
-       RunLoad<v1::GetRelatedResponse>(related_call(true), 64, each)});
+       RunLoad<v1::GetRelatedResponse>(related_call(true), 64, each), ""});
+  if (absl::GetFlag(FLAGS_h2load)) {
+    H2loadRows(server->grpc_address(), ids, absl::GetFlag(FLAGS_seconds),
+               data_dir, rows, lines);
+  }
 
-  // 5. Recall@10 of served lists (near-duplicate suppression off, so both
-  // sides rank plain cosine) against exact kNN by brute force.
-  client::RankingPolicy plain;
-  plain.duplicate_threshold = 1.0f;
-  int found = 0, wanted = 0;
+  // 5. Recall@10 of served lists, default policy (what the load above got),
+  // against exact kNN by brute force. The synthetic clusters are loose
+  // enough that no two articles are near-duplicates (cosine > 0.95), so
+  // the default policy's box is plain kNN; the debug output confirms it.
+  client::RankingPolicy with_debug;
+  with_debug.debug = true;
+  int found = 0, wanted = 0, precomputed = 0, near_duplicates = 0;
   std::mt19937 rng(11);
-  for (int q = 0; q < absl::GetFlag(FLAGS_recall_queries); ++q) {
+  const int recall_queries = absl::GetFlag(FLAGS_recall_queries);
+  for (int q = 0; q < recall_queries; ++q) {
     const int query = rng() % n;
-    auto served = client.Related(Id(query), 10, {}, plain);
+    auto served = client.Related(Id(query), 10, {}, with_debug);
     if (!served.ok()) return 1;
+    if (served->debug.has_value()) {
+      precomputed += served->debug->precomputed;
+      near_duplicates += served->debug->removed_as_near_duplicate;
+    }
     auto exact =
         testing::BruteForceTopK(vectors, dim, &vectors[size_t(query) * dim], 10,
                                 [&](int i) { return i == query; });
@@ -209,38 +354,55 @@ int Main() {
   if (!again.ok()) return 1;
   client::RelatedClient again_client(
       {again->grpc_address(), absl::Seconds(60)});
-  if (!again_client.WaitUntilServing(absl::Minutes(30)).ok()) return 1;
+  if (!again_client.WaitUntilServing(absl::Hours(1)).ok()) return 1;
   const double restart_seconds = absl::ToDoubleSeconds(absl::Now() - restart);
   again->StopWith(SIGTERM).IgnoreError();
   std::filesystem::remove_all(data_dir);
 
+  // 3. In-process rows, with the server gone (it would compete for cores).
+  if (absl::GetFlag(FLAGS_in_process)) {
+    InProcessRows(vectors, n, dim, ids, each, rows);
+  }
+
   const Row& floor = rows[0];
   std::printf(
       "\nrelated_bench: %d articles x %d dims, index %s, %d s per "
-      "measurement\n",
-      n, dim, absl::GetFlag(FLAGS_index).c_str(), absl::GetFlag(FLAGS_seconds));
-  std::printf("%-26s %10s %10s %8s %12s %8s %7s\n", "call", "p50 us c1",
-              "p99 us c1", "p50/floor", "calls/s c64", "/floor", "errors");
+      "measurement, whole run %.1f min\n",
+      n, dim, absl::GetFlag(FLAGS_index).c_str(), absl::GetFlag(FLAGS_seconds),
+      absl::ToDoubleMinutes(absl::Now() - bench_start));
+  std::printf("%-27s %10s %10s %9s %12s %7s %7s  %s\n", "call", "p50 us c1",
+              "p99 us c1", "p50/floor", "calls/s c64", "/floor", "errors",
+              "note");
   for (const Row& r : rows) {
-    std::printf("%-26s %10.1f %10.1f %8.2f %12.0f %8.2f %7lld\n",
-                r.name.c_str(), r.c1.Percentile(0.5), r.c1.Percentile(0.99),
+    const bool has_p99 = r.c1.latencies_us.size() > 1;
+    std::printf("%-27s %10.1f %10s %9.2f %12.0f %7.2f %7lld  %s\n",
+                r.name.c_str(), r.c1.Percentile(0.5),
+                has_p99 ? absl::StrFormat("%.1f", r.c1.Percentile(0.99)).c_str()
+                        : "-",
                 r.c1.Percentile(0.5) / floor.c1.Percentile(0.5),
                 r.c64.Throughput(), r.c64.Throughput() / floor.c64.Throughput(),
-                static_cast<long long>(r.c1.errors + r.c64.errors));
+                static_cast<long long>(r.c1.errors + r.c64.errors),
+                r.note.c_str());
   }
+  for (const std::string& line : lines) std::printf("%s\n", line.c_str());
   const double raw = double(n) * dim * 4;
   std::printf(
-      "ingest: %.0f articles/s (%.1f s; every related list ready when the "
-      "import returned)\n",
-      n / ingest_seconds, ingest_seconds);
-  std::printf("recall@10 vs exact kNN: %.4f over %d queries\n", recall,
-              absl::GetFlag(FLAGS_recall_queries));
+      "ingest: %.0f articles/s; every related list ready %.1f s after the "
+      "import started (stale lists when it returned: %lld)\n",
+      n / ingest_seconds, ingest_seconds,
+      static_cast<long long>(stats->related_lists_stale));
+  std::printf(
+      "recall@10 vs exact kNN: %.4f over %d queries, default policy "
+      "(%d of them served from precomputed lists; near-duplicates removed: "
+      "%d)\n",
+      recall, recall_queries, precomputed, near_duplicates);
   std::printf(
       "server resident memory: %.1f MiB = %.0f bytes/article; %.2f x raw "
-      "vector bytes "
-      "(target <= 1.5 x raw + 1 KB/article = %.1f MiB)\n",
+      "vector bytes (target <= 1.5 x raw + 1 KB/article = %.1f MiB); "
+      "related lists %.1f MiB\n",
       rss / 1048576.0, double(rss) / n, rss / raw,
-      (1.5 * raw + 1024.0 * n) / 1048576.0);
+      (1.5 * raw + 1024.0 * n) / 1048576.0,
+      stats->related_lists_memory_bytes / 1048576.0);
   std::printf("restart to SERVING on the data directory: %.1f s\n",
               restart_seconds);
 
@@ -254,11 +416,18 @@ int Main() {
     json << (i ? ", " : "") << "{\"name\": \"" << r.name
          << "\", \"p50_us_c1\": " << r.c1.Percentile(0.5)
          << ", \"p99_us_c1\": " << r.c1.Percentile(0.99)
+         << ", \"p50_ratio\": "
+         << r.c1.Percentile(0.5) / floor.c1.Percentile(0.5)
          << ", \"throughput_c64\": " << r.c64.Throughput()
-         << ", \"errors\": " << r.c1.errors + r.c64.errors << "}";
+         << ", \"throughput_ratio\": "
+         << r.c64.Throughput() / floor.c64.Throughput()
+         << ", \"errors\": " << r.c1.errors + r.c64.errors << ", \"note\": \""
+         << r.note << "\"}";
   }
   json << "], \"ingest_articles_per_s\": " << n / ingest_seconds
+       << ", \"lists_ready_seconds\": " << ingest_seconds
        << ", \"recall_at_10\": " << recall << ", \"rss_bytes\": " << rss
+       << ", \"related_lists_bytes\": " << stats->related_lists_memory_bytes
        << ", \"restart_seconds\": " << restart_seconds << "}\n";
   std::printf("wrote %s\n", json_path.c_str());
   return 0;

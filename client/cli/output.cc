@@ -287,7 +287,14 @@ std::string StatsLines(const client::Stats& stats) {
                       "default_limit: ", stats.default_limit, "\n",
                       "max_limit: ", stats.max_limit, "\n",
                       "max_batch_size: ", stats.max_batch_size, "\n",
-                      "max_id_bytes: ", stats.max_id_bytes, "\n");
+                      "max_id_bytes: ", stats.max_id_bytes, "\n",
+                      "max_metadata_bytes: ", stats.max_metadata_bytes, "\n",
+                      "related_lists_precomputed: ",
+                      stats.related_lists_precomputed ? "true" : "false", "\n",
+                      "related_lists_memory_bytes: ",
+                      stats.related_lists_memory_bytes, "\n",
+                      "related_lists_stale: ", stats.related_lists_stale,
+                      "\n");
 }
 
 std::string DebugLines(const client::RankingDebug& debug) {
@@ -332,6 +339,8 @@ std::string DebugLines(const client::RankingDebug& debug) {
   for (const auto& [key, count] : DebugCounts(debug)) {
     absl::StrAppend(&out, key, ": ", count, "\n");
   }
+  absl::StrAppend(&out, "precomputed: ", debug.precomputed ? "true" : "false",
+                  "\n");
   return out;
 }
 
@@ -378,7 +387,11 @@ Json StatsJson(const client::Stats& stats) {
           {"default_limit", stats.default_limit},
           {"max_limit", stats.max_limit},
           {"max_batch_size", stats.max_batch_size},
-          {"max_id_bytes", stats.max_id_bytes}};
+          {"max_id_bytes", stats.max_id_bytes},
+          {"max_metadata_bytes", stats.max_metadata_bytes},
+          {"related_lists_precomputed", stats.related_lists_precomputed},
+          {"related_lists_memory_bytes", stats.related_lists_memory_bytes},
+          {"related_lists_stale", stats.related_lists_stale}};
 }
 
 Json DebugJson(const client::RankingDebug& debug) {
@@ -399,6 +412,7 @@ Json DebugJson(const client::RankingDebug& debug) {
                  {"now", TimeJson(p.now)},
                  {"candidates", p.candidates}}}};
   for (const auto& [key, count] : DebugCounts(debug)) json[key] = count;
+  json["precomputed"] = debug.precomputed;
   return json;
 }
 

@@ -1,5 +1,7 @@
 #include "server/core/article_index.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cstring>
 #include <functional>
@@ -65,10 +67,25 @@ absl::StatusOr<std::unique_ptr<ArticleIndex>> ArticleIndex::Create(
 
 ArticleIndex::ArticleIndex(const ArticleIndexOptions& options)
     : options_(options), dimension_(options.dimension) {
-  if (options.dimension > 0) {
-    index_ =
-        MakeVectorIndex(options.index_kind, options.dimension, options.hnsw);
+  if (options.dimension > 0) CreateIndexLocked(options.dimension);
+}
+
+void ArticleIndex::CreateIndexLocked(int dimension) {
+  index_ = MakeVectorIndex(options_.index_kind, dimension, options_.hnsw);
+  const RankingPolicy& policy = options_.default_policy;
+  if (options_.precompute_related && !index_->MovesSlots() &&
+      RankingIsPrecomputable(policy)) {
+    // Without diversity (and precomputable means without recency) the
+    // default policy picks in order of similarity.
+    related_lists_ = std::make_unique<RelatedLists>(
+        CandidatePoolSize(policy, options_.default_limit),
+        options_.default_limit, policy.diversity_lambda >= 1.0f);
   }
+}
+
+int ArticleIndex::WriteThreads() const {
+  return options_.write_threads > 0 ? options_.write_threads
+                                    : std::max(1, omp_get_num_procs());
 }
 
 absl::Status ArticleIndex::Upsert(std::vector<Article> articles) {
@@ -94,13 +111,16 @@ absl::Status ArticleIndex::Upsert(std::vector<Article> articles) {
     if (dimension_.load() == 0) {
       const int dimension = static_cast<int>(articles.front().embedding.size());
       absl::WriterMutexLock lock(&mu_);
-      index_ = MakeVectorIndex(options_.index_kind, dimension, options_.hnsw);
+      CreateIndexLocked(dimension);
       dimension_.store(dimension);
     }
     for (auto begin = articles.begin(); begin != articles.end();) {
       const auto end = begin + std::min<ptrdiff_t>(options_.write_chunk_size,
                                                    articles.end() - begin);
-      if (absl::Status s = ApplyChunk(begin, end); !s.ok()) return s;
+      std::vector<Slot> added;
+      auto removed = ApplyChunk(begin, end, added);
+      if (!removed.ok()) return removed.status();
+      UpdateRelatedLists(added, *removed);
       begin = end;
     }
   }
@@ -145,8 +165,9 @@ absl::Status ArticleIndex::ValidateUpsertLocked(
   return absl::OkStatus();
 }
 
-absl::Status ArticleIndex::ApplyChunk(std::vector<Article>::iterator begin,
-                                      std::vector<Article>::iterator end) {
+absl::StatusOr<std::vector<Slot>> ArticleIndex::ApplyChunk(
+    std::vector<Article>::iterator begin, std::vector<Article>::iterator end,
+    std::vector<Slot>& added) {
   const int dimension = dimension_.load();
   std::vector<float> stored_vector(dimension);
   absl::WriterMutexLock lock(&mu_);
@@ -169,7 +190,7 @@ absl::Status ArticleIndex::ApplyChunk(std::vector<Article>::iterator begin,
     }
     needs_vector.push_back(&*it);
   }
-  if (needs_vector.empty()) return absl::OkStatus();
+  if (needs_vector.empty()) return std::vector<Slot>{};
 
   std::vector<float> vectors;
   vectors.reserve(needs_vector.size() * dimension);
@@ -178,9 +199,11 @@ absl::Status ArticleIndex::ApplyChunk(std::vector<Article>::iterator begin,
                    article->embedding.end());
   }
   // Add before removing replaced vectors: if FAISS fails, nothing changed.
-  auto slots =
-      index_->Add(vectors.data(), static_cast<int64_t>(needs_vector.size()));
+  auto slots = index_->Add(vectors.data(),
+                           static_cast<int64_t>(needs_vector.size()),
+                           WriteThreads());
   if (!slots.ok()) return slots.status();
+  added.insert(added.end(), slots->begin(), slots->end());
 
   std::vector<Slot> replaced;
   by_slot_.resize(by_slot_.size() + needs_vector.size());
@@ -197,7 +220,124 @@ absl::Status ArticleIndex::ApplyChunk(std::vector<Article>::iterator begin,
   // last slot is then never one still waiting to be removed.
   std::sort(replaced.begin(), replaced.end(), std::greater<>());
   for (Slot slot : replaced) RemoveSlotLocked(slot);
-  return absl::OkStatus();
+  return replaced;
+}
+
+void ArticleIndex::UpdateRelatedLists(const std::vector<Slot>& added,
+                                      const std::vector<Slot>& removed) {
+  int pool = 0;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (related_lists_ == nullptr) return;
+    pool = related_lists_->pool_size();
+  }
+  const int threads = WriteThreads();
+
+  // 1. Each new article's candidates: the search a lookup would run, but
+  // reaching twice as far. Similarity is symmetric, but rank is not: an
+  // article can be in the top 10 of a neighbour that is not in its own top
+  // 50, and the wider reach finds most such lists. Readers go on meanwhile;
+  // only this writer changes anything.
+  std::vector<std::vector<Neighbor>> found(added.size());
+  {
+    absl::ReaderMutexLock lock(&mu_);
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (size_t i = 0; i < added.size(); ++i) {
+      const Slot self = added[i];
+      auto neighbors = index_->Search(index_->StoredVector(self), 2 * pool,
+                                      [self](Slot slot) { return slot != self; });
+      // On a failed search the list starts empty, and ranking its box
+      // falls back to a search of its own.
+      if (neighbors.ok()) found[i] = *std::move(neighbors);
+    }
+  }
+
+  // 2. Memory updates only, under the exclusive lock: a removed article
+  // leaves the lists of its own candidates (similarity is symmetric, so
+  // they are where it is listed; a list it stays in skips it when ranking),
+  // and a new article joins the lists of its candidates where it ranks.
+  absl::flat_hash_set<Slot> stale;
+  {
+    absl::WriterMutexLock lock(&mu_);
+    for (Slot gone : removed) {
+      for (const ListedNeighbor& n : related_lists_->Release(gone)) {
+        if (by_slot_[n.slot] != nullptr &&
+            related_lists_->Withdraw(n.slot, gone)) {
+          stale.insert(n.slot);
+        }
+      }
+    }
+    for (size_t i = 0; i < added.size(); ++i) {
+      related_lists_->SetCandidates(added[i], found[i]);
+      stale.insert(added[i]);
+      for (const Neighbor& n : found[i]) {
+        if (related_lists_->Offer(n.slot, added[i], n.score)) {
+          stale.insert(n.slot);
+        }
+      }
+    }
+  }
+
+  // 3. Rank the boxes that may have changed, in parallel, under the shared
+  // lock (a reader meanwhile ranks a stale box itself), then publish them.
+  const std::vector<Slot> to_rank(stale.begin(), stale.end());
+  std::vector<absl::StatusOr<StoredBox>> boxes(to_rank.size());
+  {
+    absl::ReaderMutexLock lock(&mu_);
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 4)
+    for (size_t i = 0; i < to_rank.size(); ++i) {
+      boxes[i] = RankBoxLocked(to_rank[i]);
+    }
+  }
+  absl::WriterMutexLock lock(&mu_);
+  for (size_t i = 0; i < to_rank.size(); ++i) {
+    // A box that failed to rank stays stale; lookups rank it themselves.
+    if (boxes[i].ok()) related_lists_->SetBox(to_rank[i], *std::move(boxes[i]));
+  }
+}
+
+absl::StatusOr<StoredBox> ArticleIndex::RankBoxLocked(Slot slot) const {
+  const RankingPolicy& policy = options_.default_policy;
+  const int limit = options_.default_limit;
+  std::vector<ListedNeighbor> listed;
+  std::vector<Candidate> candidates;
+  for (const ListedNeighbor& n : related_lists_->Candidates(slot)) {
+    // Listed articles removed since are skipped (see UpdateRelatedLists).
+    if (n.slot == slot || by_slot_[n.slot] == nullptr) continue;
+    listed.push_back(n);
+    candidates.push_back(
+        {n.score, index_->StoredVector(n.slot), &by_slot_[n.slot]->metadata});
+  }
+  RankingDebug debug;
+  const std::vector<size_t> chosen = RankCandidates(
+      policy, absl::Now(), candidates, index_->Dimension(), limit, debug);
+
+  StoredBox box;
+  const bool below_min_score = policy.min_score.has_value() &&
+                               !listed.empty() &&
+                               listed.back().score < *policy.min_score;
+  if (static_cast<int>(chosen.size()) < limit &&
+      index_->LiveCount() - 1 > static_cast<int64_t>(listed.size()) &&
+      !below_min_score) {
+    // The list cannot fill the box (many near-duplicates, or removals) while
+    // other articles exist: search as a lookup without a list would.
+    auto ranked = RankSlotsLocked(index_->StoredVector(slot), slot, limit, {},
+                                  policy);
+    if (!ranked.ok()) return ranked.status();
+    box.chosen = std::move(ranked->chosen);
+    debug = ranked->debug;
+    box.widened = true;
+  } else {
+    box.chosen.reserve(chosen.size());
+    for (size_t position : chosen) box.chosen.push_back(listed[position]);
+  }
+  const auto count = [](int64_t n) {
+    return static_cast<uint16_t>(std::min<int64_t>(n, UINT16_MAX));
+  };
+  box.candidates_considered = count(debug.candidates_considered);
+  box.removed_by_min_score = count(debug.removed_by_min_score);
+  box.removed_as_near_duplicate = count(debug.removed_as_near_duplicate);
+  return box;
 }
 
 void ArticleIndex::RemoveSlotLocked(Slot slot) {
@@ -250,15 +390,20 @@ absl::StatusOr<int> ArticleIndex::Delete(const std::vector<ArticleId>& ids) {
          begin += options_.write_chunk_size) {
       const size_t end =
           std::min(ids.size(), begin + options_.write_chunk_size);
-      absl::WriterMutexLock lock(&mu_);
-      for (size_t i = begin; i < end; ++i) {
-        auto it = by_id_.find(ids[i]);
-        if (it == by_id_.end()) continue;
-        const Slot slot = it->second.slot;
-        by_id_.erase(it);
-        RemoveSlotLocked(slot);
-        ++deleted;
+      std::vector<Slot> removed;
+      {
+        absl::WriterMutexLock lock(&mu_);
+        for (size_t i = begin; i < end; ++i) {
+          auto it = by_id_.find(ids[i]);
+          if (it == by_id_.end()) continue;
+          const Slot slot = it->second.slot;
+          by_id_.erase(it);
+          RemoveSlotLocked(slot);
+          removed.push_back(slot);
+          ++deleted;
+        }
       }
+      UpdateRelatedLists({}, removed);
     }
   }
   if (journal != nullptr) {
@@ -338,10 +483,63 @@ absl::StatusOr<RelatedList> ArticleIndex::RelatedUnchecked(
     return absl::NotFoundError(
         absl::StrCat("article '", query.article_id, "' not found"));
   }
-  std::vector<float> vector(index_->Dimension());
-  index_->Vector(it->second.slot, vector.data());
-  return RankLocked(vector.data(), it->second.slot, query.limit,
+  const Slot slot = it->second.slot;
+  if (UsesRelatedList(query)) {
+    const int limit = query.limit == 0 ? options_.default_limit : query.limit;
+    const StoredBox* box = related_lists_->Box(slot);
+    const bool fresh =
+        box != nullptr &&
+        std::all_of(box->chosen.begin(), box->chosen.end(),
+                    [&](const ListedNeighbor& n) {
+                      return by_slot_[n.slot] != nullptr;
+                    });
+    std::optional<StoredBox> ranked_now;
+    if (!fresh) {
+      // A write is updating this list right now, or a listed article was
+      // removed: rank from the list here (readers never store it).
+      auto ranked = RankBoxLocked(slot);
+      if (!ranked.ok()) return ranked.status();
+      ranked_now = *std::move(ranked);
+      box = &*ranked_now;
+    }
+    // Diversity over a widened search is not a prefix of a larger box.
+    if (!box->widened || limit == options_.default_limit ||
+        query.policy.diversity_lambda >= 1.0f) {
+      RankingDebug debug;
+      debug.candidates_considered = box->candidates_considered;
+      debug.removed_by_min_score = box->removed_by_min_score;
+      debug.removed_as_near_duplicate = box->removed_as_near_duplicate;
+      debug.search_rounds = (!fresh && box->widened) ? 1 : 0;
+      debug.precomputed = fresh;
+      debug.now = query.policy.now.value_or(absl::Now());
+      return ToRelatedList(box->chosen, limit, debug);
+    }
+  }
+  return RankLocked(index_->StoredVector(slot), slot, query.limit,
                     query.exclude_ids, query.policy);
+}
+
+bool ArticleIndex::UsesRelatedList(const RelatedQuery& query) const {
+  return related_lists_ != nullptr && query.exclude_ids.empty() &&
+         query.limit <= options_.default_limit &&
+         SameRankingIgnoringClock(query.policy, options_.default_policy);
+}
+
+RelatedList ArticleIndex::ToRelatedList(
+    const std::vector<ListedNeighbor>& chosen, int limit,
+    RankingDebug debug) const {
+  RelatedList out;
+  out.debug = debug;
+  const size_t count = std::min(chosen.size(), static_cast<size_t>(limit));
+  out.articles.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    const StoredArticle& article = *by_slot_[chosen[i].slot];
+    // Float rounding can put a unit vector's cosine a hair outside [-1, 1];
+    // the API promises that range.
+    out.articles.push_back({article.id, std::clamp(chosen[i].score, -1.0f, 1.0f),
+                            article.metadata});
+  }
+  return out;
 }
 
 absl::StatusOr<RelatedList> ArticleIndex::RelatedToVector(
@@ -410,6 +608,15 @@ absl::StatusOr<RelatedList> ArticleIndex::RankLocked(
     const std::vector<ArticleId>& exclude_ids,
     const RankingPolicy& policy) const {
   if (limit == 0) limit = options_.default_limit;
+  auto ranked = RankSlotsLocked(query, self, limit, exclude_ids, policy);
+  if (!ranked.ok()) return ranked.status();
+  return ToRelatedList(ranked->chosen, limit, ranked->debug);
+}
+
+absl::StatusOr<ArticleIndex::RankedSlots> ArticleIndex::RankSlotsLocked(
+    const float* query, std::optional<Slot> self, int limit,
+    const std::vector<ArticleId>& exclude_ids,
+    const RankingPolicy& policy) const {
   const absl::Time now = policy.now.value_or(absl::Now());
   // The query article is excluded inside the search, not dropped from rank
   // 0 afterwards: with approximate search it is not always first.
@@ -422,9 +629,7 @@ absl::StatusOr<RelatedList> ArticleIndex::RankLocked(
 
   const int64_t live = index_->LiveCount();
   const int dimension = index_->Dimension();
-  int64_t pool =
-      policy.candidates > 0 ? policy.candidates : std::max(4 * limit, 50);
-  RelatedList out;
+  int64_t pool = CandidatePoolSize(policy, limit);
   for (int round = 1;; ++round, pool *= 2) {
     RankingDebug debug;
     debug.search_rounds = round;
@@ -469,14 +674,11 @@ absl::StatusOr<RelatedList> ArticleIndex::RankLocked(
       if (!neighbors.ok()) return neighbors.status();
     }
 
-    std::vector<float> vectors(neighbors->size() * dimension);
     std::vector<Candidate> candidates;
     candidates.reserve(neighbors->size());
-    for (size_t i = 0; i < neighbors->size(); ++i) {
-      const Neighbor& n = (*neighbors)[i];
-      index_->Vector(n.slot, &vectors[i * dimension]);
-      candidates.push_back(
-          {n.score, &vectors[i * dimension], &by_slot_[n.slot]->metadata});
+    for (const Neighbor& n : *neighbors) {
+      candidates.push_back({n.score, index_->StoredVector(n.slot),
+                            &by_slot_[n.slot]->metadata});
     }
     const std::vector<size_t> chosen =
         RankCandidates(policy, now, candidates, dimension, limit, debug);
@@ -488,15 +690,12 @@ absl::StatusOr<RelatedList> ArticleIndex::RankLocked(
         (policy.min_score.has_value() && !neighbors->empty() &&
          neighbors->back().score < *policy.min_score);
     if (static_cast<int>(chosen.size()) >= limit || exhausted) {
+      RankedSlots out;
       out.debug = debug;
-      out.articles.reserve(chosen.size());
+      out.chosen.reserve(chosen.size());
       for (size_t position : chosen) {
         const Neighbor& n = (*neighbors)[position];
-        const StoredArticle& article = *by_slot_[n.slot];
-        // Float rounding can put a unit vector's cosine a hair outside
-        // [-1, 1]; the API promises that range.
-        out.articles.push_back(
-            {article.id, std::clamp(n.score, -1.0f, 1.0f), article.metadata});
+        out.chosen.push_back({static_cast<uint32_t>(n.slot), n.score});
       }
       return out;
     }
@@ -532,6 +731,11 @@ IndexStats ArticleIndex::Stats() const {
   stats.dimension = dimension_.load();
   stats.index_kind = options_.index_kind;
   stats.index_memory_bytes = index_ ? index_->MemoryBytes() : 0;
+  if (related_lists_ != nullptr) {
+    stats.related_lists_precomputed = true;
+    stats.related_lists_memory_bytes = related_lists_->MemoryBytes();
+    stats.related_lists_stale = related_lists_->StaleCount();
+  }
   return stats;
 }
 

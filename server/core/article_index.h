@@ -18,6 +18,7 @@
 #include "server/core/article.h"
 #include "server/core/journal.h"
 #include "server/core/ranking_policy.h"
+#include "server/core/related_lists.h"
 #include "server/core/vector_index.h"
 
 namespace related {
@@ -38,6 +39,14 @@ struct ArticleIndexOptions {
   // Writes are applied in chunks of this many articles, each under a short
   // exclusive lock, so a large batch never stalls readers for long.
   int write_chunk_size = 32;
+  // Threads a write uses to place new articles in the graph and to rank the
+  // related lists it changes (0: one per core).
+  int write_threads = 0;
+  // Keep every article's related box under the default policy ready, so a
+  // lookup with that policy needs no search. Takes effect with the HNSW
+  // index (stable slots) and a default policy that does not depend on the
+  // clock or on metadata filters (RankingIsPrecomputable).
+  bool precompute_related = true;
   // The editorial policy a request gets for every control it does not set.
   RankingPolicy default_policy;
 };
@@ -77,6 +86,11 @@ struct IndexStats {
   int dimension = 0;
   IndexKind index_kind = IndexKind::kHnsw;
   int64_t index_memory_bytes = 0;
+  // Related lists: whether they are kept, their memory, and how many boxes
+  // wait to be ranked again (0 whenever no write is in progress).
+  bool related_lists_precomputed = false;
+  int64_t related_lists_memory_bytes = 0;
+  int64_t related_lists_stale = 0;
 };
 
 class ArticleIndex {
@@ -154,21 +168,55 @@ class ArticleIndex {
 
   absl::Status ValidateUpsertLocked(std::vector<Article>& articles)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  absl::Status ApplyChunk(std::vector<Article>::iterator begin,
-                          std::vector<Article>::iterator end)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Applies one chunk to the index and maps. Returns the slots it removed
+  // (replaced vectors) and adds the slots it filled to `added`.
+  absl::StatusOr<std::vector<Slot>> ApplyChunk(
+      std::vector<Article>::iterator begin, std::vector<Article>::iterator end,
+      std::vector<Slot>& added) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   void RemoveSlotLocked(Slot slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Brings the related lists up to date after `added` slots were filled and
+  // `removed` slots emptied: searches the new articles' candidates, offers
+  // each new article to the lists it belongs in, withdraws removed ones, and
+  // ranks every box that may have changed. Takes mu_ as needed.
+  void UpdateRelatedLists(const std::vector<Slot>& added,
+                          const std::vector<Slot>& removed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Related() for a query already validated.
   absl::StatusOr<RelatedList> RelatedUnchecked(const RelatedQuery& query) const;
   absl::Status ValidateLookup(int limit,
                               const std::vector<ArticleId>& exclude_ids,
                               const RankingPolicy& policy) const;
-  // Ranks the articles related to `query` (a unit vector); `self`, if
-  // set, is the query article's slot.
+  // Whether a lookup can be answered from the article's related list.
+  bool UsesRelatedList(const RelatedQuery& query) const;
+
+  // A ranked box by slot: what RankLocked and the related lists share.
+  struct RankedSlots {
+    std::vector<ListedNeighbor> chosen;
+    RankingDebug debug;
+  };
+  // Ranks the articles related to `query` (a unit vector) with a fresh
+  // search, widening it until the box is full; `self`, if set, is the query
+  // article's slot.
+  absl::StatusOr<RankedSlots> RankSlotsLocked(
+      const float* query, std::optional<Slot> self, int limit,
+      const std::vector<ArticleId>& exclude_ids,
+      const RankingPolicy& policy) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::StatusOr<RelatedList> RankLocked(
       const float* query, std::optional<Slot> self, int limit,
       const std::vector<ArticleId>& exclude_ids,
       const RankingPolicy& policy) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // The default-policy box of the article at `slot`, ranked from its related
+  // list's candidates (searching afresh only if they cannot fill it).
+  absl::StatusOr<StoredBox> RankBoxLocked(Slot slot) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // The box as the API returns it: the first `limit` of `chosen`.
+  RelatedList ToRelatedList(const std::vector<ListedNeighbor>& chosen,
+                            int limit,
+                            RankingDebug debug) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  int WriteThreads() const;
+  // Creates the vector index (and the related lists, if kept).
+  void CreateIndexLocked(int dimension) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ArticleIndexOptions options_;
 
@@ -183,6 +231,9 @@ class ArticleIndex {
   absl::flat_hash_map<ArticleId, Entry> by_id_ ABSL_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<const StoredArticle>> by_slot_
       ABSL_GUARDED_BY(mu_);
+  // Every article's related list; null when not kept (see
+  // ArticleIndexOptions::precompute_related).
+  std::unique_ptr<RelatedLists> related_lists_ ABSL_GUARDED_BY(mu_);
   // Read without mu_ by validation; written only under write_mu_ and mu_.
   std::atomic<int> dimension_;
 };

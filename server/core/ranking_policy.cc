@@ -103,4 +103,30 @@ float RecencyFactor(const RankingPolicy& p, const ArticleMetadata& m,
   return static_cast<float>(1.0 - p.recency_weight + p.recency_weight * decay);
 }
 
+bool RankingIsPrecomputable(const RankingPolicy& policy) {
+  return policy.sections.empty() && policy.exclude_sections.empty() &&
+         policy.languages.empty() && !policy.published_after.has_value() &&
+         !policy.published_before.has_value() && !policy.max_age.has_value() &&
+         policy.required_attributes.empty() &&
+         !(policy.recency_half_life.has_value() &&
+           policy.recency_weight > 0.0f) &&
+         !policy.now.has_value();
+}
+
+bool SameRankingIgnoringClock(const RankingPolicy& a, const RankingPolicy& b) {
+  return a.sections == b.sections && a.exclude_sections == b.exclude_sections &&
+         a.languages == b.languages && a.published_after == b.published_after &&
+         a.published_before == b.published_before && a.max_age == b.max_age &&
+         a.required_attributes == b.required_attributes &&
+         a.min_score == b.min_score &&
+         a.duplicate_threshold == b.duplicate_threshold &&
+         a.diversity_lambda == b.diversity_lambda &&
+         a.recency_half_life == b.recency_half_life &&
+         a.recency_weight == b.recency_weight && a.candidates == b.candidates;
+}
+
+int CandidatePoolSize(const RankingPolicy& policy, int limit) {
+  return policy.candidates > 0 ? policy.candidates : std::max(4 * limit, 50);
+}
+
 }  // namespace related

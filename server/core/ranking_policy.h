@@ -63,12 +63,27 @@ struct RankingDebug {
   int64_t removed_as_near_duplicate = 0;
   int search_rounds = 0;  // candidate searches run (more when widened)
   absl::Time now;         // the clock the lookup used
+  // The box came from the article's precomputed related list: no search ran
+  // for this lookup (search_rounds is 0).
+  bool precomputed = false;
 };
 
 // INVALID_ARGUMENT naming the "policy.<field>" at fault: lambda or weight
 // outside [0, 1], a threshold outside [-1, 1], a non-positive half-life or
 // max_age, an inverted date range, a negative candidate count.
 absl::Status ValidateRankingPolicy(const RankingPolicy& policy);
+
+// Whether a policy's boxes can be computed ahead of the lookup and kept:
+// they then depend on nothing but similarity (no filters on metadata or the
+// clock, no recency, no fixed clock).
+bool RankingIsPrecomputable(const RankingPolicy& policy);
+
+// Whether `a` and `b` rank alike, ignoring `now` (equal in every other
+// field).
+bool SameRankingIgnoringClock(const RankingPolicy& a, const RankingPolicy& b);
+
+// How many candidates a lookup for `limit` articles re-ranks first.
+int CandidatePoolSize(const RankingPolicy& policy, int limit);
 
 // Why an article is not eligible under a policy (kNone: it is).
 enum class FilterRule { kNone, kSection, kLanguage, kDate, kAttributes };

@@ -5,6 +5,7 @@
 #include <faiss/IndexHNSW.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "server/core/faiss_search.h"
@@ -34,10 +35,15 @@ namespace {
 // Appends `count` vectors to `index`; FAISS gives them the next positions.
 absl::StatusOr<std::vector<Slot>> AppendVectors(faiss::Index& index,
                                                 const float* vectors,
-                                                int64_t count) {
+                                                int64_t count, int threads) {
   const Slot first = index.ntotal;
   auto added = CallFaiss("add", [&] {
+    // OpenMP's thread count is per thread: widen it for this call only, as
+    // the same thread may serve single-query searches next.
+    const int before = omp_get_max_threads();
+    omp_set_num_threads(std::max(threads, 1));
     index.add(count, vectors);
+    omp_set_num_threads(before);
     return true;
   });
   if (!added.ok()) return added.status();
@@ -72,9 +78,9 @@ class FlatVectorIndex : public VectorIndex {
     return static_cast<int64_t>(index_.codes.capacity());
   }
 
-  absl::StatusOr<std::vector<Slot>> Add(const float* vectors,
-                                        int64_t count) override {
-    return AppendVectors(index_, vectors, count);
+  absl::StatusOr<std::vector<Slot>> Add(const float* vectors, int64_t count,
+                                        int threads) override {
+    return AppendVectors(index_, vectors, count, threads);
   }
 
   std::optional<SlotMove> Remove(Slot slot) override {
@@ -91,9 +97,14 @@ class FlatVectorIndex : public VectorIndex {
   }
 
   void Vector(Slot slot, float* out) const override {
-    std::memcpy(out, index_.get_xb() + slot * index_.d,
-                sizeof(float) * index_.d);
+    std::memcpy(out, StoredVector(slot), sizeof(float) * index_.d);
   }
+
+  const float* StoredVector(Slot slot) const override {
+    return index_.get_xb() + slot * index_.d;
+  }
+
+  bool MovesSlots() const override { return true; }
 
   absl::StatusOr<std::vector<Neighbor>> Search(
       const float* query, int k, SlotFilter admit) const override {
@@ -136,9 +147,9 @@ class HnswVectorIndex : public VectorIndex {
         h.levels.capacity() * sizeof(h.levels[0]) + removed_.capacity() / 8);
   }
 
-  absl::StatusOr<std::vector<Slot>> Add(const float* vectors,
-                                        int64_t count) override {
-    auto slots = AppendVectors(index_, vectors, count);
+  absl::StatusOr<std::vector<Slot>> Add(const float* vectors, int64_t count,
+                                        int threads) override {
+    auto slots = AppendVectors(index_, vectors, count, threads);
     if (slots.ok()) removed_.resize(index_.ntotal, false);
     return slots;
   }
@@ -152,8 +163,16 @@ class HnswVectorIndex : public VectorIndex {
   }
 
   void Vector(Slot slot, float* out) const override {
-    index_.storage->reconstruct(slot, out);
+    std::memcpy(out, StoredVector(slot), sizeof(float) * index_.d);
   }
+
+  // IndexHNSWFlat keeps its vectors in an IndexFlat, in slot order.
+  const float* StoredVector(Slot slot) const override {
+    return static_cast<const faiss::IndexFlat*>(index_.storage)->get_xb() +
+           slot * index_.d;
+  }
+
+  bool MovesSlots() const override { return false; }
 
   absl::StatusOr<std::vector<Neighbor>> Search(
       const float* query, int k, SlotFilter admit) const override {

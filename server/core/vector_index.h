@@ -59,9 +59,11 @@ class VectorIndex {
   virtual int64_t MemoryBytes() const = 0;
 
   // Appends `count` unit vectors of Dimension() floats; they take the slots
-  // returned, in order.
+  // returned, in order. HNSW places them in the graph on up to `threads`
+  // OpenMP threads.
   virtual absl::StatusOr<std::vector<Slot>> Add(const float* vectors,
-                                                int64_t count) = 0;
+                                                int64_t count,
+                                                int threads = 1) = 0;
 
   // Removes the vector at `slot`. An index may fill the hole by moving its
   // last vector there: it then returns that move, and the caller must update
@@ -70,6 +72,14 @@ class VectorIndex {
 
   // Copies the stored vector at a live `slot` into `out` (Dimension() floats).
   virtual void Vector(Slot slot, float* out) const = 0;
+
+  // The stored vector at a live `slot`, in place: valid until the next Add
+  // or Remove.
+  virtual const float* StoredVector(Slot slot) const = 0;
+
+  // Whether Remove ever moves a vector to another slot. Only an index whose
+  // slots are stable can have related lists kept by slot.
+  virtual bool MovesSlots() const = 0;
 
   // Up to `k` live slots most similar to `query`, best first, among those
   // `admit` accepts (FAISS asks it during the search, so rejected slots

@@ -144,6 +144,10 @@ void StatsToProto(const IndexStats& stats, const ArticleIndexOptions& options,
   proto->set_max_limit(options.max_limit);
   proto->set_max_batch_size(options.max_batch_size);
   proto->set_max_id_bytes(options.max_id_bytes);
+  proto->set_max_metadata_bytes(options.max_metadata_bytes);
+  proto->set_related_lists_precomputed(stats.related_lists_precomputed);
+  proto->set_related_lists_memory_bytes(stats.related_lists_memory_bytes);
+  proto->set_related_lists_stale(stats.related_lists_stale);
 }
 
 absl::StatusOr<RankingPolicy> PolicyFromProto(const v1::RankingPolicy& proto,
@@ -246,6 +250,7 @@ void DebugToProto(const RankingDebug& debug, const RankingPolicy& applied,
   proto->set_removed_as_near_duplicate(debug.removed_as_near_duplicate);
   proto->set_candidates_considered(debug.candidates_considered);
   proto->set_search_rounds(debug.search_rounds);
+  proto->set_precomputed(debug.precomputed);
 }
 
 std::vector<ArticleId> IdsFromProto(

@@ -1,0 +1,129 @@
+#include "server/core/related_lists.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace related {
+
+RelatedLists::RelatedLists(int pool_size, int box_size,
+                           bool box_follows_similarity)
+    : pool_size_(pool_size),
+      box_size_(box_size),
+      box_follows_similarity_(box_follows_similarity) {}
+
+RelatedLists::List& RelatedLists::At(Slot slot) {
+  if (static_cast<size_t>(slot) >= lists_.size()) {
+    // Slots grow by one per written vector: amortised growth, like a vector.
+    lists_.resize(std::max<size_t>(slot + 1, lists_.size() * 3 / 2));
+  }
+  return lists_[slot];
+}
+
+void RelatedLists::MarkStale(List& list) {
+  if (!list.fresh) return;
+  list.fresh = false;
+  list.box = StoredBox{};
+  ++stale_count_;
+}
+
+void RelatedLists::SetCandidates(Slot slot,
+                                 const std::vector<Neighbor>& candidates) {
+  List& list = At(slot);
+  list.candidates.clear();
+  const size_t keep =
+      std::min(candidates.size(), static_cast<size_t>(pool_size_));
+  list.candidates.reserve(keep);
+  for (size_t i = 0; i < keep; ++i) {
+    list.candidates.push_back(
+        {static_cast<uint32_t>(candidates[i].slot), candidates[i].score});
+  }
+  MarkStale(list);
+}
+
+bool RelatedLists::Offer(Slot owner, Slot candidate, float score) {
+  List& list = At(owner);
+  auto& c = list.candidates;
+  for (const ListedNeighbor& n : c) {
+    // Already listed (two new articles of one write find each other).
+    if (n.slot == static_cast<uint32_t>(candidate)) return false;
+  }
+  // After the equal scores already there: ties keep the older article first.
+  auto position = std::upper_bound(
+      c.begin(), c.end(), score,
+      [](float s, const ListedNeighbor& n) { return s > n.score; });
+  if (c.size() >= static_cast<size_t>(pool_size_) && position == c.end()) {
+    return false;  // not among the most similar: changes nothing
+  }
+  c.insert(position, {static_cast<uint32_t>(candidate), score});
+  if (c.size() > static_cast<size_t>(pool_size_)) c.pop_back();
+
+  if (!list.fresh) return true;
+  const auto& chosen = list.box.chosen;
+  if (box_follows_similarity_ && !list.box.widened &&
+      chosen.size() >= static_cast<size_t>(box_size_) &&
+      score < chosen.back().score) {
+    // Picks go in order of similarity, and the box filled up before this
+    // candidate's turn: the same box.
+    return false;
+  }
+  MarkStale(list);
+  return true;
+}
+
+bool RelatedLists::Withdraw(Slot owner, Slot gone) {
+  if (static_cast<size_t>(owner) >= lists_.size()) return false;
+  List& list = lists_[owner];
+  const auto is_gone = [gone](const ListedNeighbor& n) {
+    return n.slot == static_cast<uint32_t>(gone);
+  };
+  auto& c = list.candidates;
+  c.erase(std::remove_if(c.begin(), c.end(), is_gone), c.end());
+  if (!list.fresh) return true;
+  // A candidate the box did not choose leaves the box as it was.
+  if (std::none_of(list.box.chosen.begin(), list.box.chosen.end(), is_gone)) {
+    return false;
+  }
+  MarkStale(list);
+  return true;
+}
+
+std::vector<ListedNeighbor> RelatedLists::Release(Slot slot) {
+  if (static_cast<size_t>(slot) >= lists_.size()) return {};
+  List& list = lists_[slot];
+  std::vector<ListedNeighbor> candidates = std::move(list.candidates);
+  if (!list.fresh) --stale_count_;
+  list = List{};  // fresh: nothing waits for a removed article's box
+  return candidates;
+}
+
+const std::vector<ListedNeighbor>& RelatedLists::Candidates(Slot slot) const {
+  static const std::vector<ListedNeighbor> kNone;
+  if (static_cast<size_t>(slot) >= lists_.size()) return kNone;
+  return lists_[slot].candidates;
+}
+
+const StoredBox* RelatedLists::Box(Slot slot) const {
+  if (static_cast<size_t>(slot) >= lists_.size() || !lists_[slot].fresh) {
+    return nullptr;
+  }
+  return &lists_[slot].box;
+}
+
+void RelatedLists::SetBox(Slot slot, StoredBox box) {
+  List& list = At(slot);
+  if (!list.fresh) --stale_count_;
+  list.fresh = true;
+  list.box = std::move(box);
+}
+
+int64_t RelatedLists::MemoryBytes() const {
+  int64_t bytes = static_cast<int64_t>(lists_.capacity() * sizeof(List));
+  for (const List& list : lists_) {
+    bytes += static_cast<int64_t>(
+        (list.candidates.capacity() + list.box.chosen.capacity()) *
+        sizeof(ListedNeighbor));
+  }
+  return bytes;
+}
+
+}  // namespace related

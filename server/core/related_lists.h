@@ -1,0 +1,101 @@
+// RelatedLists: every article's related list, computed when the article is
+// written and kept fresh on later writes, so that a GetRelated with the
+// server's default policy is a lookup, not a search.
+//
+// Per article (by slot) it keeps
+//  - the candidates: its `pool_size` most similar articles, best first, as
+//    the index search found them when the article was written, plus every
+//    later article that came closer than the last of them;
+//  - the box: what the default policy chose from those candidates, or
+//    nothing while the box is stale (a write changed the candidates in a way
+//    that may change the box).
+//
+// This class only stores and decides "may the box have changed?"; ranking a
+// box needs vectors and metadata, so ArticleIndex does it. Slots must be
+// stable (the HNSW index never moves a vector). Not thread-safe: ArticleIndex
+// guards it with its index lock.
+#ifndef RELATED_SERVER_CORE_RELATED_LISTS_H_
+#define RELATED_SERVER_CORE_RELATED_LISTS_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "server/core/vector_index.h"
+
+namespace related {
+
+// 8 bytes instead of Neighbor's 16: a million articles keep ~60M of these.
+struct ListedNeighbor {
+  uint32_t slot;
+  float score;
+};
+
+// A ranked box, as stored: the chosen neighbours in box order and what the
+// ranking removed on the way.
+struct StoredBox {
+  std::vector<ListedNeighbor> chosen;
+  uint16_t candidates_considered = 0;
+  uint16_t removed_by_min_score = 0;
+  uint16_t removed_as_near_duplicate = 0;
+  // The ranking searched beyond the candidates (many near-duplicates).
+  bool widened = false;
+};
+
+class RelatedLists {
+ public:
+  // `box_follows_similarity`: the default policy picks in order of
+  // similarity (no diversity, no recency), so an article less similar than
+  // the last one in a full box cannot change the box.
+  RelatedLists(int pool_size, int box_size, bool box_follows_similarity);
+
+  int pool_size() const { return pool_size_; }
+
+  // A new article's candidates (best first; at most pool_size are kept).
+  // Its box starts stale.
+  void SetCandidates(Slot slot, const std::vector<Neighbor>& candidates);
+
+  // Offers article `candidate`, at similarity `score`, to `owner`'s list.
+  // Returns true if owner's box may have changed (it is then marked stale).
+  bool Offer(Slot owner, Slot candidate, float score);
+
+  // Takes article `gone` out of `owner`'s list. Returns true if owner's box
+  // may have changed (it is then marked stale).
+  bool Withdraw(Slot owner, Slot gone);
+
+  // Forgets the list of a removed article and returns its candidates: by
+  // the symmetry of similarity, the lists most likely to hold it.
+  std::vector<ListedNeighbor> Release(Slot slot);
+
+  // The candidates of `slot`, best first (empty for an unknown slot).
+  const std::vector<ListedNeighbor>& Candidates(Slot slot) const;
+
+  // The box of `slot`, or nullptr while it is stale.
+  const StoredBox* Box(Slot slot) const;
+  void SetBox(Slot slot, StoredBox box);
+
+  // Boxes waiting to be ranked again.
+  int64_t StaleCount() const { return stale_count_; }
+  // Heap bytes held by the lists.
+  int64_t MemoryBytes() const;
+
+ private:
+  struct List {
+    std::vector<ListedNeighbor> candidates;
+    StoredBox box;
+    // Stale from SetCandidates until SetBox. A slot with no article is
+    // fresh: nothing waits for it.
+    bool fresh = true;
+  };
+  List& At(Slot slot);
+  void MarkStale(List& list);
+
+  const int pool_size_;
+  const int box_size_;
+  const bool box_follows_similarity_;
+  std::vector<List> lists_;  // by slot
+  int64_t stale_count_ = 0;
+};
+
+}  // namespace related
+
+#endif  // RELATED_SERVER_CORE_RELATED_LISTS_H_

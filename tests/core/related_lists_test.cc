@@ -1,0 +1,309 @@
+// Precomputed related lists: the bookkeeping rules of RelatedLists, and that
+// ArticleIndex serves from them exactly what a fresh search would, through
+// inserts, vector replacements, metadata edits and deletes.
+#include "server/core/related_lists.h"
+
+#include <iostream>
+#include <random>
+#include <set>
+
+#include "gtest/gtest.h"
+#include "server/core/article_index.h"
+#include "tests/core/test_data.h"
+
+namespace related {
+namespace {
+
+using testing::ClusteredVectors;
+using testing::TestId;
+
+// --- RelatedLists on its own: pool of 4, box of 2, picks by similarity.
+
+RelatedLists ListsWithOneFreshBox() {
+  RelatedLists lists(/*pool_size=*/4, /*box_size=*/2,
+                     /*box_follows_similarity=*/true);
+  lists.SetCandidates(0, {{1, 0.9f}, {2, 0.8f}, {3, 0.7f}, {4, 0.6f}});
+  StoredBox box;
+  box.chosen = {{1, 0.9f}, {2, 0.8f}};
+  lists.SetBox(0, box);
+  return lists;
+}
+
+TEST(RelatedLists, NewCandidatesWaitForTheirBox) {
+  RelatedLists lists(4, 2, true);
+  EXPECT_EQ(lists.StaleCount(), 0);
+  lists.SetCandidates(3, {{1, 0.5f}});
+  EXPECT_EQ(lists.StaleCount(), 1);
+  EXPECT_EQ(lists.Box(3), nullptr);
+  lists.SetBox(3, StoredBox{});
+  EXPECT_EQ(lists.StaleCount(), 0);
+  ASSERT_NE(lists.Box(3), nullptr);
+}
+
+TEST(RelatedLists, LessSimilarThanAFullPoolIsIgnored) {
+  RelatedLists lists = ListsWithOneFreshBox();
+  EXPECT_FALSE(lists.Offer(0, 9, 0.5f));
+  EXPECT_EQ(lists.Candidates(0).size(), 4u);
+  EXPECT_EQ(lists.Candidates(0).back().slot, 4u);
+  EXPECT_NE(lists.Box(0), nullptr);
+}
+
+TEST(RelatedLists, BelowAFullBoxJoinsTheListButKeepsTheBox) {
+  RelatedLists lists = ListsWithOneFreshBox();
+  EXPECT_FALSE(lists.Offer(0, 9, 0.75f));
+  ASSERT_EQ(lists.Candidates(0).size(), 4u);  // the least similar left
+  EXPECT_EQ(lists.Candidates(0)[2].slot, 9u);
+  EXPECT_EQ(lists.Candidates(0).back().slot, 3u);
+  EXPECT_NE(lists.Box(0), nullptr);
+}
+
+TEST(RelatedLists, AboveTheBoxsLastMakesItStale) {
+  RelatedLists lists = ListsWithOneFreshBox();
+  EXPECT_TRUE(lists.Offer(0, 9, 0.85f));
+  EXPECT_EQ(lists.Box(0), nullptr);
+  EXPECT_EQ(lists.StaleCount(), 1);
+  EXPECT_EQ(lists.Candidates(0)[1].slot, 9u);
+}
+
+TEST(RelatedLists, WithDiversityAnyNewCandidateMakesItStale) {
+  RelatedLists lists(4, 2, /*box_follows_similarity=*/false);
+  lists.SetCandidates(0, {{1, 0.9f}, {2, 0.8f}, {3, 0.7f}, {4, 0.6f}});
+  lists.SetBox(0, StoredBox{{{1, 0.9f}, {3, 0.7f}}});
+  EXPECT_TRUE(lists.Offer(0, 9, 0.65f));
+  EXPECT_EQ(lists.Box(0), nullptr);
+}
+
+TEST(RelatedLists, ARepeatedOfferIsIgnored) {
+  RelatedLists lists = ListsWithOneFreshBox();
+  EXPECT_FALSE(lists.Offer(0, 2, 0.95f));
+  EXPECT_EQ(lists.Candidates(0).size(), 4u);
+}
+
+TEST(RelatedLists, WithdrawingAnUnchosenCandidateKeepsTheBox) {
+  RelatedLists lists = ListsWithOneFreshBox();
+  EXPECT_FALSE(lists.Withdraw(0, 3));
+  EXPECT_EQ(lists.Candidates(0).size(), 3u);
+  EXPECT_NE(lists.Box(0), nullptr);
+  EXPECT_TRUE(lists.Withdraw(0, 2));
+  EXPECT_EQ(lists.Box(0), nullptr);
+}
+
+TEST(RelatedLists, ReleaseHandsBackTheCandidatesAndWaitsForNothing) {
+  RelatedLists lists(4, 2, true);
+  lists.SetCandidates(5, {{1, 0.9f}, {2, 0.8f}});
+  EXPECT_EQ(lists.StaleCount(), 1);
+  const auto released = lists.Release(5);
+  ASSERT_EQ(released.size(), 2u);
+  EXPECT_EQ(released[0].slot, 1u);
+  EXPECT_EQ(lists.StaleCount(), 0);
+  EXPECT_TRUE(lists.Candidates(5).empty());
+}
+
+// --- ArticleIndex serving from the lists.
+
+constexpr int kDim = 24;
+
+Article MakeArticle(int id, const float* vector, int version = 0) {
+  Article a;
+  a.id = TestId(id);
+  a.embedding.assign(vector, vector + kDim);
+  a.metadata.title = "Title " + std::to_string(id) + " v" +
+                     std::to_string(version);
+  a.metadata.section = id % 3 ? "world" : "sport";
+  return a;
+}
+
+std::unique_ptr<ArticleIndex> NewIndex(IndexKind kind, bool precompute,
+                                       int ef_search = 256) {
+  ArticleIndexOptions options;
+  options.index_kind = kind;
+  options.dimension = kDim;
+  options.write_chunk_size = 5;  // lists updated chunk by chunk
+  options.precompute_related = precompute;
+  options.hnsw.ef_search = ef_search;
+  options.default_policy.duplicate_threshold = 0.97f;
+  auto index = ArticleIndex::Create(options);
+  EXPECT_TRUE(index.ok()) << index.status();
+  return *std::move(index);
+}
+
+RelatedQuery DefaultQuery(const ArticleIndex& index, int id, int limit = 0) {
+  return {TestId(id), limit, {}, index.options().default_policy};
+}
+
+// Applies one random write to both indexes and to `live` (the IDs stored).
+// Each write takes fresh vectors from `pool`: no two articles tie.
+struct Churn {
+  const std::vector<float>& pool;
+  std::vector<int> live;
+  int next_id = 0;
+  int next_vector = 0;
+
+  const float* NextVector() {
+    EXPECT_LT((next_vector + 1) * kDim, static_cast<int>(pool.size()));
+    return &pool[static_cast<size_t>(next_vector++) * kDim];
+  }
+};
+
+void RandomWrite(std::mt19937& rng, Churn& churn, ArticleIndex& a,
+                 ArticleIndex& b) {
+  std::vector<int>& live = churn.live;
+  std::uniform_int_distribution<int> action(0, 9);
+  const int what = live.empty() ? 0 : action(rng);
+  if (what <= 4) {  // a batch of new articles
+    std::vector<Article> batch;
+    for (int i = 0; i < 6; ++i) {
+      batch.push_back(MakeArticle(churn.next_id, churn.NextVector()));
+      live.push_back(churn.next_id++);
+    }
+    ASSERT_TRUE(a.Upsert(batch).ok());
+    ASSERT_TRUE(b.Upsert(batch).ok());
+    return;
+  }
+  std::uniform_int_distribution<size_t> pick(0, live.size() - 1);
+  const size_t victim = pick(rng);
+  const int id = live[victim];
+  if (what <= 6) {  // a new vector for an existing article
+    const std::vector<Article> batch = {
+        MakeArticle(id, churn.NextVector(), 1)};
+    ASSERT_TRUE(a.Upsert(batch).ok());
+    ASSERT_TRUE(b.Upsert(batch).ok());
+  } else if (what == 7) {  // an edited headline (same vector)
+    auto stored = a.Get(TestId(id));
+    ASSERT_TRUE(stored.ok());
+    stored->metadata.title += " (updated)";
+    ASSERT_TRUE(a.Upsert({*stored}).ok());
+    ASSERT_TRUE(b.Upsert({*stored}).ok());
+  } else {  // a delete
+    ASSERT_EQ(*a.Delete({TestId(id)}), 1);
+    ASSERT_EQ(*b.Delete({TestId(id)}), 1);
+    live.erase(live.begin() + static_cast<ptrdiff_t>(victim));
+  }
+}
+
+// While every article's list holds every other article (fewer articles
+// than the candidate pool), a precomputed box must equal a fresh search's
+// box exactly, after any sequence of writes.
+TEST(PrecomputedRelated, SmallCorpusBoxesEqualFreshSearchesThroughChurn) {
+  const auto pool = ClusteredVectors(1000, kDim, 4, 5, 0.3f);
+  // A search queue longer than the graph (tombstones included) makes HNSW
+  // exact here, so only the lists can make a difference.
+  auto with_lists = NewIndex(IndexKind::kHnsw, /*precompute=*/true,
+                             /*ef_search=*/2048);
+  auto without = NewIndex(IndexKind::kExact, /*precompute=*/false);
+  std::mt19937 rng(7);
+  Churn churn{pool, {}};
+  std::vector<int>& live = churn.live;
+  int compared = 0;
+  for (int step = 0; step < 120; ++step) {
+    RandomWrite(rng, churn, *with_lists, *without);
+    while (live.size() > 44) {  // every list holds all others (pool 50)
+      ASSERT_EQ(*with_lists->Delete({TestId(live.front())}), 1);
+      ASSERT_EQ(*without->Delete({TestId(live.front())}), 1);
+      live.erase(live.begin());
+    }
+    EXPECT_EQ(with_lists->Stats().related_lists_stale, 0);
+    for (int id : live) {
+      for (int limit : {0, 3}) {
+        auto served = with_lists->Related(DefaultQuery(*with_lists, id, limit));
+        auto fresh = without->Related(DefaultQuery(*without, id, limit));
+        ASSERT_TRUE(served.ok() && fresh.ok());
+        EXPECT_TRUE(served->debug.precomputed);
+        ASSERT_EQ(served->articles.size(), fresh->articles.size())
+            << "article " << id << " at step " << step;
+        for (size_t i = 0; i < fresh->articles.size(); ++i) {
+          EXPECT_EQ(served->articles[i].id, fresh->articles[i].id)
+              << "article " << id << " item " << i << " at step " << step;
+          EXPECT_NEAR(served->articles[i].score, fresh->articles[i].score,
+                      1e-5);
+          // Metadata is read at lookup time: an edited headline shows.
+          EXPECT_EQ(served->articles[i].metadata.title,
+                    fresh->articles[i].metadata.title);
+        }
+        ++compared;
+      }
+    }
+  }
+  std::cout << "precomputed vs fresh: " << compared
+            << " boxes compared, all equal\n";
+}
+
+// At a size where lists hold only the nearest 50, boxes kept up to date
+// through churn agree with exact search on at least 99% of their items.
+TEST(PrecomputedRelated, LargerCorpusAgreesWithExactSearchThroughChurn) {
+  const auto pool = ClusteredVectors(6000, kDim, 40, 9, 0.5f);
+  auto with_lists = NewIndex(IndexKind::kHnsw, true);
+  auto exact = NewIndex(IndexKind::kExact, false);
+  std::vector<Article> batch;
+  Churn churn{pool, {}};
+  std::vector<int>& live = churn.live;
+  for (int i = 0; i < 3000; ++i) {
+    batch.push_back(MakeArticle(churn.next_id, churn.NextVector()));
+    live.push_back(churn.next_id++);
+    if (batch.size() == 200) {
+      ASSERT_TRUE(with_lists->Upsert(batch).ok());
+      ASSERT_TRUE(exact->Upsert(batch).ok());
+      batch.clear();
+    }
+  }
+  std::mt19937 rng(3);
+  for (int step = 0; step < 300; ++step) {
+    RandomWrite(rng, churn, *with_lists, *exact);
+  }
+  EXPECT_EQ(with_lists->Stats().related_lists_stale, 0);
+  int64_t agreed = 0, total = 0;
+  for (int id : live) {
+    auto served = with_lists->Related(DefaultQuery(*with_lists, id));
+    auto reference = exact->Related(DefaultQuery(*exact, id));
+    ASSERT_TRUE(served.ok() && reference.ok());
+    std::set<std::string> expected;
+    for (const auto& r : reference->articles) expected.insert(r.id);
+    for (const auto& r : served->articles) agreed += expected.count(r.id);
+    total += static_cast<int64_t>(reference->articles.size());
+  }
+  const double agreement = double(agreed) / double(total);
+  std::cout << "precomputed boxes vs exact search after churn: " << agreement
+            << " of " << total << " items\n";
+  EXPECT_GE(agreement, 0.99);
+}
+
+TEST(PrecomputedRelated, OtherLookupsSearchAfresh) {
+  const auto pool = ClusteredVectors(300, kDim, 5, 2);
+  auto index = NewIndex(IndexKind::kHnsw, true);
+  std::vector<Article> batch;
+  for (int i = 0; i < 300; ++i) batch.push_back(MakeArticle(i, &pool[i * kDim]));
+  ASSERT_TRUE(index->Upsert(batch).ok());
+  ASSERT_TRUE(index->Stats().related_lists_precomputed);
+
+  EXPECT_TRUE(index->Related(DefaultQuery(*index, 1))->debug.precomputed);
+  RelatedQuery excluding = DefaultQuery(*index, 1);
+  excluding.exclude_ids = {TestId(2)};
+  EXPECT_FALSE(index->Related(excluding)->debug.precomputed);
+  EXPECT_FALSE(index->Related(DefaultQuery(*index, 1, 11))->debug.precomputed);
+  RelatedQuery sport = DefaultQuery(*index, 1);
+  sport.policy.sections = {"sport"};
+  auto filtered = index->Related(sport);
+  ASSERT_TRUE(filtered.ok());
+  EXPECT_FALSE(filtered->debug.precomputed);
+  for (const auto& r : filtered->articles) EXPECT_EQ(r.metadata.section, "sport");
+}
+
+TEST(PrecomputedRelated, NotKeptWhenTheDefaultPolicyDependsOnTheClock) {
+  ArticleIndexOptions options;
+  options.dimension = kDim;
+  options.default_policy.recency_half_life = absl::Hours(24);
+  options.default_policy.recency_weight = 0.3f;
+  auto index = ArticleIndex::Create(options);
+  ASSERT_TRUE(index.ok());
+  EXPECT_FALSE((*index)->Stats().related_lists_precomputed);
+
+  options = ArticleIndexOptions{};
+  options.dimension = kDim;
+  options.index_kind = IndexKind::kExact;  // its slots move on delete
+  index = ArticleIndex::Create(options);
+  ASSERT_TRUE(index.ok());
+  EXPECT_FALSE((*index)->Stats().related_lists_precomputed);
+}
+
+}  // namespace
+}  // namespace related
