@@ -16,6 +16,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "server/service/auth.h"
 #include "server/service/server.h"
@@ -270,6 +271,10 @@ absl::StatusOr<related::ServerOptions> OptionsFromFlags() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Debian builds Abseil without NDEBUG, which leaves absl::Mutex's
+  // lock-order (deadlock) checking on: a global graph update on every lock,
+  // and gRPC locks absl::Mutex several times per call. Tests keep it on.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   absl::SetProgramUsageMessage(
       "Serves related articles over gRPC (related.v1.RelatedArticles).\n"
       "Usage: related-server [--grpc_address=0.0.0.0:50051] "

@@ -59,6 +59,11 @@ ABSL_FLAG(bool, in_process, true,
           "Also build the index in this process and time the core lookup "
           "and a raw FAISS search (doubles the build time).");
 ABSL_FLAG(bool, h2load, true, "Cross-check with h2load (nghttp2-client).");
+ABSL_FLAG(int, hnsw_m, 0, "HNSW graph degree (0: the server's default).");
+ABSL_FLAG(int, hnsw_ef_construction, 0,
+          "HNSW build effort (0: the server's default).");
+ABSL_FLAG(int, hnsw_ef_search, 0,
+          "HNSW query effort (0: the server's default).");
 
 namespace related::bench {
 namespace {
@@ -127,6 +132,16 @@ client::Article BenchArticle(const std::vector<float>& vectors, int dim,
            {}}};
 }
 
+// HnswOptions as the server gets them: its defaults, or the flags.
+HnswOptions Hnsw() {
+  HnswOptions hnsw;
+  if (int m = absl::GetFlag(FLAGS_hnsw_m); m > 0) hnsw.m = m;
+  if (int ef = absl::GetFlag(FLAGS_hnsw_ef_construction); ef > 0)
+    hnsw.ef_construction = ef;
+  if (int ef = absl::GetFlag(FLAGS_hnsw_ef_search); ef > 0) hnsw.ef_search = ef;
+  return hnsw;
+}
+
 // The in-process rows: the same vectors in an ArticleIndex with the server's
 // default options (HNSW, default policy with near-duplicate suppression at
 // 0.95, as related-server's flags), and in a bare FAISS IndexHNSWFlat with
@@ -136,6 +151,7 @@ void InProcessRows(const std::vector<float>& vectors, int n, int dim,
                    std::vector<Row>& rows) {
   ArticleIndexOptions options;
   options.dimension = dim;
+  options.hnsw = Hnsw();
   options.default_policy.duplicate_threshold = 0.95f;  // the server's default
   auto index = ArticleIndex::Create(options);
   if (!index.ok()) return;
@@ -169,7 +185,7 @@ void InProcessRows(const std::vector<float>& vectors, int n, int dim,
                   RunInProcess(64, each, lookup(true)), "64 threads"});
   index->reset();
 
-  const HnswOptions hnsw;  // the server's defaults
+  const HnswOptions hnsw = Hnsw();
   faiss::IndexHNSWFlat raw(dim, hnsw.m, faiss::METRIC_INNER_PRODUCT);
   raw.hnsw.efConstruction = hnsw.ef_construction;
   raw.hnsw.efSearch = hnsw.ef_search;
@@ -239,9 +255,15 @@ int Main() {
       testing::ClusteredVectors(n, dim, std::max(10, n / 100), 42);
   char pattern[] = "/tmp/related-bench-XXXXXX";
   const std::string data_dir = mkdtemp(pattern);
+  const HnswOptions hnsw = Hnsw();
   const std::vector<std::string> flags = {
-      "--data_dir=" + data_dir, "--dim=" + std::to_string(dim),
-      "--index=" + absl::GetFlag(FLAGS_index), "--snapshot_interval=0s",
+      "--data_dir=" + data_dir,
+      "--dim=" + std::to_string(dim),
+      "--index=" + absl::GetFlag(FLAGS_index),
+      "--hnsw_m=" + std::to_string(hnsw.m),
+      "--hnsw_ef_construction=" + std::to_string(hnsw.ef_construction),
+      "--hnsw_ef_search=" + std::to_string(hnsw.ef_search),
+      "--snapshot_interval=0s",
       "--snapshot_wal_bytes=" + std::to_string(int64_t{1} << 40)};
   auto server = ServerProcess::Start(binary, flags);
   if (!server.ok()) {
@@ -264,7 +286,7 @@ int Main() {
       batch.push_back(BenchArticle(vectors, dim, i));
     }
     if (!importer->Send(batch).ok()) break;
-    if (first % 100000 == 0 && first > 0) {
+    if (first > 0 && first % std::max(1000, n / 10 / 1000 * 1000) == 0) {
       std::fprintf(stderr, "  %d articles sent, %.0f s\n", first,
                    absl::ToDoubleSeconds(absl::Now() - ingest_start));
     }
@@ -366,9 +388,10 @@ int Main() {
 
   const Row& floor = rows[0];
   std::printf(
-      "\nrelated_bench: %d articles x %d dims, index %s, %d s per "
-      "measurement, whole run %.1f min\n",
-      n, dim, absl::GetFlag(FLAGS_index).c_str(), absl::GetFlag(FLAGS_seconds),
+      "\nrelated_bench: %d articles x %d dims, index %s (M %d, efConstruction "
+      "%d, efSearch %d), %d s per measurement, whole run %.1f min\n",
+      n, dim, absl::GetFlag(FLAGS_index).c_str(), hnsw.m, hnsw.ef_construction,
+      hnsw.ef_search, absl::GetFlag(FLAGS_seconds),
       absl::ToDoubleMinutes(absl::Now() - bench_start));
   std::printf("%-27s %10s %10s %9s %12s %7s %7s  %s\n", "call", "p50 us c1",
               "p99 us c1", "p50/floor", "calls/s c64", "/floor", "errors",

@@ -536,8 +536,10 @@ RelatedList ArticleIndex::ToRelatedList(
     const StoredArticle& article = *by_slot_[chosen[i].slot];
     // Float rounding can put a unit vector's cosine a hair outside [-1, 1];
     // the API promises that range.
-    out.articles.push_back({article.id, std::clamp(chosen[i].score, -1.0f, 1.0f),
-                            article.metadata});
+    out.articles.push_back(
+        {article.id, std::clamp(chosen[i].score, -1.0f, 1.0f),
+         std::shared_ptr<const ArticleMetadata>(by_slot_[chosen[i].slot],
+                                                &article.metadata)});
   }
   return out;
 }

@@ -130,7 +130,7 @@ void RelatedToProto(
     v1::RelatedArticle* item = out->Add();
     item->set_article_id(r.id);
     item->set_score(r.score);
-    MetadataToProto(r.metadata, item->mutable_metadata());
+    MetadataToProto(*r.metadata, item->mutable_metadata());
   }
 }
 

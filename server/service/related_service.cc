@@ -1,6 +1,8 @@
 #include "server/service/related_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "server/service/proto_conversion.h"
 #include "server/service/status.h"
 
@@ -8,8 +10,15 @@ namespace related {
 namespace {
 
 // A call whose deadline passed or whose client went away is not worth
-// starting: the answer would be thrown away.
+// starting: the answer would be thrown away. Asking gRPC whether a call was
+// cancelled (IsCancelled) polls the completion queue: ~17 us measured here,
+// three times a whole precomputed lookup. So reads check only the deadline
+// (a clock read); writes, and batch lookups now and then, ask gRPC.
 bool Abandoned(grpc::ServerContext* context) { return context->IsCancelled(); }
+
+bool DeadlinePassed(const grpc::ServerContext& context) {
+  return absl::FromChrono(context.deadline()) <= absl::Now();
+}
 
 const grpc::Status kAbandoned(grpc::StatusCode::CANCELLED,
                               "the call was cancelled or its deadline expired");
@@ -24,7 +33,9 @@ std::optional<grpc::Status> RelatedService::Refuse(grpc::ServerContext* context,
         grpc::StatusCode::UNAVAILABLE,
         "the server is starting (recovering stored articles); retry");
   }
-  if (Abandoned(context)) return kAbandoned;
+  if (access == Access::kRead ? DeadlinePassed(*context) : Abandoned(context)) {
+    return kAbandoned;
+  }
   return std::nullopt;
 }
 
@@ -78,10 +89,14 @@ grpc::Status RelatedService::BatchGetRelated(
   auto policy =
       PolicyFromProto(request->policy(), index_.options().default_policy);
   if (!policy.ok()) return recorder.Finish(ToGrpcStatus(policy.status()));
+  int asked = 0;  // items started: gRPC is asked every 16th
   auto results = index_.BatchRelated(
       IdsFromProto(request->article_ids()), request->limit(),
       IdsFromProto(request->exclude_ids()), *policy,
-      [context] { return context->IsCancelled(); });
+      [context, &asked] {
+        return DeadlinePassed(*context) ||
+               (++asked % 16 == 0 && Abandoned(context));
+      });
   if (results.ok()) {
     for (const RelatedResult& result : *results) {
       v1::BatchGetRelatedResult* item = response->add_results();

@@ -241,12 +241,18 @@ TEST(ArticleLinesTest, OneKeyValueLinePerField) {
 }
 
 TEST(StatsLinesTest, NamesEveryField) {
-  client::Stats stats{120, 64, "exact", 30720, 10, 100, 1000, 256};
+  client::Stats stats{120,  64,    "exact", 30720,   10,  100,
+                      1000, 256,   65536,   true,    4096, 0};
   EXPECT_THAT(Lines(StatsLines(stats)),
               ElementsAre("article_count: 120", "dimension: 64",
                           "index_kind: exact", "index_memory_bytes: 30720",
                           "default_limit: 10", "max_limit: 100",
-                          "max_batch_size: 1000", "max_id_bytes: 256"));
+                          "max_batch_size: 1000", "max_id_bytes: 256",
+                          "max_metadata_bytes: 65536",
+                          "related_lists_precomputed: true",
+                          "related_lists_memory_bytes: 4096",
+                          "related_lists_stale: 0"));
+  EXPECT_EQ(StatsJson(stats)["related_lists_precomputed"], true);
   EXPECT_EQ(StatsJson(stats)["article_count"], 120);
 }
 
@@ -284,7 +290,7 @@ TEST(DebugLinesTest, ShowsTheAppliedControlsThenEveryCount) {
                   "removed_by_date: 3", "removed_by_attributes: 0",
                   "removed_by_exclude_ids: 0", "removed_by_min_score: 0",
                   "removed_as_near_duplicate: 1", "candidates_considered: 19",
-                  "search_rounds: 2"));
+                  "search_rounds: 2", "precomputed: false"));
 }
 
 TEST(DebugLinesTest, KeepsServerTextOnOneLine) {
@@ -315,7 +321,9 @@ TEST(DebugJsonTest, HasEveryControlAndCount) {
                           "removed_by_language", "removed_by_date",
                           "removed_by_attributes", "removed_by_exclude_ids",
                           "removed_by_min_score", "removed_as_near_duplicate",
-                          "candidates_considered", "search_rounds"));
+                          "candidates_considered", "search_rounds",
+                          "precomputed"));
+  EXPECT_EQ(json["precomputed"], false);
   EXPECT_EQ(json["removed_by_section"], 97);
   EXPECT_EQ(json["removed_as_near_duplicate"], 1);
   EXPECT_EQ(json["search_rounds"], 2);

@@ -94,7 +94,7 @@ TEST(ArticleIndex, ExactRankingMatchesBruteForceWithMetadata) {
     ASSERT_EQ(related->articles.size(), want.size());
     for (size_t i = 0; i < want.size(); ++i) {
       EXPECT_EQ(related->articles[i].id, TestId(want[i]));
-      EXPECT_EQ(related->articles[i].metadata.title,
+      EXPECT_EQ(related->articles[i].metadata->title,
                 "Title " + std::to_string(want[i]));
       EXPECT_NEAR(related->articles[i].score,
                   testing::Dot(&vectors[size_t(q) * kDim],
@@ -185,7 +185,7 @@ TEST_P(ArticleIndexTest, ReplacedArticleAppearsOnceWithNewVectorAndMetadata) {
   const auto ids = Ids(related->articles);
   EXPECT_EQ(std::count(ids.begin(), ids.end(), TestId(50)), 1);
   EXPECT_EQ(related->articles.front().id, TestId(50));
-  EXPECT_EQ(related->articles.front().metadata.title, "Updated");
+  EXPECT_EQ(related->articles.front().metadata->title, "Updated");
   EXPECT_NEAR(related->articles.front().score, 1.0, 1e-5);
 }
 

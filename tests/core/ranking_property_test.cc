@@ -308,7 +308,7 @@ TEST(RankingProperty, SelectiveFilterStillFillsTheBox) {
     auto got = index->Related({c.articles[1].id, 10, {}, policy});
     ASSERT_TRUE(got.ok());
     EXPECT_EQ(got->articles.size(), 10u) << IndexKindName(kind);
-    for (const auto& r : got->articles) EXPECT_EQ(r.metadata.section, "rare");
+    for (const auto& r : got->articles) EXPECT_EQ(r.metadata->section, "rare");
     EXPECT_GT(got->debug.removed_by_section, 0);
   }
 }

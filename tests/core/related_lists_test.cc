@@ -217,8 +217,8 @@ TEST(PrecomputedRelated, SmallCorpusBoxesEqualFreshSearchesThroughChurn) {
           EXPECT_NEAR(served->articles[i].score, fresh->articles[i].score,
                       1e-5);
           // Metadata is read at lookup time: an edited headline shows.
-          EXPECT_EQ(served->articles[i].metadata.title,
-                    fresh->articles[i].metadata.title);
+          EXPECT_EQ(served->articles[i].metadata->title,
+                    fresh->articles[i].metadata->title);
         }
         ++compared;
       }
@@ -285,7 +285,7 @@ TEST(PrecomputedRelated, OtherLookupsSearchAfresh) {
   auto filtered = index->Related(sport);
   ASSERT_TRUE(filtered.ok());
   EXPECT_FALSE(filtered->debug.precomputed);
-  for (const auto& r : filtered->articles) EXPECT_EQ(r.metadata.section, "sport");
+  for (const auto& r : filtered->articles) EXPECT_EQ(r.metadata->section, "sport");
 }
 
 TEST(PrecomputedRelated, NotKeptWhenTheDefaultPolicyDependsOnTheClock) {

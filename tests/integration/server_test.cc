@@ -145,6 +145,72 @@ TEST_P(ServerTest, RelatedRoundTripWithMetadata) {
   EXPECT_EQ(article->embedding.size(), size_t(kDim));
 }
 
+// With HNSW and the default policy, boxes come from the precomputed lists
+// (debug says so) and follow writes at once: a deleted article leaves every
+// box, an edited headline shows in every box, a new near neighbour enters.
+TEST_P(ServerTest, PrecomputedBoxesFollowWrites) {
+  const auto vectors = ClusteredVectors(300, kDim, 6, 17);
+  ASSERT_TRUE(client_->Upsert(MakeArticles(vectors, 0, 300)).ok());
+  auto stats = client_->GetStats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->related_lists_precomputed, GetParam() == "hnsw");
+  EXPECT_EQ(stats->related_lists_stale, 0);
+  EXPECT_EQ(stats->max_metadata_bytes, 64 << 10);
+  if (GetParam() == "hnsw") EXPECT_GT(stats->related_lists_memory_bytes, 0);
+
+  client::RankingPolicy debug;
+  debug.debug = true;
+  auto before = client_->Related(TestId(5), 10, {}, debug);
+  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_EQ(before->items.size(), 10u);
+  ASSERT_TRUE(before->debug.has_value());
+  EXPECT_EQ(before->debug->precomputed, GetParam() == "hnsw");
+  // Asking for exclusions is a fresh search, with the same ranking.
+  auto searched = client_->Related(TestId(5), 10, {"no-such-id"}, debug);
+  ASSERT_TRUE(searched.ok());
+  EXPECT_FALSE(searched->debug->precomputed);
+  EXPECT_EQ(IdsOf(searched->items), IdsOf(before->items));
+
+  const std::string first = before->items[0].article_id;
+  const std::string second = before->items[1].article_id;
+  ASSERT_TRUE(client_->Delete({first}).ok());
+  auto edited = client_->GetArticle(second, /*include_embedding=*/true);
+  ASSERT_TRUE(edited.ok());
+  edited->metadata.title = "Edited headline";
+  ASSERT_TRUE(client_->Upsert({*edited}).ok());
+  // A new article at cosine 0.93 to article 5: closer than its neighbours,
+  // not a near-duplicate (0.95). Article 5's vector plus 0.395 times a unit
+  // vector orthogonal to it.
+  const float* v5 = &vectors[5 * kDim];
+  std::vector<float> away(vectors.begin() + 200 * kDim,
+                          vectors.begin() + 201 * kDim);
+  const float along = testing::Dot(away.data(), v5, kDim);
+  for (int d = 0; d < kDim; ++d) away[d] -= along * v5[d];
+  testing::Normalize(away.data(), kDim);
+  Article newcomer = MakeArticles(vectors, 0, 1)[0];
+  newcomer.id = "newcomer";
+  newcomer.embedding.resize(kDim);
+  for (int d = 0; d < kDim; ++d) newcomer.embedding[d] = v5[d] + 0.395f * away[d];
+  ASSERT_TRUE(client_->Upsert({newcomer}).ok());
+
+  auto after = client_->Related(TestId(5), 10, {}, debug);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->debug->precomputed, GetParam() == "hnsw");
+  EXPECT_THAT(IdsOf(after->items), Contains("newcomer"));
+  for (const auto& item : after->items) EXPECT_NE(item.article_id, first);
+  bool saw_edit = false;
+  for (const auto& item : after->items) {
+    if (item.article_id == second) {
+      saw_edit = true;
+      EXPECT_EQ(item.metadata.title, "Edited headline");
+    }
+  }
+  EXPECT_TRUE(saw_edit);
+  auto fresh = client_->Related(TestId(5), 10, {"no-such-id"}, debug);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(IdsOf(fresh->items), IdsOf(after->items));
+}
+
 TEST_P(ServerTest, BadInputGetsPreciseErrorsAndChangesNothing) {
   const auto vectors = ClusteredVectors(20, kDim, 2, 32);
   ASSERT_TRUE(client_->Upsert(MakeArticles(vectors, 0, 10)).ok());
