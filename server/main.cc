@@ -40,8 +40,8 @@ ABSL_FLAG(int, max_metadata_bytes, 64 << 10,
           "attributes), in bytes.");
 ABSL_FLAG(int, max_message_bytes, 16 << 20,
           "Largest gRPC request accepted, in bytes.");
-ABSL_FLAG(int, hnsw_m, 32, "HNSW graph degree (memory vs recall).");
-ABSL_FLAG(int, hnsw_ef_construction, 200,
+ABSL_FLAG(int, hnsw_m, 16, "HNSW graph degree (memory vs recall).");
+ABSL_FLAG(int, hnsw_ef_construction, 100,
           "HNSW build effort (ingest speed vs recall).");
 ABSL_FLAG(int, hnsw_ef_search, 128, "HNSW query effort (latency vs recall).");
 // Default editorial policy: what a request gets for each control it leaves

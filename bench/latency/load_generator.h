@@ -34,6 +34,15 @@ struct LoadResult {
     return sorted[k];
   }
   double Throughput() const { return seconds > 0 ? calls / seconds : 0; }
+
+  // Folds in another slice of the same measurement.
+  void Add(const LoadResult& other) {
+    calls += other.calls;
+    errors += other.errors;
+    seconds += other.seconds;
+    latencies_us.insert(latencies_us.end(), other.latencies_us.begin(),
+                        other.latencies_us.end());
+  }
 };
 
 // `start` begins one call (PrepareAsync... on the given context and queue).

@@ -32,7 +32,9 @@ void RelatedLists::SetCandidates(Slot slot,
   list.candidates.clear();
   const size_t keep =
       std::min(candidates.size(), static_cast<size_t>(pool_size_));
-  list.candidates.reserve(keep);
+  // Room for a full list up front: later offers then never reallocate (a
+  // vector growing by doubling would hold up to twice the pool).
+  list.candidates.reserve(pool_size_);
   for (size_t i = 0; i < keep; ++i) {
     list.candidates.push_back(
         {static_cast<uint32_t>(candidates[i].slot), candidates[i].score});
@@ -47,15 +49,25 @@ bool RelatedLists::Offer(Slot owner, Slot candidate, float score) {
     // Already listed (two new articles of one write find each other).
     if (n.slot == static_cast<uint32_t>(candidate)) return false;
   }
+  if (c.size() >= static_cast<size_t>(pool_size_)) {
+    // Removed articles still listed (in lists they were not withdrawn
+    // from) make room first, so they never keep a live one out.
+    c.erase(std::remove_if(c.begin(), c.end(),
+                           [this](const ListedNeighbor& n) {
+                             return n.slot < released_.size() &&
+                                    released_[n.slot];
+                           }),
+            c.end());
+  }
   // After the equal scores already there: ties keep the older article first.
   auto position = std::upper_bound(
       c.begin(), c.end(), score,
       [](float s, const ListedNeighbor& n) { return s > n.score; });
-  if (c.size() >= static_cast<size_t>(pool_size_) && position == c.end()) {
-    return false;  // not among the most similar: changes nothing
+  if (c.size() >= static_cast<size_t>(pool_size_)) {
+    if (position == c.end()) return false;  // not among the most similar
+    c.pop_back();  // the least similar makes room (position is before it)
   }
   c.insert(position, {static_cast<uint32_t>(candidate), score});
-  if (c.size() > static_cast<size_t>(pool_size_)) c.pop_back();
 
   if (!list.fresh) return true;
   const auto& chosen = list.box.chosen;
@@ -88,6 +100,10 @@ bool RelatedLists::Withdraw(Slot owner, Slot gone) {
 }
 
 std::vector<ListedNeighbor> RelatedLists::Release(Slot slot) {
+  if (static_cast<size_t>(slot) >= released_.size()) {
+    released_.resize(std::max<size_t>(slot + 1, released_.size() * 3 / 2));
+  }
+  released_[slot] = true;
   if (static_cast<size_t>(slot) >= lists_.size()) return {};
   List& list = lists_[slot];
   std::vector<ListedNeighbor> candidates = std::move(list.candidates);
@@ -117,7 +133,8 @@ void RelatedLists::SetBox(Slot slot, StoredBox box) {
 }
 
 int64_t RelatedLists::MemoryBytes() const {
-  int64_t bytes = static_cast<int64_t>(lists_.capacity() * sizeof(List));
+  int64_t bytes = static_cast<int64_t>(lists_.capacity() * sizeof(List) +
+                                       released_.capacity() / 8);
   for (const List& list : lists_) {
     bytes += static_cast<int64_t>(
         (list.candidates.capacity() + list.box.chosen.capacity()) *

@@ -93,6 +93,9 @@ class RelatedLists {
   const int box_size_;
   const bool box_follows_similarity_;
   std::vector<List> lists_;  // by slot
+  // Slots released (removed articles): a bit each, small enough to stay in
+  // cache while offers purge them from full lists.
+  std::vector<bool> released_;
   int64_t stale_count_ = 0;
 };
 

@@ -42,8 +42,8 @@ absl::string_view IndexKindName(IndexKind kind);
 std::optional<IndexKind> ParseIndexKind(absl::string_view name);
 
 struct HnswOptions {
-  int m = 32;                 // graph degree: memory vs recall
-  int ef_construction = 200;  // build effort: ingest speed vs recall
+  int m = 16;                 // graph degree: memory vs recall
+  int ef_construction = 100;  // build effort: ingest speed vs recall
   int ef_search = 128;        // query effort: latency vs recall
 };
 

@@ -99,6 +99,18 @@ TEST(RelatedLists, ReleaseHandsBackTheCandidatesAndWaitsForNothing) {
   EXPECT_TRUE(lists.Candidates(5).empty());
 }
 
+TEST(RelatedLists, RemovedArticlesStillListedMakeRoomFirst) {
+  RelatedLists lists = ListsWithOneFreshBox();
+  // Slot 2 was removed, but not withdrawn from list 0 (similarity is not
+  // always symmetric in rank). A live article less similar than every
+  // listed one still gets in, in the removed one's place.
+  lists.Release(2);
+  EXPECT_FALSE(lists.Offer(0, 9, 0.5f));
+  ASSERT_EQ(lists.Candidates(0).size(), 4u);
+  EXPECT_EQ(lists.Candidates(0).back().slot, 9u);
+  for (const ListedNeighbor& n : lists.Candidates(0)) EXPECT_NE(n.slot, 2u);
+}
+
 // --- ArticleIndex serving from the lists.
 
 constexpr int kDim = 24;
