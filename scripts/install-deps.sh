@@ -16,8 +16,11 @@ packages=(
   libssl-dev openssl
   # fuzzing (scripts/fuzz.sh): clang with libFuzzer's runtime and its OpenMP
   clang-14 libclang-rt-14-dev libomp-14-dev
-  # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev
+  # tests and benchmarks; h2load (nghttp2-client) cross-checks the latency
+  # benchmark's own load generator
+  libgtest-dev libgmock-dev libbenchmark-dev nghttp2-client
+  # dpkg-source, to unpack Debian's FAISS source for the AVX2 build
+  dpkg-dev
   # interop test (Python grpcio with code generation) and promtool
   python3 python3-grpcio python3-grpc-tools prometheus
   # the quality benchmark's upstream embeddings (LSA)
@@ -29,8 +32,18 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# FAISS with AVX2 kernels, built from Debian's own source package
+# (scripts/build-faiss-avx2.sh says why). RELATED_FAISS_AVX2=0 skips it, e.g.
+# for an image that must run on CPUs without AVX2.
+build_faiss_avx2() {
+  if [ "${RELATED_FAISS_AVX2:-1}" != "0" ]; then
+    bash "$(dirname "$0")/build-faiss-avx2.sh"
+  fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages already installed"
+  build_faiss_avx2
   exit 0
 fi
 
@@ -52,3 +65,4 @@ if [ ! -e "$policy" ]; then
   trap '$sudo rm -f "$policy"' EXIT
 fi
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+build_faiss_avx2
