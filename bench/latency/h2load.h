@@ -9,9 +9,9 @@
 #include <optional>
 #include <string>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/numbers.h"
 
 namespace related::bench {
 
@@ -27,10 +27,9 @@ struct H2loadResult {
 inline bool WriteGrpcBody(const std::string& path, const std::string& message) {
   std::ofstream out(path, std::ios::binary);
   const uint32_t size = static_cast<uint32_t>(message.size());
-  const char prefix[5] = {0, static_cast<char>(size >> 24),
-                          static_cast<char>(size >> 16),
-                          static_cast<char>(size >> 8),
-                          static_cast<char>(size)};
+  const char prefix[5] = {
+      0, static_cast<char>(size >> 24), static_cast<char>(size >> 16),
+      static_cast<char>(size >> 8), static_cast<char>(size)};
   out.write(prefix, 5);
   out.write(message.data(), static_cast<std::streamsize>(message.size()));
   return static_cast<bool>(out);
@@ -38,11 +37,11 @@ inline bool WriteGrpcBody(const std::string& path, const std::string& message) {
 
 // Parses h2load's value with a unit ("95us", "1.2ms", "0s").
 inline double MicrosFrom(absl::string_view text) {
-  double scale = 1;
-  if (absl::ConsumeSuffix(&text, "us")) {
-  } else if (absl::ConsumeSuffix(&text, "ms")) {
+  double scale = 1;  // "us", or no unit
+  if (absl::ConsumeSuffix(&text, "ms")) {
     scale = 1e3;
-  } else if (absl::ConsumeSuffix(&text, "s")) {
+  } else if (!absl::ConsumeSuffix(&text, "us") &&
+             absl::ConsumeSuffix(&text, "s")) {
     scale = 1e6;
   }
   double value = 0;
@@ -66,7 +65,8 @@ inline std::optional<H2loadResult> RunH2load(const std::string& address,
   if (pipe == nullptr) return std::nullopt;
   std::string output;
   char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+  while (size_t n = fread(buffer, 1, sizeof buffer, pipe))
+    output.append(buffer, n);
   if (pclose(pipe) != 0) return std::nullopt;
 
   H2loadResult result;

@@ -16,7 +16,9 @@
 //
 //   build/bench/related_bench --articles=100000 --dim=384     (~5 min)
 //   build/bench/related_bench --articles=1000000 --dim=384    (long mode)
+#include <faiss/IndexHNSW.h>
 #include <grpcpp/create_channel.h>
+#include <omp.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -30,9 +32,6 @@
 #include <random>
 #include <set>
 
-#include <faiss/IndexHNSW.h>
-#include <omp.h>
-
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_format.h"
@@ -40,8 +39,8 @@
 #include "bench/latency/in_process.h"
 #include "bench/latency/load_generator.h"
 #include "client/related_client.h"
-#include "server/core/article_index.h"
 #include "related/v1/related.grpc.pb.h"
+#include "server/core/article_index.h"
 #include "tests/core/test_data.h"
 #include "tests/integration/server_process.h"
 
@@ -164,9 +163,14 @@ void InProcessRows(const std::vector<float>& vectors, int n, int dim,
     std::vector<Article> batch;
     for (int i = first; i < std::min(n, first + 1000); ++i) {
       client::Article a = BenchArticle(vectors, dim, i);
-      batch.push_back({a.id, std::move(a.embedding),
-                       {a.metadata.title, a.metadata.url, a.metadata.section,
-                        a.metadata.language, std::nullopt, {}}});
+      batch.push_back({a.id,
+                       std::move(a.embedding),
+                       {a.metadata.title,
+                        a.metadata.url,
+                        a.metadata.section,
+                        a.metadata.language,
+                        std::nullopt,
+                        {}}});
     }
     if (!(*index)->Upsert(std::move(batch)).ok()) return;
   }
@@ -175,7 +179,9 @@ void InProcessRows(const std::vector<float>& vectors, int n, int dim,
   const ArticleIndex& core = **index;
   auto lookup = [&](bool zipf) {
     return [&, zipf](std::mt19937& rng) {
-      RelatedQuery query{Id(zipf ? ids.Zipf(rng) : ids.Uniform(rng)), 10, {},
+      RelatedQuery query{Id(zipf ? ids.Zipf(rng) : ids.Uniform(rng)),
+                         10,
+                         {},
                          core.options().default_policy};
       auto related = core.Related(query);
       return related.ok() && related->articles.size() == 10;
@@ -240,7 +246,8 @@ void H2loadRows(const std::string& address, const IdDistribution& ids,
     row.c1.errors = one->failed;
     row.c64.calls = many->succeeded;
     row.c64.errors = many->failed;
-    row.c64.seconds = many->succeeded / std::max(many->requests_per_second, 1.0);
+    row.c64.seconds =
+        many->succeeded / std::max(many->requests_per_second, 1.0);
     rows.push_back(row);
   }
 }
@@ -419,14 +426,13 @@ int Main() {
               "note");
   for (const Row& r : rows) {
     const bool has_p99 = r.c1.latencies_us.size() > 1;
-    std::printf("%-27s %10.1f %10s %9.2f %12.0f %7.2f %7lld  %s\n",
-                r.name.c_str(), r.c1.Percentile(0.5),
-                has_p99 ? absl::StrFormat("%.1f", r.c1.Percentile(0.99)).c_str()
-                        : "-",
-                r.c1.Percentile(0.5) / floor.c1.Percentile(0.5),
-                r.c64.Throughput(), r.c64.Throughput() / floor.c64.Throughput(),
-                static_cast<long long>(r.c1.errors + r.c64.errors),
-                r.note.c_str());
+    std::printf(
+        "%-27s %10.1f %10s %9.2f %12.0f %7.2f %7lld  %s\n", r.name.c_str(),
+        r.c1.Percentile(0.5),
+        has_p99 ? absl::StrFormat("%.1f", r.c1.Percentile(0.99)).c_str() : "-",
+        r.c1.Percentile(0.5) / floor.c1.Percentile(0.5), r.c64.Throughput(),
+        r.c64.Throughput() / floor.c64.Throughput(),
+        static_cast<long long>(r.c1.errors + r.c64.errors), r.note.c_str());
   }
   for (const std::string& line : lines) std::printf("%s\n", line.c_str());
   const double raw = double(n) * dim * 4;
@@ -459,8 +465,7 @@ int Main() {
     const Row& r = rows[i];
     json << (i ? ", " : "") << "{\"name\": \"" << r.name
          << "\", \"p50_us_c1\": " << r.c1.Percentile(0.5)
-         << ", \"p99_us_c1\": " << r.c1.Percentile(0.99)
-         << ", \"p50_ratio\": "
+         << ", \"p99_us_c1\": " << r.c1.Percentile(0.99) << ", \"p50_ratio\": "
          << r.c1.Percentile(0.5) / floor.c1.Percentile(0.5)
          << ", \"throughput_c64\": " << r.c64.Throughput()
          << ", \"throughput_ratio\": "

@@ -280,21 +280,20 @@ std::string ArticleLines(const client::Article& article) {
 }
 
 std::string StatsLines(const client::Stats& stats) {
-  return absl::StrCat("article_count: ", stats.article_count, "\n",
-                      "dimension: ", stats.dimension, "\n",
-                      "index_kind: ", SingleLine(stats.index_kind), "\n",
-                      "index_memory_bytes: ", stats.index_memory_bytes, "\n",
-                      "default_limit: ", stats.default_limit, "\n",
-                      "max_limit: ", stats.max_limit, "\n",
-                      "max_batch_size: ", stats.max_batch_size, "\n",
-                      "max_id_bytes: ", stats.max_id_bytes, "\n",
-                      "max_metadata_bytes: ", stats.max_metadata_bytes, "\n",
-                      "related_lists_precomputed: ",
-                      stats.related_lists_precomputed ? "true" : "false", "\n",
-                      "related_lists_memory_bytes: ",
-                      stats.related_lists_memory_bytes, "\n",
-                      "related_lists_stale: ", stats.related_lists_stale,
-                      "\n");
+  return absl::StrCat(
+      "article_count: ", stats.article_count, "\n",
+      "dimension: ", stats.dimension, "\n",
+      "index_kind: ", SingleLine(stats.index_kind), "\n",
+      "index_memory_bytes: ", stats.index_memory_bytes, "\n",
+      "default_limit: ", stats.default_limit, "\n",
+      "max_limit: ", stats.max_limit, "\n",
+      "max_batch_size: ", stats.max_batch_size, "\n",
+      "max_id_bytes: ", stats.max_id_bytes, "\n",
+      "max_metadata_bytes: ", stats.max_metadata_bytes, "\n",
+      "related_lists_precomputed: ",
+      stats.related_lists_precomputed ? "true" : "false", "\n",
+      "related_lists_memory_bytes: ", stats.related_lists_memory_bytes, "\n",
+      "related_lists_stale: ", stats.related_lists_stale, "\n");
 }
 
 std::string DebugLines(const client::RankingDebug& debug) {

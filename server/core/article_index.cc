@@ -206,9 +206,9 @@ absl::StatusOr<std::vector<Slot>> ArticleIndex::ApplyChunk(
                    article->embedding.end());
   }
   // Add before removing replaced vectors: if FAISS fails, nothing changed.
-  auto slots = index_->Add(vectors.data(),
-                           static_cast<int64_t>(needs_vector.size()),
-                           WriteThreads());
+  auto slots =
+      index_->Add(vectors.data(), static_cast<int64_t>(needs_vector.size()),
+                  WriteThreads());
   if (!slots.ok()) return slots.status();
   added.insert(added.end(), slots->begin(), slots->end());
 
@@ -243,19 +243,20 @@ void ArticleIndex::UpdateRelatedLists(const std::vector<Slot>& added,
 
   // 1. Each new article's candidates: the search a lookup would run, but
   // reaching further (100). Similarity is symmetric, but rank is not: an
-  // article can be in the top 10 of a neighbour that is not in its own top
-  // 30, and the wider reach finds nearly all such lists (core test
-  // LargerCorpusAgreesWithExactSearchThroughChurn: agreement with exact
-  // search rose from 0.991 to 1 going from a reach of 50 to 100). Readers go on meanwhile;
-  // only this writer changes anything.
+  // article can be in the top 10 of a neighbour that is not in its own list,
+  // and the wider reach finds nearly all such lists (core test
+  // LargerCorpusAgreesWithExactSearchThroughChurn, lists of 50: agreement
+  // with exact search rose from 0.991 to 1 going from a reach of 50 to 100).
+  // Readers go on meanwhile; only this writer changes anything.
   std::vector<std::vector<Neighbor>> found(added.size());
   {
     absl::ReaderMutexLock lock(&mu_);
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
     for (size_t i = 0; i < added.size(); ++i) {
       const Slot self = added[i];
-      auto neighbors = index_->Search(index_->StoredVector(self), reach,
-                                      [self](Slot slot) { return slot != self; });
+      auto neighbors =
+          index_->Search(index_->StoredVector(self), reach,
+                         [self](Slot slot) { return slot != self; });
       // On a failed search the list starts empty, and ranking its box
       // falls back to a search of its own.
       if (neighbors.ok()) found[i] = *std::move(neighbors);
@@ -331,8 +332,8 @@ absl::StatusOr<StoredBox> ArticleIndex::RankBoxLocked(Slot slot) const {
       !below_min_score) {
     // The list cannot fill the box (many near-duplicates, or removals) while
     // other articles exist: search as a lookup without a list would.
-    auto ranked = RankSlotsLocked(index_->StoredVector(slot), slot, limit, {},
-                                  policy);
+    auto ranked =
+        RankSlotsLocked(index_->StoredVector(slot), slot, limit, {}, policy);
     if (!ranked.ok()) return ranked.status();
     box.chosen = std::move(ranked->chosen);
     debug = ranked->debug;
@@ -498,11 +499,10 @@ absl::StatusOr<RelatedList> ArticleIndex::RelatedUnchecked(
     const int limit = query.limit == 0 ? options_.default_limit : query.limit;
     const StoredBox* box = related_lists_->Box(slot);
     const bool fresh =
-        box != nullptr &&
-        std::all_of(box->chosen.begin(), box->chosen.end(),
-                    [&](const ListedNeighbor& n) {
-                      return by_slot_[n.slot] != nullptr;
-                    });
+        box != nullptr && std::all_of(box->chosen.begin(), box->chosen.end(),
+                                      [&](const ListedNeighbor& n) {
+                                        return by_slot_[n.slot] != nullptr;
+                                      });
     std::optional<StoredBox> ranked_now;
     if (!fresh) {
       // A write is updating this list right now, or a listed article was
@@ -546,10 +546,10 @@ RelatedList ArticleIndex::ToRelatedList(
     const StoredArticle& article = *by_slot_[chosen[i].slot];
     // Float rounding can put a unit vector's cosine a hair outside [-1, 1];
     // the API promises that range.
-    out.articles.push_back(
-        {article.id, std::clamp(chosen[i].score, -1.0f, 1.0f),
-         std::shared_ptr<const ArticleMetadata>(by_slot_[chosen[i].slot],
-                                                &article.metadata)});
+    out.articles.push_back({article.id,
+                            std::clamp(chosen[i].score, -1.0f, 1.0f),
+                            std::shared_ptr<const ArticleMetadata>(
+                                by_slot_[chosen[i].slot], &article.metadata)});
   }
   return out;
 }
@@ -689,8 +689,8 @@ absl::StatusOr<ArticleIndex::RankedSlots> ArticleIndex::RankSlotsLocked(
     std::vector<Candidate> candidates;
     candidates.reserve(neighbors->size());
     for (const Neighbor& n : *neighbors) {
-      candidates.push_back({n.score, index_->StoredVector(n.slot),
-                            &by_slot_[n.slot]->metadata});
+      candidates.push_back(
+          {n.score, index_->StoredVector(n.slot), &by_slot_[n.slot]->metadata});
     }
     const std::vector<size_t> chosen =
         RankCandidates(policy, now, candidates, dimension, limit, debug);

@@ -211,8 +211,7 @@ class ArticleIndex {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // The box as the API returns it: the first `limit` of `chosen`.
   RelatedList ToRelatedList(const std::vector<ListedNeighbor>& chosen,
-                            int limit,
-                            RankingDebug debug) const
+                            int limit, RankingDebug debug) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   int WriteThreads() const;
   // Creates the vector index (and the related lists, if kept).

@@ -57,10 +57,9 @@ std::vector<size_t> RankCandidates(const RankingPolicy& policy, absl::Time now,
     // with about limit^2 / 2 comparisons instead of limit x candidates;
     // near-duplicates are counted among the candidates reached before the
     // box filled.
-    std::stable_sort(open.begin(), open.end(),
-                     [](const Open& a, const Open& b) {
-                       return a.relevance > b.relevance;
-                     });
+    std::stable_sort(
+        open.begin(), open.end(),
+        [](const Open& a, const Open& b) { return a.relevance > b.relevance; });
     for (const Open& o : open) {
       if (static_cast<int>(chosen.size()) >= limit) break;
       const float* vector = candidates[o.position].vector;

@@ -92,8 +92,7 @@ grpc::Status RelatedService::BatchGetRelated(
   int asked = 0;  // items started: gRPC is asked every 16th
   auto results = index_.BatchRelated(
       IdsFromProto(request->article_ids()), request->limit(),
-      IdsFromProto(request->exclude_ids()), *policy,
-      [context, &asked] {
+      IdsFromProto(request->exclude_ids()), *policy, [context, &asked] {
         return DeadlinePassed(*context) ||
                (++asked % 16 == 0 && Abandoned(context));
       });

@@ -241,17 +241,16 @@ TEST(ArticleLinesTest, OneKeyValueLinePerField) {
 }
 
 TEST(StatsLinesTest, NamesEveryField) {
-  client::Stats stats{120,  64,    "exact", 30720,   10,  100,
-                      1000, 256,   65536,   true,    4096, 0};
-  EXPECT_THAT(Lines(StatsLines(stats)),
-              ElementsAre("article_count: 120", "dimension: 64",
-                          "index_kind: exact", "index_memory_bytes: 30720",
-                          "default_limit: 10", "max_limit: 100",
-                          "max_batch_size: 1000", "max_id_bytes: 256",
-                          "max_metadata_bytes: 65536",
-                          "related_lists_precomputed: true",
-                          "related_lists_memory_bytes: 4096",
-                          "related_lists_stale: 0"));
+  client::Stats stats{120,  64,  "exact", 30720, 10,   100,
+                      1000, 256, 65536,   true,  4096, 0};
+  EXPECT_THAT(
+      Lines(StatsLines(stats)),
+      ElementsAre(
+          "article_count: 120", "dimension: 64", "index_kind: exact",
+          "index_memory_bytes: 30720", "default_limit: 10", "max_limit: 100",
+          "max_batch_size: 1000", "max_id_bytes: 256",
+          "max_metadata_bytes: 65536", "related_lists_precomputed: true",
+          "related_lists_memory_bytes: 4096", "related_lists_stale: 0"));
   EXPECT_EQ(StatsJson(stats)["related_lists_precomputed"], true);
   EXPECT_EQ(StatsJson(stats)["article_count"], 120);
 }
@@ -316,13 +315,13 @@ TEST(DebugJsonTest, HasEveryControlAndCount) {
             R"("now":"2025-11-28T09:30:00Z","candidates":0})");
   std::vector<std::string> keys;
   for (const auto& [key, value] : json.items()) keys.push_back(key);
-  EXPECT_THAT(keys,
-              ElementsAre("applied_policy", "removed_by_section",
-                          "removed_by_language", "removed_by_date",
-                          "removed_by_attributes", "removed_by_exclude_ids",
-                          "removed_by_min_score", "removed_as_near_duplicate",
-                          "candidates_considered", "search_rounds",
-                          "precomputed"));
+  EXPECT_THAT(
+      keys,
+      ElementsAre("applied_policy", "removed_by_section", "removed_by_language",
+                  "removed_by_date", "removed_by_attributes",
+                  "removed_by_exclude_ids", "removed_by_min_score",
+                  "removed_as_near_duplicate", "candidates_considered",
+                  "search_rounds", "precomputed"));
   EXPECT_EQ(json["precomputed"], false);
   EXPECT_EQ(json["removed_by_section"], 97);
   EXPECT_EQ(json["removed_as_near_duplicate"], 1);

@@ -119,8 +119,8 @@ Article MakeArticle(int id, const float* vector, int version = 0) {
   Article a;
   a.id = TestId(id);
   a.embedding.assign(vector, vector + kDim);
-  a.metadata.title = "Title " + std::to_string(id) + " v" +
-                     std::to_string(version);
+  a.metadata.title =
+      "Title " + std::to_string(id) + " v" + std::to_string(version);
   a.metadata.section = id % 3 ? "world" : "sport";
   return a;
 }
@@ -176,8 +176,7 @@ void RandomWrite(std::mt19937& rng, Churn& churn, ArticleIndex& a,
   const size_t victim = pick(rng);
   const int id = live[victim];
   if (what <= 6) {  // a new vector for an existing article
-    const std::vector<Article> batch = {
-        MakeArticle(id, churn.NextVector(), 1)};
+    const std::vector<Article> batch = {MakeArticle(id, churn.NextVector(), 1)};
     ASSERT_TRUE(a.Upsert(batch).ok());
     ASSERT_TRUE(b.Upsert(batch).ok());
   } else if (what == 7) {  // an edited headline (same vector)
@@ -283,7 +282,8 @@ TEST(PrecomputedRelated, OtherLookupsSearchAfresh) {
   const auto pool = ClusteredVectors(300, kDim, 5, 2);
   auto index = NewIndex(IndexKind::kHnsw, true);
   std::vector<Article> batch;
-  for (int i = 0; i < 300; ++i) batch.push_back(MakeArticle(i, &pool[i * kDim]));
+  for (int i = 0; i < 300; ++i)
+    batch.push_back(MakeArticle(i, &pool[i * kDim]));
   ASSERT_TRUE(index->Upsert(batch).ok());
   ASSERT_TRUE(index->Stats().related_lists_precomputed);
 
@@ -297,7 +297,8 @@ TEST(PrecomputedRelated, OtherLookupsSearchAfresh) {
   auto filtered = index->Related(sport);
   ASSERT_TRUE(filtered.ok());
   EXPECT_FALSE(filtered->debug.precomputed);
-  for (const auto& r : filtered->articles) EXPECT_EQ(r.metadata->section, "sport");
+  for (const auto& r : filtered->articles)
+    EXPECT_EQ(r.metadata->section, "sport");
 }
 
 TEST(PrecomputedRelated, NotKeptWhenTheDefaultPolicyDependsOnTheClock) {

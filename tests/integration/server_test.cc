@@ -156,7 +156,9 @@ TEST_P(ServerTest, PrecomputedBoxesFollowWrites) {
   EXPECT_EQ(stats->related_lists_precomputed, GetParam() == "hnsw");
   EXPECT_EQ(stats->related_lists_stale, 0);
   EXPECT_EQ(stats->max_metadata_bytes, 64 << 10);
-  if (GetParam() == "hnsw") EXPECT_GT(stats->related_lists_memory_bytes, 0);
+  if (GetParam() == "hnsw") {
+    EXPECT_GT(stats->related_lists_memory_bytes, 0);
+  }
 
   client::RankingPolicy debug;
   debug.debug = true;
@@ -190,7 +192,8 @@ TEST_P(ServerTest, PrecomputedBoxesFollowWrites) {
   Article newcomer = MakeArticles(vectors, 0, 1)[0];
   newcomer.id = "newcomer";
   newcomer.embedding.resize(kDim);
-  for (int d = 0; d < kDim; ++d) newcomer.embedding[d] = v5[d] + 0.395f * away[d];
+  for (int d = 0; d < kDim; ++d)
+    newcomer.embedding[d] = v5[d] + 0.395f * away[d];
   ASSERT_TRUE(client_->Upsert({newcomer}).ok());
 
   auto after = client_->Related(TestId(5), 10, {}, debug);
