@@ -1,6 +1,7 @@
-// An asynchronous gRPC load generator: keeps `concurrency` calls in flight
-// on one completion queue for a fixed time and records each call's latency
-// as the client sees it.
+// The benchmark's load generators. RunLoad keeps `concurrency` calls in
+// flight on one completion queue for a fixed time; RunInterleaved makes one
+// call at a time, the kinds of call taking turns. Both record each call's
+// latency as the client sees it.
 #ifndef RELATED_BENCH_LATENCY_LOAD_GENERATOR_H_
 #define RELATED_BENCH_LATENCY_LOAD_GENERATOR_H_
 
@@ -98,6 +99,34 @@ LoadResult RunLoad(
   while (queue.Next(&tag, &ok)) {
   }
   return result;
+}
+
+// One call of some kind, made synchronously; true if it succeeded.
+using BlockingCall = std::function<bool()>;
+
+// Concurrency 1 for several kinds of call at once: call after call, the
+// kinds take turns (A, B, C, A, B, C, ...) until `duration` has passed. On a
+// shared machine whose speed drifts from second to second, this puts every
+// kind's calls in the same moments, so their ratios measure the calls and
+// not the drift. Result i belongs to kinds[i]; its `seconds` is the time
+// spent in its own calls.
+inline std::vector<LoadResult> RunInterleaved(
+    const std::vector<BlockingCall>& kinds, absl::Duration duration) {
+  std::vector<LoadResult> results(kinds.size());
+  const absl::Time end = absl::Now() + duration;
+  while (absl::Now() < end) {
+    for (size_t k = 0; k < kinds.size(); ++k) {
+      const absl::Time started = absl::Now();
+      const bool ok = kinds[k]();
+      const absl::Duration took = absl::Now() - started;
+      LoadResult& r = results[k];
+      ++r.calls;
+      if (!ok) ++r.errors;
+      r.seconds += absl::ToDoubleSeconds(took);
+      r.latencies_us.push_back(absl::ToDoubleMicroseconds(took));
+    }
+  }
+  return results;
 }
 
 }  // namespace related::bench

@@ -51,7 +51,8 @@ ABSL_FLAG(int, dim, 384, "Embedding dimension.");
 ABSL_FLAG(std::string, index, "hnsw", "Index kind.");
 ABSL_FLAG(int, seconds, 6, "Length of each latency measurement.");
 ABSL_FLAG(int, rounds, 3,
-          "Slices each measurement is split into, the calls taking turns.");
+          "Slices each concurrency-64 measurement is split into, the calls "
+          "taking turns.");
 ABSL_FLAG(double, zipf_s, 1.1, "Zipf exponent of the skewed ID draw.");
 ABSL_FLAG(int, recall_queries, 200,
           "Articles whose related list is checked against exact kNN.");
@@ -335,33 +336,55 @@ int Main() {
   // Warm up connections and caches.
   RunLoad<v1::PingResponse>(ping_call, 8, absl::Seconds(1));
   RunLoad<v1::GetRelatedResponse>(related_call(false), 8, absl::Seconds(1));
-  // Each measurement runs in --rounds slices, the three calls taking turns,
-  // so the slow and fast moments of this shared machine fall on all alike.
-  struct Measured {
-    std::string name;
-    std::function<LoadResult(int concurrency, absl::Duration)> run;
+  // Concurrency 1: the three calls take turns call by call, so each sees
+  // the same moments of this shared machine (its speed drifts by tens of
+  // percent from second to second).
+  auto blocking_related = [&](bool zipf) -> BlockingCall {
+    return [&, zipf] {
+      grpc::ClientContext context;
+      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+      v1::GetRelatedRequest request;
+      request.set_article_id(
+          Id(zipf ? ids.Zipf(load_rng) : ids.Uniform(load_rng)));
+      request.set_limit(10);
+      v1::GetRelatedResponse response;
+      return stub->GetRelated(&context, request, &response).ok();
+    };
   };
-  const std::vector<Measured> measured = {
-      {"Ping (floor)",
-       [&](int c, absl::Duration d) {
-         return RunLoad<v1::PingResponse>(ping_call, c, d);
-       }},
-      {"GetRelated, uniform IDs",
-       [&](int c, absl::Duration d) {
-         return RunLoad<v1::GetRelatedResponse>(related_call(false), c, d);
-       }},
-      {"GetRelated, Zipf IDs", [&](int c, absl::Duration d) {
-         return RunLoad<v1::GetRelatedResponse>(related_call(true), c, d);
-       }}};
+  const std::vector<BlockingCall> one_at_a_time = {
+      [&] {
+        grpc::ClientContext context;
+        context.set_deadline(
+            absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+        v1::PingResponse response;
+        return stub->Ping(&context, ping, &response).ok();
+      },
+      blocking_related(false), blocking_related(true)};
+  const std::vector<std::string> names = {
+      "Ping (floor)", "GetRelated, uniform IDs", "GetRelated, Zipf IDs"};
   std::vector<Row> rows;
-  for (const Measured& m : measured) rows.push_back({m.name, {}, {}, ""});
+  std::vector<LoadResult> c1 = RunInterleaved(
+      one_at_a_time, each * static_cast<int64_t>(one_at_a_time.size()));
+  for (size_t i = 0; i < names.size(); ++i) {
+    rows.push_back({names[i], std::move(c1[i]), {}, ""});
+  }
+  // Concurrency 64 is throughput, one kind at a time; the measurement runs
+  // in --rounds slices, the three calls taking turns, so the slow and fast
+  // moments fall on all alike.
+  const std::vector<std::function<LoadResult(absl::Duration)>> at_64 = {
+      [&](absl::Duration d) {
+        return RunLoad<v1::PingResponse>(ping_call, 64, d);
+      },
+      [&](absl::Duration d) {
+        return RunLoad<v1::GetRelatedResponse>(related_call(false), 64, d);
+      },
+      [&](absl::Duration d) {
+        return RunLoad<v1::GetRelatedResponse>(related_call(true), 64, d);
+      }};
   const int rounds = std::max(1, absl::GetFlag(FLAGS_rounds));
   for (int round = 0; round < rounds; ++round) {
-    for (size_t i = 0; i < measured.size(); ++i) {
-      rows[i].c1.Add(measured[i].run(1, each / rounds));
-    }
-    for (size_t i = 0; i < measured.size(); ++i) {
-      rows[i].c64.Add(measured[i].run(64, each / rounds));
+    for (size_t i = 0; i < at_64.size(); ++i) {
+      rows[i].c64.Add(at_64[i](each / rounds));
     }
   }
   std::vector<std::string> lines;

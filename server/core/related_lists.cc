@@ -39,11 +39,24 @@ void RelatedLists::SetCandidates(Slot slot,
     list.candidates.push_back(
         {static_cast<uint32_t>(candidates[i].slot), candidates[i].score});
   }
+  list.listed = true;
   MarkStale(list);
 }
 
+void RelatedLists::AwaitCandidates(Slot slot) {
+  List& list = At(slot);
+  list.candidates.clear();
+  list.listed = false;
+  MarkStale(list);
+}
+
+bool RelatedLists::Listed(Slot slot) const {
+  return static_cast<size_t>(slot) < lists_.size() && lists_[slot].listed;
+}
+
 bool RelatedLists::Offer(Slot owner, Slot candidate, float score) {
-  List& list = At(owner);
+  if (!Listed(owner)) return false;
+  List& list = lists_[owner];
   auto& c = list.candidates;
   for (const ListedNeighbor& n : c) {
     // Already listed (two new articles of one write find each other).
@@ -83,7 +96,7 @@ bool RelatedLists::Offer(Slot owner, Slot candidate, float score) {
 }
 
 bool RelatedLists::Withdraw(Slot owner, Slot gone) {
-  if (static_cast<size_t>(owner) >= lists_.size()) return false;
+  if (!Listed(owner)) return false;
   List& list = lists_[owner];
   const auto is_gone = [gone](const ListedNeighbor& n) {
     return n.slot == static_cast<uint32_t>(gone);

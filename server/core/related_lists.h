@@ -54,12 +54,23 @@ class RelatedLists {
   // Its box starts stale.
   void SetCandidates(Slot slot, const std::vector<Neighbor>& candidates);
 
+  // A new article whose candidates come later (a bulk load sets them when
+  // it finishes). Until SetCandidates its box is stale, it is not Listed,
+  // and offers to it are ignored: its own search will find them.
+  void AwaitCandidates(Slot slot);
+
+  // Whether `slot`'s candidates were set. A lookup for an article that is
+  // not listed must search.
+  bool Listed(Slot slot) const;
+
   // Offers article `candidate`, at similarity `score`, to `owner`'s list.
-  // Returns true if owner's box may have changed (it is then marked stale).
+  // Returns true if owner's box may have changed (it is then marked stale);
+  // false also if owner is not Listed.
   bool Offer(Slot owner, Slot candidate, float score);
 
   // Takes article `gone` out of `owner`'s list. Returns true if owner's box
-  // may have changed (it is then marked stale).
+  // may have changed (it is then marked stale); false if owner is not
+  // Listed.
   bool Withdraw(Slot owner, Slot gone);
 
   // Forgets the list of a removed article and returns its candidates: by
@@ -85,6 +96,8 @@ class RelatedLists {
     // Stale from SetCandidates until SetBox. A slot with no article is
     // fresh: nothing waits for it.
     bool fresh = true;
+    // SetCandidates was called (see AwaitCandidates).
+    bool listed = false;
   };
   List& At(Slot slot);
   void MarkStale(List& list);

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/core/freed_memory.h"
 #include "server/service/proto_conversion.h"
 #include "server/service/status.h"
 
@@ -111,11 +112,12 @@ grpc::Status RelatedService::BatchGetRelated(
   return recorder.Finish(ToGrpcStatus(results.status()));
 }
 
-absl::Status RelatedService::Upsert(const v1::UpsertArticlesRequest& request) {
+absl::Status RelatedService::Upsert(const v1::UpsertArticlesRequest& request,
+                                   ArticleIndex::BulkLoad* bulk) {
   auto articles = ArticlesFromProto(request.articles());
   if (!articles.ok()) return articles.status();
   const int64_t count = static_cast<int64_t>(articles->size());
-  absl::Status status = index_.Upsert(*std::move(articles));
+  absl::Status status = index_.Upsert(*std::move(articles), bulk);
   if (status.ok()) metrics_.RecordWrites(count, 0);
   metrics_.SetIndexStats(index_.Stats());
   return status;
@@ -126,7 +128,7 @@ grpc::Status RelatedService::UpsertArticles(
     v1::UpsertArticlesResponse* response) {
   RequestRecorder recorder(metrics_, "UpsertArticles");
   if (auto refused = RefuseWrite(context)) return recorder.Finish(*refused);
-  absl::Status status = Upsert(*request);
+  absl::Status status = Upsert(*request, nullptr);
   if (status.ok()) response->set_upserted(request->articles_size());
   return recorder.Finish(ToGrpcStatus(status));
 }
@@ -137,23 +139,37 @@ grpc::Status RelatedService::ImportArticles(
     v1::ImportArticlesResponse* response) {
   RequestRecorder recorder(metrics_, "ImportArticles");
   if (auto refused = RefuseWrite(context)) return recorder.Finish(*refused);
+  // The whole stream is one bulk load: the related lists of its articles
+  // are built once it ends, before the call returns, however it ends
+  // (batches applied before a failure stay applied).
+  ArticleIndex::BulkLoad bulk;
+  const grpc::Status status = ImportBatches(context, reader, bulk, response);
+  index_.FinishBulkLoad(bulk);
+  ReleaseFreedMemory();  // what the batches used
+  return recorder.Finish(status);
+}
+
+grpc::Status RelatedService::ImportBatches(
+    grpc::ServerContext* context,
+    grpc::ServerReader<v1::UpsertArticlesRequest>* reader,
+    ArticleIndex::BulkLoad& bulk, v1::ImportArticlesResponse* response) {
   v1::UpsertArticlesRequest batch;
   while (reader->Read(&batch)) {
-    if (auto refused = RefuseWrite(context)) return recorder.Finish(*refused);
-    absl::Status status = Upsert(batch);
+    if (auto refused = RefuseWrite(context)) return *refused;
+    absl::Status status = Upsert(batch, &bulk);
     if (!status.ok()) {
       // Earlier batches stay applied; say how far the import got so the
       // client can resume after fixing the batch.
-      return recorder.Finish(ToGrpcStatus(absl::Status(
+      return ToGrpcStatus(absl::Status(
           status.code(),
           absl::StrCat("batch ", response->batches(), ": ", status.message(),
                        " (", response->upserted(),
-                       " articles from earlier batches were imported)"))));
+                       " articles from earlier batches were imported)")));
     }
     response->set_batches(response->batches() + 1);
     response->set_upserted(response->upserted() + batch.articles_size());
   }
-  return recorder.Finish(grpc::Status::OK);
+  return grpc::Status::OK;
 }
 
 grpc::Status RelatedService::DeleteArticles(

@@ -66,7 +66,14 @@ class RelatedService final : public v1::RelatedArticles::Service {
     return Refuse(context, Access::kWrite);
   }
   // Applies one upsert batch and updates the write metrics.
-  absl::Status Upsert(const v1::UpsertArticlesRequest& request);
+  // Reads and applies an import stream's batches.
+  grpc::Status ImportBatches(
+      grpc::ServerContext* context,
+      grpc::ServerReader<v1::UpsertArticlesRequest>* reader,
+      ArticleIndex::BulkLoad& bulk, v1::ImportArticlesResponse* response);
+  // `bulk`: the import stream this batch belongs to, or nullptr.
+  absl::Status Upsert(const v1::UpsertArticlesRequest& request,
+                      ArticleIndex::BulkLoad* bulk);
 
   ArticleIndex& index_;
   ServiceMetrics& metrics_;

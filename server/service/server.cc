@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/core/freed_memory.h"
 
 namespace related {
 namespace {
@@ -98,6 +99,7 @@ absl::StatusOr<storage::RecoveryReport> RelatedServer::LoadData() {
     auto store = storage::ArticleStore::Open(*options_.store, *index_, &report);
     if (!store.ok()) return store.status();
     store_ = *std::move(store);
+    ReleaseFreedMemory();  // the snapshot and journal records just replayed
     metrics_->SetIndexStats(index_->Stats());
   }
   service_->SetReady();

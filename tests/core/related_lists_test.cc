@@ -99,6 +99,22 @@ TEST(RelatedLists, ReleaseHandsBackTheCandidatesAndWaitsForNothing) {
   EXPECT_TRUE(lists.Candidates(5).empty());
 }
 
+TEST(RelatedLists, AnArticleAwaitingCandidatesIsStaleAndTakesNoOffers) {
+  RelatedLists lists(4, 2, true);
+  lists.AwaitCandidates(5);
+  EXPECT_FALSE(lists.Listed(5));
+  EXPECT_EQ(lists.StaleCount(), 1);
+  EXPECT_EQ(lists.Box(5), nullptr);
+  EXPECT_FALSE(lists.Offer(5, 1, 0.9f));
+  EXPECT_FALSE(lists.Withdraw(5, 1));
+  EXPECT_TRUE(lists.Candidates(5).empty());
+  lists.SetCandidates(5, {{1, 0.9f}});
+  EXPECT_TRUE(lists.Listed(5));
+  EXPECT_EQ(lists.StaleCount(), 1);
+  lists.SetBox(5, StoredBox{});
+  EXPECT_EQ(lists.StaleCount(), 0);
+}
+
 TEST(RelatedLists, RemovedArticlesStillListedMakeRoomFirst) {
   RelatedLists lists = ListsWithOneFreshBox();
   // Slot 2 was removed, but not withdrawn from list 0 (similarity is not
@@ -299,6 +315,106 @@ TEST(PrecomputedRelated, OtherLookupsSearchAfresh) {
   EXPECT_FALSE(filtered->debug.precomputed);
   for (const auto& r : filtered->articles)
     EXPECT_EQ(r.metadata->section, "sport");
+}
+
+// Every live article's box from `served` equals exact search's in
+// `reference` (same items, same order); `precomputed`: how it was served.
+void ExpectBoxesAsExact(const ArticleIndex& served,
+                        const ArticleIndex& reference,
+                        const std::vector<int>& live, bool precomputed) {
+  for (int id : live) {
+    for (int limit : {0, 3}) {
+      auto got = served.Related(DefaultQuery(served, id, limit));
+      auto want = reference.Related(DefaultQuery(reference, id, limit));
+      ASSERT_TRUE(got.ok() && want.ok()) << "article " << id;
+      EXPECT_EQ(got->debug.precomputed, precomputed) << "article " << id;
+      ASSERT_EQ(got->articles.size(), want->articles.size())
+          << "article " << id;
+      for (size_t i = 0; i < want->articles.size(); ++i) {
+        EXPECT_EQ(got->articles[i].id, want->articles[i].id)
+            << "article " << id << " item " << i;
+      }
+    }
+  }
+}
+
+// A bulk load (an import stream, a recovery) leaves its articles' lists to
+// FinishBulkLoad; meanwhile their lookups search, and single writes,
+// replacements and deletes may interleave. Finished, every box is served
+// precomputed and equals exact search.
+TEST(PrecomputedRelated, BulkLoadBuildsEveryListWhenItFinishes) {
+  const auto pool = ClusteredVectors(1000, kDim, 8, 4, 0.4f);
+  auto with_lists = NewIndex(IndexKind::kHnsw, true, /*ef_search=*/2048);
+  auto exact = NewIndex(IndexKind::kExact, false);
+  Churn churn{pool, {}};
+  std::vector<int>& live = churn.live;
+  std::set<int> singles;  // written outside the load
+  ArticleIndex::BulkLoad bulk;
+  for (int round = 0; round < 8; ++round) {
+    std::vector<Article> batch;
+    for (int i = 0; i < 50; ++i) {
+      batch.push_back(MakeArticle(churn.next_id, churn.NextVector()));
+      live.push_back(churn.next_id++);
+    }
+    ASSERT_TRUE(with_lists->Upsert(batch, &bulk).ok());
+    ASSERT_TRUE(exact->Upsert(batch).ok());
+    // Others write meanwhile: a new article, a new vector for one of the
+    // load's articles (by the load), and a delete.
+    const std::vector<Article> single = {
+        MakeArticle(churn.next_id, churn.NextVector())};
+    singles.insert(churn.next_id);
+    live.push_back(churn.next_id++);
+    ASSERT_TRUE(with_lists->Upsert(single).ok());
+    ASSERT_TRUE(exact->Upsert(single).ok());
+    const std::vector<Article> replaced = {
+        MakeArticle(live[round * 40], churn.NextVector(), 1)};
+    ASSERT_TRUE(with_lists->Upsert(replaced, &bulk).ok());
+    ASSERT_TRUE(exact->Upsert(replaced).ok());
+    const int victim = live[round * 40 + 7];
+    ASSERT_EQ(*with_lists->Delete({TestId(victim)}), 1);
+    ASSERT_EQ(*exact->Delete({TestId(victim)}), 1);
+    live.erase(live.begin() + round * 40 + 7);
+  }
+  EXPECT_GT(with_lists->Stats().related_lists_stale, 300);
+  // Waiting lists are not served: a lookup searches (and finds the same).
+  std::vector<int> loaded;
+  for (int id : live) {
+    if (!singles.count(id)) loaded.push_back(id);
+  }
+  ExpectBoxesAsExact(*with_lists, *exact, loaded, /*precomputed=*/false);
+
+  with_lists->FinishBulkLoad(bulk);
+  EXPECT_EQ(with_lists->Stats().related_lists_stale, 0);
+  ExpectBoxesAsExact(*with_lists, *exact, live, /*precomputed=*/true);
+}
+
+// A small bulk load into a larger corpus joins the existing lists the way
+// single writes do, so older boxes show the new articles once it finishes.
+TEST(PrecomputedRelated, SmallBulkLoadJoinsTheExistingLists) {
+  const auto pool = ClusteredVectors(1000, kDim, 8, 6, 0.4f);
+  auto with_lists = NewIndex(IndexKind::kHnsw, true, /*ef_search=*/2048);
+  auto exact = NewIndex(IndexKind::kExact, false);
+  Churn churn{pool, {}};
+  std::vector<int>& live = churn.live;
+  std::vector<Article> batch;
+  for (int i = 0; i < 400; ++i) {
+    batch.push_back(MakeArticle(churn.next_id, churn.NextVector()));
+    live.push_back(churn.next_id++);
+  }
+  ASSERT_TRUE(with_lists->Upsert(batch).ok());
+  ASSERT_TRUE(exact->Upsert(batch).ok());
+  batch.clear();
+  for (int i = 0; i < 60; ++i) {
+    batch.push_back(MakeArticle(churn.next_id, churn.NextVector()));
+    live.push_back(churn.next_id++);
+  }
+  ArticleIndex::BulkLoad bulk;
+  ASSERT_TRUE(with_lists->Upsert(batch, &bulk).ok());
+  ASSERT_TRUE(exact->Upsert(batch).ok());
+  EXPECT_EQ(with_lists->Stats().related_lists_stale, 60);
+  with_lists->FinishBulkLoad(bulk);
+  EXPECT_EQ(with_lists->Stats().related_lists_stale, 0);
+  ExpectBoxesAsExact(*with_lists, *exact, live, /*precomputed=*/true);
 }
 
 TEST(PrecomputedRelated, NotKeptWhenTheDefaultPolicyDependsOnTheClock) {

@@ -14,7 +14,8 @@ namespace related::storage {
 namespace {
 
 // Feeds recovered articles to the index in batches it accepts, checking
-// first that they have the index's dimension.
+// first that they have the index's dimension. One bulk load: the related
+// lists are built once, by Finish.
 class Replayer {
  public:
   Replayer(ArticleIndex& index, const std::string& data_dir)
@@ -51,12 +52,19 @@ class Replayer {
 
   absl::Status Flush() {
     if (pending_.empty()) return absl::OkStatus();
-    absl::Status s = index_.Upsert(std::move(pending_));
+    absl::Status s = index_.Upsert(std::move(pending_), &bulk_);
     pending_.clear();
     if (!s.ok()) {
       return absl::Status(
           s.code(), absl::StrCat("replaying into the index: ", s.message()));
     }
+    return absl::OkStatus();
+  }
+
+  // After the last record: the pending batch, then the related lists.
+  absl::Status Finish() {
+    if (absl::Status s = Flush(); !s.ok()) return s;
+    index_.FinishBulkLoad(bulk_);
     return absl::OkStatus();
   }
 
@@ -77,6 +85,7 @@ class Replayer {
   ArticleIndex& index_;
   const std::string& data_dir_;
   std::vector<Article> pending_;
+  ArticleIndex::BulkLoad bulk_;
 };
 
 std::string Path(const std::string& dir, const std::string& name) {
@@ -196,7 +205,7 @@ absl::Status ArticleStore::Recover(RecoveryReport& report) {
       report.torn_tail_bytes += segment_report->discarded_bytes;
     }
   }
-  if (absl::Status s = replayer.Flush(); !s.ok()) return s;
+  if (absl::Status s = replayer.Finish(); !s.ok()) return s;
 
   // Writes go to a fresh segment; the recovered ones are never appended to.
   auto wal = WalWriter::Create(dir, std::max(last, replay_from - 1) + 1);
