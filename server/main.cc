@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "server/huge_pages.h"
 #include "server/service/auth.h"
 #include "server/service/server.h"
 
@@ -271,6 +272,9 @@ absl::StatusOr<related::ServerOptions> OptionsFromFlags() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // First of all: may restart the process (see huge_pages.h). Opt out with
+  // GLIBC_TUNABLES=glibc.malloc.hugetlb=0.
+  related::ReexecWithHugePages(argv);
   // Debian builds Abseil without NDEBUG, which leaves absl::Mutex's
   // lock-order (deadlock) checking on: a global graph update on every lock,
   // and gRPC locks absl::Mutex several times per call. Tests keep it on.

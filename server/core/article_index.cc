@@ -1,5 +1,6 @@
 #include "server/core/article_index.h"
 
+#include <faiss/utils/distances.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -370,31 +371,111 @@ void ArticleIndex::FinishBulkLoad(BulkLoad& bulk) {
 }
 
 void ArticleIndex::RebuildRelatedLists(const std::vector<Slot>& slots) {
-  // Chunks large enough to keep both cores busy, small enough that a
+  // Chunks large enough to keep every core busy, small enough that a
   // waiting writer gets its turn within a second or so.
   constexpr size_t kChunk = 512;
-  for (size_t begin = 0; begin < slots.size(); begin += kChunk) {
-    const std::vector<Slot> chunk(
-        slots.begin() + begin,
-        slots.begin() + std::min(slots.size(), begin + kChunk));
-    absl::MutexLock write_lock(&write_mu_);
-    int pool = 0;
+  const auto for_each_chunk = [&](auto&& apply) {
+    for (size_t begin = 0; begin < slots.size(); begin += kChunk) {
+      const std::vector<Slot> chunk(
+          slots.begin() + begin,
+          slots.begin() + std::min(slots.size(), begin + kChunk));
+      absl::MutexLock write_lock(&write_mu_);
+      apply(chunk);
+    }
+  };
+  int pool = 0;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    pool = related_lists_->pool_size();
+  }
+  // 1. Each list from the article's own search, as a lookup would run it.
+  for_each_chunk([&](const std::vector<Slot>& chunk)
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    const std::vector<std::vector<Neighbor>> found =
+        FindNeighbors(chunk, pool);
+    absl::WriterMutexLock lock(&mu_);
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      if (by_slot_[chunk[i]] == nullptr) continue;  // deleted meanwhile
+      related_lists_->SetCandidates(chunk[i], found[i]);
+    }
+  });
+  // 2. Similarity is symmetric: each article is offered to the lists of its
+  // candidates (memory only; the scores are known).
+  for_each_chunk([&](const std::vector<Slot>& chunk)
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    absl::WriterMutexLock lock(&mu_);
+    for (Slot slot : chunk) {
+      if (by_slot_[slot] == nullptr) continue;
+      // A copy: offers to this list's members may come back to this list.
+      const std::vector<ListedNeighbor> own = related_lists_->Candidates(slot);
+      for (const ListedNeighbor& n : own) {
+        related_lists_->Offer(n.slot, slot, n.score);
+      }
+    }
+  });
+  // 3. One round of "my neighbours' neighbours are likely mine": each list
+  // is merged with the lists of its members, by exact similarity. An HNSW
+  // search misses some true neighbours (at a million articles, recall@10 of
+  // one search at efSearch 128 was 0.954 to 0.968); they are nearly always
+  // in a neighbour's list. Cheaper than searching harder: ~500 dot products
+  // per article instead of a search twice as wide.
+  for_each_chunk([&](const std::vector<Slot>& chunk)
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    std::vector<std::vector<Neighbor>> merged(chunk.size());
     {
       absl::ReaderMutexLock lock(&mu_);
-      pool = related_lists_->pool_size();
+#pragma omp parallel for num_threads(WriteThreads()) schedule(dynamic, 8)
+      for (size_t i = 0; i < chunk.size(); ++i) {
+        merged[i] = NeighboursOfNeighboursLocked(chunk[i]);
+      }
     }
-    const std::vector<std::vector<Neighbor>> found = FindNeighbors(chunk, pool);
     std::vector<Slot> stale;
     {
       absl::WriterMutexLock lock(&mu_);
       for (size_t i = 0; i < chunk.size(); ++i) {
-        if (by_slot_[chunk[i]] == nullptr) continue;  // deleted meanwhile
-        related_lists_->SetCandidates(chunk[i], found[i]);
+        if (by_slot_[chunk[i]] == nullptr) continue;
+        related_lists_->SetCandidates(chunk[i], merged[i]);
         stale.push_back(chunk[i]);
       }
     }
     RankAndPublish(stale);
+  });
+}
+
+std::vector<Neighbor> ArticleIndex::NeighboursOfNeighboursLocked(
+    Slot slot) const {
+  std::vector<Neighbor> merged;
+  if (by_slot_[slot] == nullptr) return merged;
+  const std::vector<ListedNeighbor>& own = related_lists_->Candidates(slot);
+  std::vector<uint32_t> reached;
+  reached.reserve(own.size() * (related_lists_->pool_size() + 1));
+  for (const ListedNeighbor& n : own) {
+    reached.push_back(n.slot);
+    for (const ListedNeighbor& m : related_lists_->Candidates(n.slot)) {
+      reached.push_back(m.slot);
+    }
   }
+  std::sort(reached.begin(), reached.end());
+  reached.erase(std::unique(reached.begin(), reached.end()), reached.end());
+  const float* self = index_->StoredVector(slot);
+  const int dimension = index_->Dimension();
+  merged.reserve(reached.size());
+  for (uint32_t other : reached) {
+    if (other == slot || by_slot_[other] == nullptr) continue;
+    merged.push_back(
+        {other, faiss::fvec_inner_product(self, index_->StoredVector(other),
+                                          dimension)});
+  }
+  // Best first; equal scores in slot order, so the result is deterministic.
+  const auto better = [](const Neighbor& a, const Neighbor& b) {
+    return a.score != b.score ? a.score > b.score : a.slot < b.slot;
+  };
+  const size_t keep =
+      std::min(merged.size(), static_cast<size_t>(related_lists_->pool_size()));
+  std::partial_sort(merged.begin(), merged.begin() + keep, merged.end(),
+                    better);
+  merged.resize(keep);
+  return merged;
 }
 
 absl::StatusOr<StoredBox> ArticleIndex::RankBoxLocked(Slot slot) const {

@@ -213,9 +213,13 @@ class ArticleIndex {
   // Marks `added` as waiting for `bulk`. False if no lists are kept.
   bool DeferRelatedLists(const std::vector<Slot>& added, BulkLoad& bulk)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // Sets every slot's candidates to its own search and ranks its box.
+  // Sets every slot's candidates to its own search, refines them with its
+  // neighbours' lists, and ranks its box.
   void RebuildRelatedLists(const std::vector<Slot>& slots)
       ABSL_LOCKS_EXCLUDED(write_mu_);
+  // The pool_size most similar among `slot`'s candidates and theirs.
+  std::vector<Neighbor> NeighboursOfNeighboursLocked(Slot slot) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Brings the related lists up to date after `added` slots were filled and
   // `removed` slots emptied: searches the new articles' candidates, offers
   // each new article to the lists it belongs in, withdraws removed ones, and
