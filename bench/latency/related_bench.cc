@@ -14,8 +14,9 @@
 // from start to SERVING on the data. Prints a table with ratios to the floor
 // and writes JSON.
 //
-//   build/bench/related_bench --articles=100000 --dim=384     (~5 min)
-//   build/bench/related_bench --articles=1000000 --dim=384    (long mode)
+//   build/bench/related_bench --articles=100000 --dim=384     (~6 min)
+//   build/bench/related_bench --articles=1000000 --dim=384 --in_process=false
+//                                                    (long mode, see docs)
 #include <faiss/IndexHNSW.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/generic/generic_stub.h>
@@ -286,9 +287,10 @@ int Main() {
   client::RelatedClient client({server->grpc_address(), absl::Seconds(60)});
   if (!client.WaitUntilServing(absl::Seconds(30)).ok()) return 1;
 
-  // 4. Ingest: one stream, batches of 1000. A write returns once the related
-  // lists it changed are ranked again, so every list is ready when the
-  // import returns; GetStats confirms no list is stale.
+  // 4. Ingest: one stream, batches of 1000. The stream is one bulk load: it
+  // returns once the related lists of everything it added are built, so
+  // every list is ready when the import returns; GetStats confirms no list
+  // is stale.
   std::fprintf(stderr, "importing\n");
   const absl::Time ingest_start = absl::Now();
   auto importer = client.StartImport(absl::Hours(2));

@@ -3,10 +3,14 @@
 
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
+#include <faiss/impl/AuxIndexStructures.h>
+#include <faiss/impl/DistanceComputer.h>
+#include <faiss/impl/HNSW.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 
 #include "server/core/faiss_search.h"
 
@@ -120,6 +124,35 @@ class FlatVectorIndex : public VectorIndex {
   faiss::IndexFlatIP index_;
 };
 
+// HNSW keeps the smallest distances; for inner product (higher = closer)
+// it walks the graph with the negated score, as FAISS's own add does.
+class NegatedInnerProduct final : public faiss::DistanceComputer {
+ public:
+  explicit NegatedInnerProduct(const faiss::Index& storage)
+      : inner_(storage.get_distance_computer()) {}
+  void set_query(const float* x) override { inner_->set_query(x); }
+  float operator()(idx_t i) override { return -(*inner_)(i); }
+  float symmetric_dis(idx_t i, idx_t j) override {
+    return -inner_->symmetric_dis(i, j);
+  }
+
+ private:
+  std::unique_ptr<faiss::DistanceComputer> inner_;
+};
+
+// A per-thread table of visited graph nodes, at least `size` long, kept
+// across inserts (FAISS's add allocates and clears one as large as the
+// index on every call). Reusable by any graph: advance() clears it lazily.
+faiss::VisitedTable& ThreadVisitedTable(int64_t size) {
+  thread_local std::unique_ptr<faiss::VisitedTable> table;
+  if (table == nullptr || static_cast<int64_t>(table->visited.size()) < size) {
+    const int64_t grown =
+        std::max<int64_t>(size, table ? 2 * table->visited.size() : 1024);
+    table = std::make_unique<faiss::VisitedTable>(static_cast<int>(grown));
+  }
+  return *table;
+}
+
 // Approximate search on an HNSW graph. HNSW cannot delete a node, so removed
 // slots stay in the graph (they still help navigation) and are filtered out
 // of results by the selector.
@@ -147,10 +180,21 @@ class HnswVectorIndex : public VectorIndex {
         h.levels.capacity() * sizeof(h.levels[0]) + removed_.capacity() / 8);
   }
 
+  ~HnswVectorIndex() override {
+    for (omp_lock_t& lock : locks_) omp_destroy_lock(&lock);
+  }
+
   absl::StatusOr<std::vector<Slot>> Add(const float* vectors, int64_t count,
                                         int threads) override {
-    auto slots = AppendVectors(index_, vectors, count, threads);
-    if (slots.ok()) removed_.resize(index_.ntotal, false);
+    const Slot first = index_.ntotal;
+    auto added = CallFaiss("add", [&] {
+      Insert(vectors, count, std::max(threads, 1));
+      return true;
+    });
+    if (!added.ok()) return added.status();
+    removed_.resize(index_.ntotal, false);
+    std::vector<Slot> slots(count);
+    for (int64_t i = 0; i < count; ++i) slots[i] = first + i;
     return slots;
   }
 
@@ -194,7 +238,56 @@ class HnswVectorIndex : public VectorIndex {
   }
 
  private:
+  // IndexHNSW::add, without its per-call costs. FAISS 1.7.3 creates and
+  // initialises one lock per vector of the whole index and a visited table
+  // as large as the index on every add, and inserts a level's vectors on
+  // one thread when there are fewer than 100 of them. With the chunks of 32
+  // the write path adds, that made inserts serial, and at a million
+  // articles each chunk spent more time on a million locks than on its 32
+  // inserts. Here the locks live as long as the index and grow with it,
+  // the visited tables are per thread, and every chunk is parallel. The
+  // graph logic itself is FAISS's (HNSW::add_with_locks), in its order:
+  // highest level first, so upper levels exist before the nodes below.
+  void Insert(const float* x, int64_t n, int threads) {
+    faiss::HNSW& hnsw = index_.hnsw;
+    const int64_t n0 = index_.ntotal;
+    index_.storage->add(n, x);
+    index_.ntotal = index_.storage->ntotal;
+    hnsw.prepare_level_tab(n, /*preset_levels=*/false);
+    // Unlocked locks: safe to move when the vector grows (no insert runs).
+    const size_t had = locks_.size();
+    locks_.resize(index_.ntotal);
+    for (size_t i = had; i < locks_.size(); ++i) omp_init_lock(&locks_[i]);
+
+    std::vector<std::vector<int>> by_level;
+    for (int64_t id = n0; id < index_.ntotal; ++id) {
+      const size_t level = hnsw.levels[id] - 1;
+      if (by_level.size() <= level) by_level.resize(level + 1);
+      by_level[level].push_back(static_cast<int>(id));
+    }
+    const int64_t total = index_.ntotal;
+    for (int level = static_cast<int>(by_level.size()) - 1; level >= 0;
+         --level) {
+      const std::vector<int>& ids = by_level[level];
+      // A level above the graph's top, or an empty graph, changes the entry
+      // point: those go one at a time.
+      const bool parallel = ids.size() > 1 && hnsw.entry_point >= 0 &&
+                            level <= hnsw.max_level;
+#pragma omp parallel num_threads(parallel ? threads : 1)
+      {
+        NegatedInnerProduct distance(*index_.storage);
+        faiss::VisitedTable& visited = ThreadVisitedTable(total);
+#pragma omp for schedule(dynamic, 1)
+        for (size_t i = 0; i < ids.size(); ++i) {
+          distance.set_query(x + (ids[i] - n0) * index_.d);
+          hnsw.add_with_locks(distance, level, ids[i], locks_, visited);
+        }
+      }
+    }
+  }
+
   faiss::IndexHNSWFlat index_;
+  std::vector<omp_lock_t> locks_;  // one per graph node, for Insert
   int ef_search_;
   std::vector<bool> removed_;  // by slot
   int64_t removed_count_ = 0;

