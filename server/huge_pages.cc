@@ -31,7 +31,14 @@ void ReexecWithHugePages(char** argv) {
   const std::string wanted =
       (current.empty() ? "" : current + ":") + kTunable + "=1";
   if (setenv("GLIBC_TUNABLES", wanted.c_str(), 1) != 0) return;
-  execv("/proc/self/exe", argv);
+  // The binary's own path, not /proc/self/exe: the process keeps its name
+  // (ps and top show "exe" otherwise).
+  char self[4096];
+  const ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (length > 0) {
+    self[length] = '\0';
+    execv(self, argv);
+  }
   // Still here: exec failed (no /proc?). Run on with small pages.
   std::fprintf(stderr,
                "related-server: could not restart with huge pages; running "

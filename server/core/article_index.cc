@@ -371,6 +371,7 @@ void ArticleIndex::FinishBulkLoad(BulkLoad& bulk) {
 }
 
 void ArticleIndex::RebuildRelatedLists(const std::vector<Slot>& slots) {
+  // `slots` is in ascending order (see FinishBulkLoad).
   // Chunks large enough to keep every core busy, small enough that a
   // waiting writer gets its turn within a second or so.
   constexpr size_t kChunk = 512;
@@ -400,7 +401,10 @@ void ArticleIndex::RebuildRelatedLists(const std::vector<Slot>& slots) {
     }
   });
   // 2. Similarity is symmetric: each article is offered to the lists of its
-  // candidates (memory only; the scores are known).
+  // candidates (memory only; the scores are known). An article written
+  // meanwhile by a single write is not rebuilt here; if an offer changed
+  // its box, it is ranked again at the end.
+  absl::flat_hash_set<Slot> others_changed;
   for_each_chunk([&](const std::vector<Slot>& chunk)
                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     absl::WriterMutexLock lock(&mu_);
@@ -409,7 +413,11 @@ void ArticleIndex::RebuildRelatedLists(const std::vector<Slot>& slots) {
       // A copy: offers to this list's members may come back to this list.
       const std::vector<ListedNeighbor> own = related_lists_->Candidates(slot);
       for (const ListedNeighbor& n : own) {
-        related_lists_->Offer(n.slot, slot, n.score);
+        if (related_lists_->Offer(n.slot, slot, n.score) &&
+            !std::binary_search(slots.begin(), slots.end(),
+                                static_cast<Slot>(n.slot))) {
+          others_changed.insert(n.slot);
+        }
       }
     }
   });
@@ -440,6 +448,19 @@ void ArticleIndex::RebuildRelatedLists(const std::vector<Slot>& slots) {
     }
     RankAndPublish(stale);
   });
+  if (others_changed.empty()) return;
+  absl::MutexLock write_lock(&write_mu_);
+  std::vector<Slot> stale;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    for (Slot slot : others_changed) {
+      if (by_slot_[slot] != nullptr && related_lists_->Listed(slot) &&
+          related_lists_->Box(slot) == nullptr) {
+        stale.push_back(slot);
+      }
+    }
+  }
+  RankAndPublish(stale);
 }
 
 std::vector<Neighbor> ArticleIndex::NeighboursOfNeighboursLocked(
