@@ -182,10 +182,26 @@ absl::Status ArticleStore::Recover(RecoveryReport& report) {
       return replayer.Apply(payload);
     });
     if (!segment_report.ok()) return segment_report.status();
+    const bool is_last = i + 1 == segments.size();
+    if (segment_report->header_torn) {
+      if (!is_last) {
+        return absl::DataLossError(absl::StrCat(
+            path, ": ", segment_report->tail_problem,
+            ", and later segments exist; refusing to skip data"));
+      }
+      // Never written to: the crash came while the segment was started. It
+      // is started again below, under the same number.
+      options_.log(absl::StrCat("recovery: ", path, ": ",
+                                segment_report->tail_problem,
+                                " (it holds no records); removing it"));
+      if (absl::Status s = RemoveFile(path); !s.ok()) return s;
+      if (absl::Status s = SyncDir(dir); !s.ok()) return s;
+      last = segment - 1;
+      continue;
+    }
     ++report.wal_segments;
     report.wal_records += segment_report->records;
     if (segment_report->discarded_bytes > 0) {
-      const bool is_last = i + 1 == segments.size();
       if (!is_last) {
         return absl::DataLossError(
             absl::StrCat(path, ": ", segment_report->tail_problem,

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -27,6 +28,23 @@ std::string Header(uint64_t segment) {
   return std::move(e.buffer());
 }
 
+// A segment appears under its name only with its whole header on disk: it
+// is written as a temporary file and renamed. A crash while starting a
+// segment (SIGKILL between open and write) then leaves a `.tmp` file, which
+// recovery removes, never a segment without a header.
+absl::StatusOr<File> StartSegmentFile(const std::string& dir,
+                                      uint64_t segment) {
+  const std::string path = absl::StrCat(dir, "/", WalSegmentName(segment));
+  const std::string tmp_path = path + ".tmp";
+  auto file = File::Create(tmp_path);
+  if (!file.ok()) return file.status();
+  if (absl::Status s = file->Write(Header(segment)); !s.ok()) return s;
+  if (absl::Status s = file->Sync(); !s.ok()) return s;
+  if (absl::Status s = RenameFile(tmp_path, path); !s.ok()) return s;
+  if (absl::Status s = SyncDir(dir); !s.ok()) return s;
+  return file;
+}
+
 }  // namespace
 
 std::string WalSegmentName(uint64_t segment) {
@@ -44,15 +62,10 @@ uint64_t ParseWalSegmentName(absl::string_view name) {
 
 absl::StatusOr<std::unique_ptr<WalWriter>> WalWriter::Create(
     const std::string& dir, uint64_t segment) {
-  const std::string path = absl::StrCat(dir, "/", WalSegmentName(segment));
-  auto file = File::Create(path);
+  auto file = StartSegmentFile(dir, segment);
   if (!file.ok()) return file.status();
-  const std::string header = Header(segment);
-  if (absl::Status s = file->Write(header); !s.ok()) return s;
-  if (absl::Status s = file->Sync(); !s.ok()) return s;
-  if (absl::Status s = SyncDir(dir); !s.ok()) return s;
   return std::unique_ptr<WalWriter>(new WalWriter(
-      dir, segment, *std::move(file), static_cast<int64_t>(header.size())));
+      dir, segment, *std::move(file), static_cast<int64_t>(kHeaderBytes)));
 }
 
 absl::StatusOr<uint64_t> WalWriter::Append(absl::string_view payload) {
@@ -113,16 +126,11 @@ absl::Status WalWriter::Rotate(uint64_t next) {
   while (syncing_) synced_cv_.Wait(&mu_);
   if (absl::Status s = file_.Sync(); !s.ok()) return s;
   synced_ = appended_;
-  const std::string path = absl::StrCat(dir_, "/", WalSegmentName(next));
-  auto file = File::Create(path);
+  auto file = StartSegmentFile(dir_, next);
   if (!file.ok()) return file.status();
-  const std::string header = Header(next);
-  if (absl::Status s = file->Write(header); !s.ok()) return s;
-  if (absl::Status s = file->Sync(); !s.ok()) return s;
-  if (absl::Status s = SyncDir(dir_); !s.ok()) return s;
   file_ = *std::move(file);
   segment_ = next;
-  size_ = static_cast<int64_t>(header.size());
+  size_ = static_cast<int64_t>(kHeaderBytes);
   needs_truncate_ = false;
   return absl::OkStatus();
 }
@@ -143,6 +151,18 @@ absl::StatusOr<WalSegmentReport> ReadWalSegment(
   auto data = ReadWholeFile(path);
   if (!data.ok()) return data.status();
   absl::string_view rest = *data;
+  WalSegmentReport report;
+  const uint64_t segment = ParseWalSegmentName(
+      absl::string_view(path).substr(path.find_last_of('/') + 1));
+  if (rest.size() < kHeaderBytes &&
+      absl::StartsWith(Header(segment), rest)) {
+    // Older builds created a segment in place; a crash before its header was
+    // written leaves it empty or with part of the header, and no records.
+    report.header_torn = true;
+    report.discarded_bytes = static_cast<int64_t>(rest.size());
+    report.tail_problem = "the segment's header is cut short";
+    return report;
+  }
   if (rest.size() < kHeaderBytes ||
       rest.substr(0, 8) != absl::string_view(kMagic, 8)) {
     return absl::DataLossError(
@@ -155,7 +175,6 @@ absl::StatusOr<WalSegmentReport> ReadWalSegment(
         absl::StrCat(path, ": format version ", version,
                      ", this build reads version ", kFormatVersion));
   }
-  WalSegmentReport report;
   rest.remove_prefix(kHeaderBytes);
   report.valid_bytes = kHeaderBytes;
   while (!rest.empty()) {

@@ -77,9 +77,12 @@ struct WalSegmentReport {
   int64_t valid_bytes = 0;      // header plus whole, checksummed records
   int64_t discarded_bytes = 0;  // a torn or corrupt tail after them
   std::string tail_problem;     // why the tail was discarded, if it was
+  // The file is empty or holds only part of its header: a crash while the
+  // segment was being started. It holds no records.
+  bool header_torn = false;
 };
 
-// Reads segment `path`, calling `apply` with each record's payload in
+// Reads segment `path` (named as WalSegmentName says), calling `apply` with each record's payload in
 // order. Stops at the first torn or corrupt record and reports the tail;
 // fails (DATA_LOSS / FAILED_PRECONDITION) only if the header is unusable or
 // `apply` fails.
