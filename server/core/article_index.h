@@ -193,6 +193,9 @@ class ArticleIndex {
 
   explicit ArticleIndex(const ArticleIndexOptions& options);
 
+  static std::shared_ptr<const StoredArticle> StoreArticle(
+      const ArticleId& id, const ArticleMetadata& metadata);
+
   absl::Status ValidateUpsertLocked(std::vector<Article>& articles)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Applies one chunk to the index and maps. Returns the slots it removed

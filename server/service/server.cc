@@ -15,6 +15,7 @@ namespace related {
 namespace {
 
 constexpr char kServiceName[] = "related.v1.RelatedArticles";
+constexpr int kMaxIdleCallThreads = 128;
 
 // "host:0" with the port that was actually bound.
 std::string WithPort(const std::string& address, int port) {
@@ -78,6 +79,17 @@ absl::StatusOr<std::unique_ptr<RelatedServer>> RelatedServer::Start(
   // gRPC sets SO_REUSEPORT by default, which would let a second server
   // silently share (and steal calls from) a port already in use.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // The synchronous server runs each call on the thread that took it from
+  // the queue, and keeps at most MAX_POLLERS idle threads: a thread that
+  // finishes a call when that many are idle exits, and a new one starts
+  // when none is idle. With gRPC's default of 2, 64 calls in flight made
+  // the server start and end over 1,000 threads a second (11,831 in 10 s at
+  // 20k articles; 16 idle threads still left 8,266), with much of its CPU
+  // in the kernel creating threads. 128 covers the concurrency we measure
+  // (3 threads started in those 10 s) and still bounds the threads a spike
+  // leaves behind. docs/performance.md has the figures.
+  builder.SetSyncServerOption(
+      grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, kMaxIdleCallThreads);
   builder.RegisterService(server->service_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || grpc_port == 0) {
