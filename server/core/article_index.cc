@@ -180,11 +180,11 @@ absl::Status ArticleIndex::ValidateUpsertLocked(
 }
 
 // A box of ten reads ten stored articles with their titles and URLs, at
-// random places in a heap of gigabytes, and each memory page it touches
-// costs a TLB miss on top of the cache miss. The request's own strings were
+// random places in a heap of gigabytes, and each page it touches may cost a
+// TLB miss as well as a cache miss. The request's own strings were
 // allocated while the whole batch was converted, so a moved title would sit
-// far from its article; copied here, one after the other, an article and
-// its strings share a page or two.
+// far from its article; copied here, one after the other, they are
+// allocated next to it (page counts not measured; docs/performance.md).
 std::shared_ptr<const ArticleIndex::StoredArticle> ArticleIndex::StoreArticle(
     const ArticleId& id, const ArticleMetadata& metadata) {
   return std::make_shared<const StoredArticle>(StoredArticle{id, metadata});

@@ -82,8 +82,8 @@ struct WalSegmentReport {
   bool header_torn = false;
 };
 
-// Reads segment `path` (named as WalSegmentName says), calling `apply` with each record's payload in
-// order. Stops at the first torn or corrupt record and reports the tail;
+// Reads segment `path` (named as WalSegmentName says), calling `apply` with
+// each record's payload in order. Stops at the first torn or corrupt record and reports the tail;
 // fails (DATA_LOSS / FAILED_PRECONDITION) only if the header is unusable or
 // `apply` fails.
 absl::StatusOr<WalSegmentReport> ReadWalSegment(
