@@ -564,12 +564,9 @@ std::set<int> ThreadIds(pid_t pid) {
 // Many calls in flight reuse the server's call threads. With gRPC's default
 // of two idle threads, the server started and ended over a thousand threads
 // a second under 64 concurrent calls.
-TEST(ServerLifecycle, ConcurrentCallsReuseThreads) {
-  auto server =
-      ServerProcess::Start(ServerBinary(), {"--dim=24", "--index=exact"});
-  ASSERT_TRUE(server.ok()) << server.status();
-  RelatedClient client({server->grpc_address(), absl::Seconds(10)});
-  ASSERT_TRUE(client.WaitUntilServing(absl::Seconds(20)).ok());
+TEST_P(ServerTest, ConcurrentCallsReuseThreads) {
+  RelatedClient& client = *client_;
+  ServerProcess* server = server_.get();
   ASSERT_TRUE(client.Upsert(MakeArticles(ClusteredVectors(50, kDim, 5, 3), 0,
                                          50)).ok());
   constexpr int kCallers = 64;
