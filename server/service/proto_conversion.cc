@@ -23,15 +23,6 @@ absl::StatusOr<absl::Time> TimeFromProto(const google::protobuf::Timestamp& ts,
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
 
-void TimeToProto(absl::Time t, google::protobuf::Timestamp* proto) {
-  const absl::Duration since_epoch = t - absl::UnixEpoch();
-  const int64_t seconds =
-      absl::ToInt64Seconds(absl::Floor(since_epoch, absl::Seconds(1)));
-  proto->set_seconds(seconds);
-  proto->set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(seconds))));
-}
-
 // The range google.protobuf.Duration documents: about +-10,000 years.
 constexpr int64_t kMaxDurationSeconds = 315576000000;
 
@@ -89,6 +80,15 @@ void MetadataToProto(const ArticleMetadata& metadata,
 }
 
 }  // namespace
+
+void TimeToProto(absl::Time t, google::protobuf::Timestamp* proto) {
+  const absl::Duration since_epoch = t - absl::UnixEpoch();
+  const int64_t seconds =
+      absl::ToInt64Seconds(absl::Floor(since_epoch, absl::Seconds(1)));
+  proto->set_seconds(seconds);
+  proto->set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(seconds))));
+}
 
 absl::StatusOr<Article> ArticleFromProto(const v1::Article& proto,
                                          absl::string_view field) {

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "related/v1/related.pb.h"
 #include "server/core/article.h"
 #include "server/core/article_index.h"
@@ -21,6 +22,10 @@ absl::StatusOr<Article> ArticleFromProto(const v1::Article& proto,
                                          absl::string_view field);
 absl::StatusOr<std::vector<Article>> ArticlesFromProto(
     const google::protobuf::RepeatedPtrField<v1::Article>& protos);
+
+// Whole seconds rounded down and the nanoseconds after them (0..999999999),
+// as google.protobuf.Timestamp counts them.
+void TimeToProto(absl::Time t, google::protobuf::Timestamp* proto);
 
 void ArticleToProto(const Article& article, bool include_embedding,
                     v1::Article* proto);

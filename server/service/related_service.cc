@@ -1,10 +1,17 @@
 #include "server/service/related_service.h"
 
+#include <type_traits>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "grpcpp/impl/rpc_service_method.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/method_handler.h"
+#include "grpcpp/support/slice.h"
 #include "server/core/freed_memory.h"
 #include "server/service/proto_conversion.h"
+#include "server/service/related_encoding.h"
 #include "server/service/status.h"
 
 namespace related {
@@ -40,9 +47,64 @@ std::optional<grpc::Status> RelatedService::Refuse(grpc::ServerContext* context,
   return std::nullopt;
 }
 
+RelatedService::RelatedService(ArticleIndex& index, ServiceMetrics& metrics,
+                               const Authorizer& authorizer)
+    : index_(index), metrics_(metrics), authorizer_(authorizer) {
+  AddUnaryMethod("GetRelated", &RelatedService::GetRelated);
+  AddUnaryMethod("SearchByVector", &RelatedService::SearchByVector);
+  AddUnaryMethod("BatchGetRelated", &RelatedService::BatchGetRelated);
+  AddUnaryMethod("UpsertArticles", &RelatedService::UpsertArticles);
+  AddImportMethod();
+  AddUnaryMethod("DeleteArticles", &RelatedService::DeleteArticles);
+  AddUnaryMethod("GetArticle", &RelatedService::GetArticle);
+  AddUnaryMethod("GetStats", &RelatedService::GetStats);
+  AddUnaryMethod("Ping", &RelatedService::Ping);
+}
+
+const char* RelatedService::MethodPath(const char* name) {
+  method_paths_.push_back(std::make_unique<std::string>(
+      absl::StrCat("/", v1::RelatedArticles::service_full_name(), "/", name)));
+  return method_paths_.back()->c_str();
+}
+
+template <class Request, class Response>
+void RelatedService::AddUnaryMethod(
+    const char* name,
+    grpc::Status (RelatedService::*handler)(grpc::ServerContext*,
+                                            const Request*, Response*)) {
+  // What gRPC serialises the response as: itself if it is bytes already.
+  using Serialized =
+      std::conditional_t<std::is_same_v<Response, grpc::ByteBuffer>,
+                         grpc::ByteBuffer, google::protobuf::MessageLite>;
+  AddMethod(new grpc::internal::RpcServiceMethod(
+      MethodPath(name), grpc::internal::RpcMethod::NORMAL_RPC,
+      new grpc::internal::RpcMethodHandler<RelatedService, Request, Response,
+                                           google::protobuf::MessageLite,
+                                           Serialized>(
+          [handler](RelatedService* service, grpc::ServerContext* context,
+                    const Request* request, Response* response) {
+            return (service->*handler)(context, request, response);
+          },
+          this)));
+}
+
+void RelatedService::AddImportMethod() {
+  AddMethod(new grpc::internal::RpcServiceMethod(
+      MethodPath("ImportArticles"), grpc::internal::RpcMethod::CLIENT_STREAMING,
+      new grpc::internal::ClientStreamingHandler<RelatedService,
+                                                 v1::UpsertArticlesRequest,
+                                                 v1::ImportArticlesResponse>(
+          [](RelatedService* service, grpc::ServerContext* context,
+             grpc::ServerReader<v1::UpsertArticlesRequest>* reader,
+             v1::ImportArticlesResponse* response) {
+            return service->ImportArticles(context, reader, response);
+          },
+          this)));
+}
+
 grpc::Status RelatedService::GetRelated(grpc::ServerContext* context,
                                         const v1::GetRelatedRequest* request,
-                                        v1::GetRelatedResponse* response) {
+                                        grpc::ByteBuffer* response) {
   RequestRecorder recorder(metrics_, "GetRelated");
   if (auto refused = RefuseRead(context)) return recorder.Finish(*refused);
   auto policy =
@@ -51,13 +113,21 @@ grpc::Status RelatedService::GetRelated(grpc::ServerContext* context,
   auto related =
       index_.Related({request->article_id(), request->limit(),
                       IdsFromProto(request->exclude_ids()), *policy});
-  if (related.ok()) {
-    RelatedToProto(related->articles, response->mutable_articles());
-    if (request->policy().debug()) {
-      DebugToProto(related->debug, *policy, response->mutable_debug());
-    }
+  if (!related.ok()) return recorder.Finish(ToGrpcStatus(related.status()));
+
+  auto* bytes = new std::string;
+  AppendRelatedArticles(related->articles, *bytes);
+  if (request->policy().debug()) {
+    v1::RankingDebug debug;
+    DebugToProto(related->debug, *policy, &debug);
+    AppendRankingDebug(debug, *bytes);
   }
-  return recorder.Finish(ToGrpcStatus(related.status()));
+  // gRPC sends the buffer without copying it and frees it once sent.
+  grpc::Slice slice(
+      bytes->data(), bytes->size(),
+      [](void* buffer) { delete static_cast<std::string*>(buffer); }, bytes);
+  *response = grpc::ByteBuffer(&slice, 1);
+  return recorder.Finish(grpc::Status::OK);
 }
 
 grpc::Status RelatedService::SearchByVector(
@@ -113,7 +183,7 @@ grpc::Status RelatedService::BatchGetRelated(
 }
 
 absl::Status RelatedService::Upsert(const v1::UpsertArticlesRequest& request,
-                                   ArticleIndex::BulkLoad* bulk) {
+                                    ArticleIndex::BulkLoad* bulk) {
   auto articles = ArticlesFromProto(request.articles());
   if (!articles.ok()) return articles.status();
   const int64_t count = static_cast<int64_t>(articles->size());

@@ -1,0 +1,178 @@
+#include "server/service/related_encoding.h"
+
+#include <cstdint>
+#include <cstring>
+
+#include "google/protobuf/timestamp.pb.h"
+#include "server/service/proto_conversion.h"
+
+namespace related {
+namespace {
+
+// Protobuf wire types (https://protobuf.dev/programming-guides/encoding/).
+constexpr uint32_t kVarint = 0;
+constexpr uint32_t kLengthDelimited = 2;
+constexpr uint32_t kFixed32 = 5;
+
+// A map<string, string> entry is a message with the key as field 1 and the
+// value as field 2.
+constexpr int kMapKey = 1;
+constexpr int kMapValue = 2;
+
+size_t VarintSize(uint64_t value) {
+  size_t size = 1;
+  while (value >= 0x80) {
+    value >>= 7;
+    ++size;
+  }
+  return size;
+}
+
+void PutVarint(uint64_t value, std::string& out) {
+  while (value >= 0x80) {
+    out.push_back(static_cast<char>((value & 0x7f) | 0x80));
+    value >>= 7;
+  }
+  out.push_back(static_cast<char>(value));
+}
+
+size_t TagSize(int field) { return VarintSize(uint32_t(field) << 3); }
+
+void PutTag(int field, uint32_t wire_type, std::string& out) {
+  PutVarint((uint32_t(field) << 3) | wire_type, out);
+}
+
+// A length-delimited field (string or message) whose payload is `size` bytes.
+size_t FieldSize(int field, size_t size) {
+  return TagSize(field) + VarintSize(size) + size;
+}
+
+void PutFieldHeader(int field, size_t size, std::string& out) {
+  PutTag(field, kLengthDelimited, out);
+  PutVarint(size, out);
+}
+
+// proto3 leaves out a string field that is empty.
+size_t StringFieldSize(int field, const std::string& value) {
+  return value.empty() ? 0 : FieldSize(field, value.size());
+}
+
+void PutStringField(int field, const std::string& value, std::string& out) {
+  if (value.empty()) return;
+  PutFieldHeader(field, value.size(), out);
+  out.append(value);
+}
+
+// ... and an integer field that is zero. Negative int64 values are written
+// as their two's complement, in ten bytes.
+size_t IntegerFieldSize(int field, int64_t value) {
+  return value == 0 ? 0 : TagSize(field) + VarintSize(uint64_t(value));
+}
+
+void PutIntegerField(int field, int64_t value, std::string& out) {
+  if (value == 0) return;
+  PutTag(field, kVarint, out);
+  PutVarint(uint64_t(value), out);
+}
+
+using PbTimestamp = google::protobuf::Timestamp;
+using PbMetadata = v1::ArticleMetadata;
+using PbRelated = v1::RelatedArticle;
+
+size_t TimestampSize(const PbTimestamp& t) {
+  return IntegerFieldSize(PbTimestamp::kSecondsFieldNumber, t.seconds()) +
+         IntegerFieldSize(PbTimestamp::kNanosFieldNumber, t.nanos());
+}
+
+size_t AttributeSize(const std::string& key, const std::string& value) {
+  return FieldSize(kMapKey, key.size()) + FieldSize(kMapValue, value.size());
+}
+
+// The metadata message's size; `published_at` is its timestamp, if set.
+size_t MetadataSize(const ArticleMetadata& metadata,
+                    const PbTimestamp* published_at) {
+  size_t size =
+      StringFieldSize(PbMetadata::kTitleFieldNumber, metadata.title) +
+      StringFieldSize(PbMetadata::kUrlFieldNumber, metadata.url) +
+      StringFieldSize(PbMetadata::kSectionFieldNumber, metadata.section) +
+      StringFieldSize(PbMetadata::kLanguageFieldNumber, metadata.language);
+  if (published_at != nullptr) {
+    size += FieldSize(PbMetadata::kPublishedAtFieldNumber,
+                      TimestampSize(*published_at));
+  }
+  for (const auto& [key, value] : metadata.attributes) {
+    size += FieldSize(PbMetadata::kAttributesFieldNumber,
+                      AttributeSize(key, value));
+  }
+  return size;
+}
+
+void PutMetadata(const ArticleMetadata& metadata,
+                 const PbTimestamp* published_at, std::string& out) {
+  PutStringField(PbMetadata::kTitleFieldNumber, metadata.title, out);
+  PutStringField(PbMetadata::kUrlFieldNumber, metadata.url, out);
+  PutStringField(PbMetadata::kSectionFieldNumber, metadata.section, out);
+  PutStringField(PbMetadata::kLanguageFieldNumber, metadata.language, out);
+  if (published_at != nullptr) {
+    PutFieldHeader(PbMetadata::kPublishedAtFieldNumber,
+                   TimestampSize(*published_at), out);
+    PutIntegerField(PbTimestamp::kSecondsFieldNumber, published_at->seconds(),
+                    out);
+    PutIntegerField(PbTimestamp::kNanosFieldNumber, published_at->nanos(), out);
+  }
+  // Map entries carry both key and value, even empty ones, as protobuf's
+  // own serialisation writes them.
+  for (const auto& [key, value] : metadata.attributes) {
+    PutFieldHeader(PbMetadata::kAttributesFieldNumber,
+                   AttributeSize(key, value), out);
+    PutFieldHeader(kMapKey, key.size(), out);
+    out.append(key);
+    PutFieldHeader(kMapValue, value.size(), out);
+    out.append(value);
+  }
+}
+
+void PutRelatedArticle(const RelatedArticle& article, std::string& out) {
+  PbTimestamp published_at;
+  if (article.metadata->published_at.has_value()) {
+    TimeToProto(*article.metadata->published_at, &published_at);
+  }
+  const PbTimestamp* timestamp =
+      article.metadata->published_at.has_value() ? &published_at : nullptr;
+  uint32_t score_bits;
+  std::memcpy(&score_bits, &article.score, sizeof(score_bits));
+  const size_t metadata_size = MetadataSize(*article.metadata, timestamp);
+
+  size_t size = StringFieldSize(PbRelated::kArticleIdFieldNumber, article.id) +
+                FieldSize(PbRelated::kMetadataFieldNumber, metadata_size);
+  if (score_bits != 0) size += TagSize(PbRelated::kScoreFieldNumber) + 4;
+
+  PutFieldHeader(v1::GetRelatedResponse::kArticlesFieldNumber, size, out);
+  PutStringField(PbRelated::kArticleIdFieldNumber, article.id, out);
+  if (score_bits != 0) {
+    PutTag(PbRelated::kScoreFieldNumber, kFixed32, out);
+    for (int byte = 0; byte < 4; ++byte) {  // little-endian
+      out.push_back(static_cast<char>(score_bits >> (8 * byte)));
+    }
+  }
+  // Always present, as RelatedToProto sets it even when empty.
+  PutFieldHeader(PbRelated::kMetadataFieldNumber, metadata_size, out);
+  PutMetadata(*article.metadata, timestamp, out);
+}
+
+}  // namespace
+
+void AppendRelatedArticles(const std::vector<RelatedArticle>& related,
+                           std::string& out) {
+  for (const RelatedArticle& article : related) {
+    PutRelatedArticle(article, out);
+  }
+}
+
+void AppendRankingDebug(const v1::RankingDebug& debug, std::string& out) {
+  const std::string bytes = debug.SerializeAsString();
+  PutFieldHeader(v1::GetRelatedResponse::kDebugFieldNumber, bytes.size(), out);
+  out.append(bytes);
+}
+
+}  // namespace related
