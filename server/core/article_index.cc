@@ -34,6 +34,10 @@ size_t MetadataBytes(const ArticleMetadata& m) {
   return bytes;
 }
 
+// Float rounding can put a unit vector's cosine a hair outside [-1, 1]; the
+// API promises that range.
+float ApiScore(float score) { return std::clamp(score, -1.0f, 1.0f); }
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ArticleIndex>> ArticleIndex::Create(
@@ -330,7 +334,7 @@ void ArticleIndex::UpdateRelatedLists(const std::vector<Slot>& added,
 }
 
 bool ArticleIndex::DeferRelatedLists(const std::vector<Slot>& added,
-                                      BulkLoad& bulk) {
+                                     BulkLoad& bulk) {
   absl::WriterMutexLock lock(&mu_);
   if (related_lists_ == nullptr) return false;
   for (Slot slot : added) related_lists_->AwaitCandidates(slot);
@@ -401,14 +405,15 @@ void ArticleIndex::RebuildRelatedLists(const std::vector<Slot>& slots) {
   // 1. Each list from the article's own search, as a lookup would run it.
   for_each_chunk([&](const std::vector<Slot>& chunk)
                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    const std::vector<std::vector<Neighbor>> found =
-        FindNeighbors(chunk, pool);
-    absl::WriterMutexLock lock(&mu_);
-    for (size_t i = 0; i < chunk.size(); ++i) {
-      if (by_slot_[chunk[i]] == nullptr) continue;  // deleted meanwhile
-      related_lists_->SetCandidates(chunk[i], found[i]);
-    }
-  });
+                       const std::vector<std::vector<Neighbor>> found =
+                           FindNeighbors(chunk, pool);
+                       absl::WriterMutexLock lock(&mu_);
+                       for (size_t i = 0; i < chunk.size(); ++i) {
+                         if (by_slot_[chunk[i]] == nullptr)
+                           continue;  // deleted meanwhile
+                         related_lists_->SetCandidates(chunk[i], found[i]);
+                       }
+                     });
   // 2. Similarity is symmetric: each article is offered to the lists of its
   // candidates (memory only; the scores are known). An article written
   // meanwhile by a single write is not rebuilt here; if an offer changed
@@ -416,20 +421,22 @@ void ArticleIndex::RebuildRelatedLists(const std::vector<Slot>& slots) {
   absl::flat_hash_set<Slot> others_changed;
   for_each_chunk([&](const std::vector<Slot>& chunk)
                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    absl::WriterMutexLock lock(&mu_);
-    for (Slot slot : chunk) {
-      if (by_slot_[slot] == nullptr) continue;
-      // A copy: offers to this list's members may come back to this list.
-      const std::vector<ListedNeighbor> own = related_lists_->Candidates(slot);
-      for (const ListedNeighbor& n : own) {
-        if (related_lists_->Offer(n.slot, slot, n.score) &&
-            !std::binary_search(slots.begin(), slots.end(),
-                                static_cast<Slot>(n.slot))) {
-          others_changed.insert(n.slot);
-        }
-      }
-    }
-  });
+                       absl::WriterMutexLock lock(&mu_);
+                       for (Slot slot : chunk) {
+                         if (by_slot_[slot] == nullptr) continue;
+                         // A copy: offers to this list's members may come back
+                         // to this list.
+                         const std::vector<ListedNeighbor> own =
+                             related_lists_->Candidates(slot);
+                         for (const ListedNeighbor& n : own) {
+                           if (related_lists_->Offer(n.slot, slot, n.score) &&
+                               !std::binary_search(slots.begin(), slots.end(),
+                                                   static_cast<Slot>(n.slot))) {
+                             others_changed.insert(n.slot);
+                           }
+                         }
+                       }
+                     });
   // 3. One round of "my neighbours' neighbours are likely mine": each list
   // is merged with the lists of its members, by exact similarity. An HNSW
   // search misses some true neighbours (at a million articles, recall@10 of
@@ -438,25 +445,25 @@ void ArticleIndex::RebuildRelatedLists(const std::vector<Slot>& slots) {
   // per article instead of a search twice as wide.
   for_each_chunk([&](const std::vector<Slot>& chunk)
                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    std::vector<std::vector<Neighbor>> merged(chunk.size());
-    {
-      absl::ReaderMutexLock lock(&mu_);
+                       std::vector<std::vector<Neighbor>> merged(chunk.size());
+                       {
+                         absl::ReaderMutexLock lock(&mu_);
 #pragma omp parallel for num_threads(WriteThreads()) schedule(dynamic, 8)
-      for (size_t i = 0; i < chunk.size(); ++i) {
-        merged[i] = NeighboursOfNeighboursLocked(chunk[i]);
-      }
-    }
-    std::vector<Slot> stale;
-    {
-      absl::WriterMutexLock lock(&mu_);
-      for (size_t i = 0; i < chunk.size(); ++i) {
-        if (by_slot_[chunk[i]] == nullptr) continue;
-        related_lists_->SetCandidates(chunk[i], merged[i]);
-        stale.push_back(chunk[i]);
-      }
-    }
-    RankAndPublish(stale);
-  });
+                         for (size_t i = 0; i < chunk.size(); ++i) {
+                           merged[i] = NeighboursOfNeighboursLocked(chunk[i]);
+                         }
+                       }
+                       std::vector<Slot> stale;
+                       {
+                         absl::WriterMutexLock lock(&mu_);
+                         for (size_t i = 0; i < chunk.size(); ++i) {
+                           if (by_slot_[chunk[i]] == nullptr) continue;
+                           related_lists_->SetCandidates(chunk[i], merged[i]);
+                           stale.push_back(chunk[i]);
+                         }
+                       }
+                       RankAndPublish(stale);
+                     });
   if (others_changed.empty()) return;
   absl::MutexLock write_lock(&write_mu_);
   std::vector<Slot> stale;
@@ -672,23 +679,53 @@ absl::Status ArticleIndex::ValidateLookup(
   return ValidateRankingPolicy(policy);
 }
 
-absl::StatusOr<RelatedList> ArticleIndex::Related(
+absl::Status ArticleIndex::ValidateRelatedQuery(
     const RelatedQuery& query) const {
   if (absl::Status s = ValidateArticleId(query.article_id,
                                          options_.max_id_bytes, "article_id");
       !s.ok()) {
     return s;
   }
-  if (absl::Status s =
-          ValidateLookup(query.limit, query.exclude_ids, query.policy);
-      !s.ok()) {
-    return s;
-  }
+  return ValidateLookup(query.limit, query.exclude_ids, query.policy);
+}
+
+absl::StatusOr<RelatedList> ArticleIndex::Related(
+    const RelatedQuery& query) const {
+  if (absl::Status s = ValidateRelatedQuery(query); !s.ok()) return s;
   return RelatedUnchecked(query);
+}
+
+absl::StatusOr<RankingDebug> ArticleIndex::VisitRelated(
+    const RelatedQuery& query, RelatedVisitor visit) const {
+  if (absl::Status s = ValidateRelatedQuery(query); !s.ok()) return s;
+  return LookUpBox(
+      query, [&](const std::vector<ListedNeighbor>& chosen, size_t count) {
+        PrefetchArticles(chosen, count);
+        for (size_t i = 0; i < count; ++i) {
+          const StoredArticle& article = *by_slot_[chosen[i].slot];
+          visit(article.id, ApiScore(chosen[i].score), article.metadata);
+        }
+      });
 }
 
 absl::StatusOr<RelatedList> ArticleIndex::RelatedUnchecked(
     const RelatedQuery& query) const {
+  RelatedList out;
+  auto debug = LookUpBox(
+      query, [&](const std::vector<ListedNeighbor>& chosen, size_t count) {
+        out.articles = ToRelatedArticles(chosen, count);
+      });
+  if (!debug.ok()) return debug.status();
+  out.debug = *debug;
+  return out;
+}
+
+absl::StatusOr<RankingDebug> ArticleIndex::LookUpBox(
+    const RelatedQuery& query,
+    absl::FunctionRef<void(const std::vector<ListedNeighbor>& chosen,
+                           size_t count)>
+        use) const {
+  const int limit = query.limit == 0 ? options_.default_limit : query.limit;
   absl::ReaderMutexLock lock(&mu_);
   auto it = by_id_.find(query.article_id);
   if (it == by_id_.end()) {
@@ -698,7 +735,6 @@ absl::StatusOr<RelatedList> ArticleIndex::RelatedUnchecked(
   const Slot slot = it->second.slot;
   // An article whose list a bulk load has not built yet is searched for.
   if (UsesRelatedList(query) && related_lists_->Listed(slot)) {
-    const int limit = query.limit == 0 ? options_.default_limit : query.limit;
     const StoredBox* box = related_lists_->Box(slot);
     const bool fresh =
         box != nullptr && std::all_of(box->chosen.begin(), box->chosen.end(),
@@ -724,11 +760,15 @@ absl::StatusOr<RelatedList> ArticleIndex::RelatedUnchecked(
       debug.search_rounds = (!fresh && box->widened) ? 1 : 0;
       debug.precomputed = fresh;
       debug.now = query.policy.now.value_or(absl::Now());
-      return ToRelatedList(box->chosen, limit, debug);
+      use(box->chosen, std::min(box->chosen.size(), size_t(limit)));
+      return debug;
     }
   }
-  return RankLocked(index_->StoredVector(slot), slot, query.limit,
-                    query.exclude_ids, query.policy);
+  auto ranked = RankSlotsLocked(index_->StoredVector(slot), slot, limit,
+                                query.exclude_ids, query.policy);
+  if (!ranked.ok()) return ranked.status();
+  use(ranked->chosen, std::min(ranked->chosen.size(), size_t(limit)));
+  return ranked->debug;
 }
 
 bool ArticleIndex::UsesRelatedList(const RelatedQuery& query) const {
@@ -759,22 +799,16 @@ void ArticleIndex::PrefetchArticles(const std::vector<ListedNeighbor>& chosen,
   }
 }
 
-RelatedList ArticleIndex::ToRelatedList(
-    const std::vector<ListedNeighbor>& chosen, int limit,
-    RankingDebug debug) const {
-  RelatedList out;
-  out.debug = debug;
-  const size_t count = std::min(chosen.size(), static_cast<size_t>(limit));
+std::vector<RelatedArticle> ArticleIndex::ToRelatedArticles(
+    const std::vector<ListedNeighbor>& chosen, size_t count) const {
   PrefetchArticles(chosen, count);
-  out.articles.reserve(count);
+  std::vector<RelatedArticle> out;
+  out.reserve(count);
   for (size_t i = 0; i < count; ++i) {
     const StoredArticle& article = *by_slot_[chosen[i].slot];
-    // Float rounding can put a unit vector's cosine a hair outside [-1, 1];
-    // the API promises that range.
-    out.articles.push_back({article.id,
-                            std::clamp(chosen[i].score, -1.0f, 1.0f),
-                            std::shared_ptr<const ArticleMetadata>(
-                                by_slot_[chosen[i].slot], &article.metadata)});
+    out.push_back({article.id, ApiScore(chosen[i].score),
+                   std::shared_ptr<const ArticleMetadata>(
+                       by_slot_[chosen[i].slot], &article.metadata)});
   }
   return out;
 }
@@ -847,7 +881,10 @@ absl::StatusOr<RelatedList> ArticleIndex::RankLocked(
   if (limit == 0) limit = options_.default_limit;
   auto ranked = RankSlotsLocked(query, self, limit, exclude_ids, policy);
   if (!ranked.ok()) return ranked.status();
-  return ToRelatedList(ranked->chosen, limit, ranked->debug);
+  return RelatedList{
+      ToRelatedArticles(ranked->chosen,
+                        std::min(ranked->chosen.size(), size_t(limit))),
+      ranked->debug};
 }
 
 absl::StatusOr<ArticleIndex::RankedSlots> ArticleIndex::RankSlotsLocked(

@@ -150,6 +150,16 @@ class ArticleIndex {
   // absent; INVALID_ARGUMENT for a bad limit, ID or policy field.
   absl::StatusOr<RelatedList> Related(const RelatedQuery& query) const;
 
+  // Related() that hands each article of the box to `visit`, best first,
+  // while the index's read lock is held, and returns how the box was
+  // ranked. Nothing is copied or reference-counted: the cheapest way to
+  // write a box out (the server encodes its response this way). `visit`
+  // must be quick and must not call into this index.
+  using RelatedVisitor = absl::FunctionRef<void(
+      const ArticleId& id, float score, const ArticleMetadata& metadata)>;
+  absl::StatusOr<RankingDebug> VisitRelated(const RelatedQuery& query,
+                                            RelatedVisitor visit) const;
+
   // The same for a vector that is not stored (validated and normalised like
   // an upsert's embedding; INVALID_ARGUMENT naming "embedding" otherwise).
   absl::StatusOr<RelatedList> RelatedToVector(VectorQuery query) const;
@@ -230,8 +240,17 @@ class ArticleIndex {
   void UpdateRelatedLists(const std::vector<Slot>& added,
                           const std::vector<Slot>& removed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  absl::Status ValidateRelatedQuery(const RelatedQuery& query) const;
   // Related() for a query already validated.
   absl::StatusOr<RelatedList> RelatedUnchecked(const RelatedQuery& query) const;
+  // Finds the box of a validated query (from its related list if it can,
+  // by a search otherwise) and calls `use` with its slots, the first
+  // `count` of `chosen`, under the read lock. Returns how it was ranked.
+  absl::StatusOr<RankingDebug> LookUpBox(
+      const RelatedQuery& query,
+      absl::FunctionRef<void(const std::vector<ListedNeighbor>& chosen,
+                             size_t count)>
+          use) const;
   absl::Status ValidateLookup(int limit,
                               const std::vector<ArticleId>& exclude_ids,
                               const RankingPolicy& policy) const;
@@ -261,9 +280,9 @@ class ArticleIndex {
   // Starts loading the first `count` chosen articles into the CPU caches.
   void PrefetchArticles(const std::vector<ListedNeighbor>& chosen,
                         size_t count) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  // The box as the API returns it: the first `limit` of `chosen`.
-  RelatedList ToRelatedList(const std::vector<ListedNeighbor>& chosen,
-                            int limit, RankingDebug debug) const
+  // The first `count` of `chosen` as the API returns them.
+  std::vector<RelatedArticle> ToRelatedArticles(
+      const std::vector<ListedNeighbor>& chosen, size_t count) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   int WriteThreads() const;
   // Creates the vector index (and the related lists, if kept).

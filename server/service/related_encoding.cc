@@ -132,23 +132,26 @@ void PutMetadata(const ArticleMetadata& metadata,
   }
 }
 
-void PutRelatedArticle(const RelatedArticle& article, std::string& out) {
+}  // namespace
+
+void AppendRelatedArticle(const ArticleId& id, float score,
+                          const ArticleMetadata& metadata, std::string& out) {
   PbTimestamp published_at;
-  if (article.metadata->published_at.has_value()) {
-    TimeToProto(*article.metadata->published_at, &published_at);
+  if (metadata.published_at.has_value()) {
+    TimeToProto(*metadata.published_at, &published_at);
   }
   const PbTimestamp* timestamp =
-      article.metadata->published_at.has_value() ? &published_at : nullptr;
+      metadata.published_at.has_value() ? &published_at : nullptr;
   uint32_t score_bits;
-  std::memcpy(&score_bits, &article.score, sizeof(score_bits));
-  const size_t metadata_size = MetadataSize(*article.metadata, timestamp);
+  std::memcpy(&score_bits, &score, sizeof(score_bits));
+  const size_t metadata_size = MetadataSize(metadata, timestamp);
 
-  size_t size = StringFieldSize(PbRelated::kArticleIdFieldNumber, article.id) +
+  size_t size = StringFieldSize(PbRelated::kArticleIdFieldNumber, id) +
                 FieldSize(PbRelated::kMetadataFieldNumber, metadata_size);
   if (score_bits != 0) size += TagSize(PbRelated::kScoreFieldNumber) + 4;
 
   PutFieldHeader(v1::GetRelatedResponse::kArticlesFieldNumber, size, out);
-  PutStringField(PbRelated::kArticleIdFieldNumber, article.id, out);
+  PutStringField(PbRelated::kArticleIdFieldNumber, id, out);
   if (score_bits != 0) {
     PutTag(PbRelated::kScoreFieldNumber, kFixed32, out);
     for (int byte = 0; byte < 4; ++byte) {  // little-endian
@@ -157,15 +160,13 @@ void PutRelatedArticle(const RelatedArticle& article, std::string& out) {
   }
   // Always present, as RelatedToProto sets it even when empty.
   PutFieldHeader(PbRelated::kMetadataFieldNumber, metadata_size, out);
-  PutMetadata(*article.metadata, timestamp, out);
+  PutMetadata(metadata, timestamp, out);
 }
-
-}  // namespace
 
 void AppendRelatedArticles(const std::vector<RelatedArticle>& related,
                            std::string& out) {
   for (const RelatedArticle& article : related) {
-    PutRelatedArticle(article, out);
+    AppendRelatedArticle(article.id, article.score, *article.metadata, out);
   }
 }
 

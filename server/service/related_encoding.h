@@ -20,6 +20,11 @@
 
 namespace related {
 
+// Appends one article as an element of the `articles` field of a
+// GetRelatedResponse (as RelatedToProto would fill it).
+void AppendRelatedArticle(const ArticleId& id, float score,
+                          const ArticleMetadata& metadata, std::string& out);
+
 // Appends `related` as the `articles` field of a GetRelatedResponse, in
 // order, each with its metadata (as RelatedToProto would fill it).
 void AppendRelatedArticles(const std::vector<RelatedArticle>& related,

@@ -110,22 +110,27 @@ grpc::Status RelatedService::GetRelated(grpc::ServerContext* context,
   auto policy =
       PolicyFromProto(request->policy(), index_.options().default_policy);
   if (!policy.ok()) return recorder.Finish(ToGrpcStatus(policy.status()));
-  auto related =
-      index_.Related({request->article_id(), request->limit(),
-                      IdsFromProto(request->exclude_ids()), *policy});
-  if (!related.ok()) return recorder.Finish(ToGrpcStatus(related.status()));
-
-  auto* bytes = new std::string;
-  AppendRelatedArticles(related->articles, *bytes);
+  // Encoded while the index is read (no copies of the articles), straight
+  // into the buffer gRPC will send.
+  auto bytes = std::make_unique<std::string>();
+  bytes->reserve(1024);  // a box of ten with short titles, without regrowing
+  auto debug = index_.VisitRelated(
+      {request->article_id(), request->limit(),
+       IdsFromProto(request->exclude_ids()), *policy},
+      [&](const ArticleId& id, float score, const ArticleMetadata& metadata) {
+        AppendRelatedArticle(id, score, metadata, *bytes);
+      });
+  if (!debug.ok()) return recorder.Finish(ToGrpcStatus(debug.status()));
   if (request->policy().debug()) {
-    v1::RankingDebug debug;
-    DebugToProto(related->debug, *policy, &debug);
-    AppendRankingDebug(debug, *bytes);
+    v1::RankingDebug proto;
+    DebugToProto(*debug, *policy, &proto);
+    AppendRankingDebug(proto, *bytes);
   }
   // gRPC sends the buffer without copying it and frees it once sent.
+  std::string* sent = bytes.release();
   grpc::Slice slice(
-      bytes->data(), bytes->size(),
-      [](void* buffer) { delete static_cast<std::string*>(buffer); }, bytes);
+      sent->data(), sent->size(),
+      [](void* buffer) { delete static_cast<std::string*>(buffer); }, sent);
   *response = grpc::ByteBuffer(&slice, 1);
   return recorder.Finish(grpc::Status::OK);
 }

@@ -5,6 +5,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/core/test_data.h"
@@ -80,6 +81,55 @@ TEST_P(ArticleIndexTest, QueryArticleNeverInItsOwnResults) {
     EXPECT_EQ(related->articles.size(), 20u);
     for (const auto& r : related->articles) EXPECT_NE(r.id, TestId(q));
   }
+}
+
+// VisitRelated hands over, under the lock, exactly the box Related returns:
+// from a precomputed list, from a search, with filters and exclusions.
+TEST_P(ArticleIndexTest, VisitRelatedSeesTheBoxRelatedReturns) {
+  auto index = NewIndex(GetParam());
+  ASSERT_TRUE(
+      index->Upsert(MakeArticles(ClusteredVectors(300, kDim, 6, 5), 0, 300))
+          .ok());
+  RankingPolicy world_only;
+  world_only.sections = {"world"};
+  std::vector<RelatedQuery> queries;
+  for (int q = 0; q < 300; q += 37) {
+    queries.push_back(Query(TestId(q), 0));
+    queries.push_back(Query(TestId(q), 25));
+    queries.push_back(Query(TestId(q), 5, {TestId(q + 1), TestId(q + 2)}));
+    queries.push_back({TestId(q), 10, {}, world_only});
+  }
+  for (const RelatedQuery& query : queries) {
+    auto expected = index->Related(query);
+    ASSERT_TRUE(expected.ok()) << expected.status();
+    std::vector<std::string> visited;
+    auto debug = index->VisitRelated(
+        query,
+        [&](const ArticleId& id, float score, const ArticleMetadata& metadata) {
+          visited.push_back(absl::StrCat(id, " ", score, " ", metadata.title));
+        });
+    ASSERT_TRUE(debug.ok()) << debug.status();
+    std::vector<std::string> returned;
+    for (const RelatedArticle& r : expected->articles) {
+      returned.push_back(
+          absl::StrCat(r.id, " ", r.score, " ", r.metadata->title));
+    }
+    EXPECT_EQ(visited, returned)
+        << query.article_id << " limit " << query.limit;
+    EXPECT_EQ(debug->precomputed, expected->debug.precomputed);
+    EXPECT_EQ(debug->candidates_considered,
+              expected->debug.candidates_considered);
+  }
+
+  int visits = 0;
+  auto count = [&](const ArticleId&, float, const ArticleMetadata&) {
+    ++visits;
+  };
+  EXPECT_EQ(index->VisitRelated(Query("missing", 10), count).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(index->VisitRelated(Query(TestId(0), -1), count).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(visits, 0);
 }
 
 TEST(ArticleIndex, ExactRankingMatchesBruteForceWithMetadata) {
