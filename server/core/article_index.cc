@@ -334,7 +334,7 @@ void ArticleIndex::UpdateRelatedLists(const std::vector<Slot>& added,
 }
 
 bool ArticleIndex::DeferRelatedLists(const std::vector<Slot>& added,
-                                     BulkLoad& bulk) {
+                                      BulkLoad& bulk) {
   absl::WriterMutexLock lock(&mu_);
   if (related_lists_ == nullptr) return false;
   for (Slot slot : added) related_lists_->AwaitCandidates(slot);
@@ -405,15 +405,14 @@ void ArticleIndex::RebuildRelatedLists(const std::vector<Slot>& slots) {
   // 1. Each list from the article's own search, as a lookup would run it.
   for_each_chunk([&](const std::vector<Slot>& chunk)
                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-                       const std::vector<std::vector<Neighbor>> found =
-                           FindNeighbors(chunk, pool);
-                       absl::WriterMutexLock lock(&mu_);
-                       for (size_t i = 0; i < chunk.size(); ++i) {
-                         if (by_slot_[chunk[i]] == nullptr)
-                           continue;  // deleted meanwhile
-                         related_lists_->SetCandidates(chunk[i], found[i]);
-                       }
-                     });
+    const std::vector<std::vector<Neighbor>> found =
+        FindNeighbors(chunk, pool);
+    absl::WriterMutexLock lock(&mu_);
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      if (by_slot_[chunk[i]] == nullptr) continue;  // deleted meanwhile
+      related_lists_->SetCandidates(chunk[i], found[i]);
+    }
+  });
   // 2. Similarity is symmetric: each article is offered to the lists of its
   // candidates (memory only; the scores are known). An article written
   // meanwhile by a single write is not rebuilt here; if an offer changed
@@ -421,22 +420,20 @@ void ArticleIndex::RebuildRelatedLists(const std::vector<Slot>& slots) {
   absl::flat_hash_set<Slot> others_changed;
   for_each_chunk([&](const std::vector<Slot>& chunk)
                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-                       absl::WriterMutexLock lock(&mu_);
-                       for (Slot slot : chunk) {
-                         if (by_slot_[slot] == nullptr) continue;
-                         // A copy: offers to this list's members may come back
-                         // to this list.
-                         const std::vector<ListedNeighbor> own =
-                             related_lists_->Candidates(slot);
-                         for (const ListedNeighbor& n : own) {
-                           if (related_lists_->Offer(n.slot, slot, n.score) &&
-                               !std::binary_search(slots.begin(), slots.end(),
-                                                   static_cast<Slot>(n.slot))) {
-                             others_changed.insert(n.slot);
-                           }
-                         }
-                       }
-                     });
+    absl::WriterMutexLock lock(&mu_);
+    for (Slot slot : chunk) {
+      if (by_slot_[slot] == nullptr) continue;
+      // A copy: offers to this list's members may come back to this list.
+      const std::vector<ListedNeighbor> own = related_lists_->Candidates(slot);
+      for (const ListedNeighbor& n : own) {
+        if (related_lists_->Offer(n.slot, slot, n.score) &&
+            !std::binary_search(slots.begin(), slots.end(),
+                                static_cast<Slot>(n.slot))) {
+          others_changed.insert(n.slot);
+        }
+      }
+    }
+  });
   // 3. One round of "my neighbours' neighbours are likely mine": each list
   // is merged with the lists of its members, by exact similarity. An HNSW
   // search misses some true neighbours (at a million articles, recall@10 of
@@ -445,25 +442,25 @@ void ArticleIndex::RebuildRelatedLists(const std::vector<Slot>& slots) {
   // per article instead of a search twice as wide.
   for_each_chunk([&](const std::vector<Slot>& chunk)
                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-                       std::vector<std::vector<Neighbor>> merged(chunk.size());
-                       {
-                         absl::ReaderMutexLock lock(&mu_);
+    std::vector<std::vector<Neighbor>> merged(chunk.size());
+    {
+      absl::ReaderMutexLock lock(&mu_);
 #pragma omp parallel for num_threads(WriteThreads()) schedule(dynamic, 8)
-                         for (size_t i = 0; i < chunk.size(); ++i) {
-                           merged[i] = NeighboursOfNeighboursLocked(chunk[i]);
-                         }
-                       }
-                       std::vector<Slot> stale;
-                       {
-                         absl::WriterMutexLock lock(&mu_);
-                         for (size_t i = 0; i < chunk.size(); ++i) {
-                           if (by_slot_[chunk[i]] == nullptr) continue;
-                           related_lists_->SetCandidates(chunk[i], merged[i]);
-                           stale.push_back(chunk[i]);
-                         }
-                       }
-                       RankAndPublish(stale);
-                     });
+      for (size_t i = 0; i < chunk.size(); ++i) {
+        merged[i] = NeighboursOfNeighboursLocked(chunk[i]);
+      }
+    }
+    std::vector<Slot> stale;
+    {
+      absl::WriterMutexLock lock(&mu_);
+      for (size_t i = 0; i < chunk.size(); ++i) {
+        if (by_slot_[chunk[i]] == nullptr) continue;
+        related_lists_->SetCandidates(chunk[i], merged[i]);
+        stale.push_back(chunk[i]);
+      }
+    }
+    RankAndPublish(stale);
+  });
   if (others_changed.empty()) return;
   absl::MutexLock write_lock(&write_mu_);
   std::vector<Slot> stale;
