@@ -189,9 +189,10 @@ absl::Status ArticleIndex::ValidateUpsertLocked(
 // allocated while the whole batch was converted, so a moved title would sit
 // far from its article; copied here, one after the other, they are
 // allocated next to it (page counts not measured; docs/performance.md).
-std::shared_ptr<const ArticleIndex::StoredArticle> ArticleIndex::StoreArticle(
+std::shared_ptr<const StoredArticle> ArticleIndex::StoreArticle(
     const ArticleId& id, const ArticleMetadata& metadata) {
-  return std::make_shared<const StoredArticle>(StoredArticle{id, metadata});
+  return std::make_shared<const StoredArticle>(
+      StoredArticle{id, metadata, /*retired=*/false});
 }
 
 absl::StatusOr<std::vector<Slot>> ArticleIndex::ApplyChunk(
@@ -211,6 +212,7 @@ absl::StatusOr<std::vector<Slot>> ArticleIndex::ApplyChunk(
       if (std::memcmp(stored_vector.data(), it->embedding.data(),
                       sizeof(float) * dimension) == 0) {
         auto stored = StoreArticle(it->id, it->metadata);
+        existing->second.article->retired = true;
         existing->second.article = stored;
         by_slot_[existing->second.slot] = std::move(stored);
         continue;
@@ -540,12 +542,15 @@ absl::StatusOr<StoredBox> ArticleIndex::RankBoxLocked(Slot slot) const {
     auto ranked =
         RankSlotsLocked(index_->StoredVector(slot), slot, limit, {}, policy);
     if (!ranked.ok()) return ranked.status();
-    box.chosen = std::move(ranked->chosen);
+    box.chosen.assign(ranked->chosen.begin(), ranked->chosen.end());
     debug = ranked->debug;
     box.widened = true;
   } else {
     box.chosen.reserve(chosen.size());
-    for (size_t position : chosen) box.chosen.push_back(listed[position]);
+    for (size_t position : chosen) {
+      box.chosen.push_back(
+          BoxEntry(listed[position].slot, listed[position].score));
+    }
   }
   const auto count = [](int64_t n) {
     return static_cast<uint16_t>(std::min<int64_t>(n, UINT16_MAX));
@@ -557,6 +562,7 @@ absl::StatusOr<StoredBox> ArticleIndex::RankBoxLocked(Slot slot) const {
 }
 
 void ArticleIndex::RemoveSlotLocked(Slot slot) {
+  by_slot_[slot]->retired = true;
   const std::optional<SlotMove> move = index_->Remove(slot);
   if (!move.has_value()) {
     by_slot_[slot] = nullptr;
@@ -695,23 +701,21 @@ absl::StatusOr<RelatedList> ArticleIndex::Related(
 absl::StatusOr<RankingDebug> ArticleIndex::VisitRelated(
     const RelatedQuery& query, RelatedVisitor visit) const {
   if (absl::Status s = ValidateRelatedQuery(query); !s.ok()) return s;
-  return LookUpBox(
-      query, [&](const std::vector<ListedNeighbor>& chosen, size_t count) {
-        PrefetchArticles(chosen, count);
-        for (size_t i = 0; i < count; ++i) {
-          const StoredArticle& article = *by_slot_[chosen[i].slot];
-          visit(article.id, ApiScore(chosen[i].score), article.metadata);
-        }
-      });
+  return LookUpBox(query, [&](absl::Span<const BoxedArticle> box) {
+    PrefetchArticles(box);
+    for (const BoxedArticle& entry : box) {
+      const StoredArticle& article = *Shown(entry);
+      visit(article.id, ApiScore(entry.score), article.metadata);
+    }
+  });
 }
 
 absl::StatusOr<RelatedList> ArticleIndex::RelatedUnchecked(
     const RelatedQuery& query) const {
   RelatedList out;
-  auto debug = LookUpBox(
-      query, [&](const std::vector<ListedNeighbor>& chosen, size_t count) {
-        out.articles = ToRelatedArticles(chosen, count);
-      });
+  auto debug = LookUpBox(query, [&](absl::Span<const BoxedArticle> box) {
+    out.articles = ToRelatedArticles(box);
+  });
   if (!debug.ok()) return debug.status();
   out.debug = *debug;
   return out;
@@ -719,10 +723,13 @@ absl::StatusOr<RelatedList> ArticleIndex::RelatedUnchecked(
 
 absl::StatusOr<RankingDebug> ArticleIndex::LookUpBox(
     const RelatedQuery& query,
-    absl::FunctionRef<void(const std::vector<ListedNeighbor>& chosen,
-                           size_t count)>
-        use) const {
-  const int limit = query.limit == 0 ? options_.default_limit : query.limit;
+    absl::FunctionRef<void(absl::Span<const BoxedArticle> box)> use) const {
+  const size_t limit =
+      query.limit == 0 ? options_.default_limit : size_t(query.limit);
+  // The first `limit` of a ranked box.
+  const auto use_first = [&](absl::Span<const BoxedArticle> box) {
+    use(box.first(std::min(box.size(), limit)));
+  };
   absl::ReaderMutexLock lock(&mu_);
   auto it = by_id_.find(query.article_id);
   if (it == by_id_.end()) {
@@ -733,10 +740,12 @@ absl::StatusOr<RankingDebug> ArticleIndex::LookUpBox(
   // An article whose list a bulk load has not built yet is searched for.
   if (UsesRelatedList(query) && related_lists_->Listed(slot)) {
     const StoredBox* box = related_lists_->Box(slot);
+    // The box's articles are read from the box itself; the slot table is
+    // consulted only for an article written since (see Shown).
     const bool fresh =
         box != nullptr && std::all_of(box->chosen.begin(), box->chosen.end(),
-                                      [&](const ListedNeighbor& n) {
-                                        return by_slot_[n.slot] != nullptr;
+                                      [&](const BoxedArticle& entry) {
+                                        return Shown(entry) != nullptr;
                                       });
     std::optional<StoredBox> ranked_now;
     if (!fresh) {
@@ -748,7 +757,7 @@ absl::StatusOr<RankingDebug> ArticleIndex::LookUpBox(
       box = &*ranked_now;
     }
     // Diversity over a widened search is not a prefix of a larger box.
-    if (!box->widened || limit == options_.default_limit ||
+    if (!box->widened || limit == size_t(options_.default_limit) ||
         query.policy.diversity_lambda >= 1.0f) {
       RankingDebug debug;
       debug.candidates_considered = box->candidates_considered;
@@ -757,14 +766,14 @@ absl::StatusOr<RankingDebug> ArticleIndex::LookUpBox(
       debug.search_rounds = (!fresh && box->widened) ? 1 : 0;
       debug.precomputed = fresh;
       debug.now = query.policy.now.value_or(absl::Now());
-      use(box->chosen, std::min(box->chosen.size(), size_t(limit)));
+      use_first(box->chosen);
       return debug;
     }
   }
-  auto ranked = RankSlotsLocked(index_->StoredVector(slot), slot, limit,
+  auto ranked = RankSlotsLocked(index_->StoredVector(slot), slot, int(limit),
                                 query.exclude_ids, query.policy);
   if (!ranked.ok()) return ranked.status();
-  use(ranked->chosen, std::min(ranked->chosen.size(), size_t(limit)));
+  use_first(ranked->chosen);
   return ranked->debug;
 }
 
@@ -774,38 +783,48 @@ bool ArticleIndex::UsesRelatedList(const RelatedQuery& query) const {
          SameRankingIgnoringClock(query.policy, options_.default_policy);
 }
 
-void ArticleIndex::PrefetchArticles(const std::vector<ListedNeighbor>& chosen,
-                                    size_t count) const {
+const std::shared_ptr<const StoredArticle>& ArticleIndex::Shown(
+    const BoxedArticle& entry) const {
+  // Rarely retired: boxes are ranked again after most writes that touch
+  // them, and a metadata edit (same vector) leaves the box as it is.
+  return entry.article->retired ? by_slot_[entry.slot] : entry.article;
+}
+
+BoxedArticle ArticleIndex::BoxEntry(Slot slot, float score) const {
+  return {by_slot_[slot], static_cast<uint32_t>(slot), score};
+}
+
+void ArticleIndex::PrefetchArticles(absl::Span<const BoxedArticle> box) const {
   // Every StoredArticle and its heap strings sit somewhere else in a large
   // heap. Read one after the other, each article is a chain of cache misses
-  // (slot -> article -> title, url), and the atomic reference counting below
-  // keeps the CPU from overlapping one article's misses with the next's.
-  // Asking for all of them up front lets the misses overlap: two rounds of
-  // memory latency instead of ~60 in a row for a box of ten.
-  for (size_t i = 0; i < count; ++i) {
-    const char* article =
-        reinterpret_cast<const char*>(by_slot_[chosen[i].slot].get());
+  // (article -> title, url), and the atomic reference counting of
+  // ToRelatedArticles keeps the CPU from overlapping one article's misses
+  // with the next's. Asking for all of them up front lets the misses
+  // overlap: two rounds of memory latency instead of ~30 in a row for a box
+  // of ten.
+  for (const BoxedArticle& entry : box) {
+    const char* article = reinterpret_cast<const char*>(entry.article.get());
     for (size_t line = 0; line < sizeof(StoredArticle); line += 64) {
       __builtin_prefetch(article + line);
     }
   }
-  for (size_t i = 0; i < count; ++i) {
-    const ArticleMetadata& metadata = by_slot_[chosen[i].slot]->metadata;
+  for (const BoxedArticle& entry : box) {
+    const ArticleMetadata& metadata = Shown(entry)->metadata;
     __builtin_prefetch(metadata.title.data());
     __builtin_prefetch(metadata.url.data());
   }
 }
 
 std::vector<RelatedArticle> ArticleIndex::ToRelatedArticles(
-    const std::vector<ListedNeighbor>& chosen, size_t count) const {
-  PrefetchArticles(chosen, count);
+    absl::Span<const BoxedArticle> box) const {
+  PrefetchArticles(box);
   std::vector<RelatedArticle> out;
-  out.reserve(count);
-  for (size_t i = 0; i < count; ++i) {
-    const StoredArticle& article = *by_slot_[chosen[i].slot];
-    out.push_back({article.id, ApiScore(chosen[i].score),
+  out.reserve(box.size());
+  for (const BoxedArticle& entry : box) {
+    const std::shared_ptr<const StoredArticle>& article = Shown(entry);
+    out.push_back({article->id, ApiScore(entry.score),
                    std::shared_ptr<const ArticleMetadata>(
-                       by_slot_[chosen[i].slot], &article.metadata)});
+                       article, &article->metadata)});
   }
   return out;
 }
@@ -879,8 +898,8 @@ absl::StatusOr<RelatedList> ArticleIndex::RankLocked(
   auto ranked = RankSlotsLocked(query, self, limit, exclude_ids, policy);
   if (!ranked.ok()) return ranked.status();
   return RelatedList{
-      ToRelatedArticles(ranked->chosen,
-                        std::min(ranked->chosen.size(), size_t(limit))),
+      ToRelatedArticles(absl::MakeConstSpan(ranked->chosen).first(
+          std::min(ranked->chosen.size(), size_t(limit)))),
       ranked->debug};
 }
 
@@ -966,7 +985,7 @@ absl::StatusOr<ArticleIndex::RankedSlots> ArticleIndex::RankSlotsLocked(
       out.chosen.reserve(chosen.size());
       for (size_t position : chosen) {
         const Neighbor& n = (*neighbors)[position];
-        out.chosen.push_back({static_cast<uint32_t>(n.slot), n.score});
+        out.chosen.push_back(BoxEntry(n.slot, n.score));
       }
       return out;
     }

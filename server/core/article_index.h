@@ -12,6 +12,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
+#include "absl/types/span.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -19,6 +20,7 @@
 #include "server/core/journal.h"
 #include "server/core/ranking_policy.h"
 #include "server/core/related_lists.h"
+#include "server/core/stored_article.h"
 #include "server/core/vector_index.h"
 
 namespace related {
@@ -190,12 +192,6 @@ class ArticleIndex {
       absl::FunctionRef<absl::Status(const Article&)> visit) const;
 
  private:
-  // What the index keeps per article besides its vector. Shared so a reader
-  // can take results out of the lock without copying metadata under it.
-  struct StoredArticle {
-    ArticleId id;
-    ArticleMetadata metadata;
-  };
   struct Entry {
     Slot slot;
     std::shared_ptr<const StoredArticle> article;
@@ -244,13 +240,11 @@ class ArticleIndex {
   // Related() for a query already validated.
   absl::StatusOr<RelatedList> RelatedUnchecked(const RelatedQuery& query) const;
   // Finds the box of a validated query (from its related list if it can,
-  // by a search otherwise) and calls `use` with its slots, the first
-  // `count` of `chosen`, under the read lock. Returns how it was ranked.
+  // by a search otherwise) and calls `use` with its articles, best first,
+  // under the read lock. Returns how it was ranked.
   absl::StatusOr<RankingDebug> LookUpBox(
       const RelatedQuery& query,
-      absl::FunctionRef<void(const std::vector<ListedNeighbor>& chosen,
-                             size_t count)>
-          use) const;
+      absl::FunctionRef<void(absl::Span<const BoxedArticle> box)> use) const;
   absl::Status ValidateLookup(int limit,
                               const std::vector<ArticleId>& exclude_ids,
                               const RankingPolicy& policy) const;
@@ -259,7 +253,7 @@ class ArticleIndex {
 
   // A ranked box by slot: what RankLocked and the related lists share.
   struct RankedSlots {
-    std::vector<ListedNeighbor> chosen;
+    std::vector<BoxedArticle> chosen;
     RankingDebug debug;
   };
   // Ranks the articles related to `query` (a unit vector) with a fresh
@@ -277,12 +271,19 @@ class ArticleIndex {
   // list's candidates (searching afresh only if they cannot fill it).
   absl::StatusOr<StoredBox> RankBoxLocked(Slot slot) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  // Starts loading the first `count` chosen articles into the CPU caches.
-  void PrefetchArticles(const std::vector<ListedNeighbor>& chosen,
-                        size_t count) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  // The first `count` of `chosen` as the API returns them.
+  // The article a box entry shows: the one the box was ranked with, or the
+  // slot's current one if that was written since. Null if it was deleted.
+  const std::shared_ptr<const StoredArticle>& Shown(
+      const BoxedArticle& entry) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Starts loading the box's articles into the CPU caches.
+  void PrefetchArticles(absl::Span<const BoxedArticle> box) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // The box as the API returns it.
   std::vector<RelatedArticle> ToRelatedArticles(
-      const std::vector<ListedNeighbor>& chosen, size_t count) const
+      absl::Span<const BoxedArticle> box) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // A box entry for the article now at `slot`.
+  BoxedArticle BoxEntry(Slot slot, float score) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   int WriteThreads() const;
   // Creates the vector index (and the related lists, if kept).

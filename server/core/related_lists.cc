@@ -98,7 +98,8 @@ bool RelatedLists::Offer(Slot owner, Slot candidate, float score) {
 bool RelatedLists::Withdraw(Slot owner, Slot gone) {
   if (!Listed(owner)) return false;
   List& list = lists_[owner];
-  const auto is_gone = [gone](const ListedNeighbor& n) {
+  // Matches candidates (ListedNeighbor) and box entries (BoxedArticle).
+  const auto is_gone = [gone](const auto& n) {
     return n.slot == static_cast<uint32_t>(gone);
   };
   auto& c = list.candidates;
@@ -149,9 +150,13 @@ int64_t RelatedLists::MemoryBytes() const {
   int64_t bytes = static_cast<int64_t>(lists_.capacity() * sizeof(List) +
                                        released_.capacity() / 8);
   for (const List& list : lists_) {
-    bytes += static_cast<int64_t>(
-        (list.candidates.capacity() + list.box.chosen.capacity()) *
-        sizeof(ListedNeighbor));
+    bytes += static_cast<int64_t>(list.candidates.capacity() *
+                                  sizeof(ListedNeighbor));
+    // A box larger than kInlineBoxSize lives on the heap.
+    if (list.box.chosen.capacity() > kInlineBoxSize) {
+      bytes += static_cast<int64_t>(list.box.chosen.capacity() *
+                                    sizeof(BoxedArticle));
+    }
   }
   return bytes;
 }

@@ -20,12 +20,19 @@ using testing::TestId;
 
 // --- RelatedLists on its own: pool of 4, box of 2, picks by similarity.
 
+// A box entry for the article at `slot` (the lists never read the article).
+BoxedArticle Boxed(uint32_t slot, float score) {
+  return {std::make_shared<const StoredArticle>(
+              StoredArticle{TestId(static_cast<int>(slot)), {}}),
+          slot, score};
+}
+
 RelatedLists ListsWithOneFreshBox() {
   RelatedLists lists(/*pool_size=*/4, /*box_size=*/2,
                      /*box_follows_similarity=*/true);
   lists.SetCandidates(0, {{1, 0.9f}, {2, 0.8f}, {3, 0.7f}, {4, 0.6f}});
   StoredBox box;
-  box.chosen = {{1, 0.9f}, {2, 0.8f}};
+  box.chosen = {Boxed(1, 0.9f), Boxed(2, 0.8f)};
   lists.SetBox(0, box);
   return lists;
 }
@@ -69,7 +76,7 @@ TEST(RelatedLists, AboveTheBoxsLastMakesItStale) {
 TEST(RelatedLists, WithDiversityAnyNewCandidateMakesItStale) {
   RelatedLists lists(4, 2, /*box_follows_similarity=*/false);
   lists.SetCandidates(0, {{1, 0.9f}, {2, 0.8f}, {3, 0.7f}, {4, 0.6f}});
-  lists.SetBox(0, StoredBox{{{1, 0.9f}, {3, 0.7f}}});
+  lists.SetBox(0, StoredBox{{Boxed(1, 0.9f), Boxed(3, 0.7f)}});
   EXPECT_TRUE(lists.Offer(0, 9, 0.65f));
   EXPECT_EQ(lists.Box(0), nullptr);
 }
@@ -524,6 +531,62 @@ TEST(PrecomputedRelated, SmallBulkLoadJoinsTheExistingLists) {
   with_lists->FinishBulkLoad(bulk);
   EXPECT_EQ(with_lists->Stats().related_lists_stale, 0);
   ExpectBoxesAsExact(*with_lists, *exact, live, /*precomputed=*/true);
+}
+
+// A stored box holds the articles it was ranked with. An article edited
+// since (same vector) shows as it is now, without ranking the box again; a
+// result taken before the edit keeps what it had; a deleted one leaves.
+TEST(PrecomputedRelated, BoxesShowTheirArticlesAsTheyAreNow) {
+  const auto pool = ClusteredVectors(300, kDim, 5, 2);
+  auto index = NewIndex(IndexKind::kHnsw, true);
+  std::vector<Article> batch;
+  for (int i = 0; i < 300; ++i)
+    batch.push_back(MakeArticle(i, &pool[i * kDim]));
+  ASSERT_TRUE(index->Upsert(batch).ok());
+  const auto titles = [&](const RelatedList& box) {
+    std::vector<std::string> out;
+    for (const auto& r : box.articles) out.push_back(r.metadata->title);
+    return out;
+  };
+  const auto visited_titles = [&] {
+    std::vector<std::string> out;
+    auto debug = index->VisitRelated(
+        DefaultQuery(*index, 1),
+        [&](const ArticleId&, float, const ArticleMetadata& metadata) {
+          out.push_back(metadata.title);
+        });
+    EXPECT_TRUE(debug.ok() && debug->precomputed);
+    return out;
+  };
+
+  auto before = index->Related(DefaultQuery(*index, 1));
+  ASSERT_TRUE(before.ok() && before->debug.precomputed);
+  ASSERT_GE(before->articles.size(), 3u);
+  const std::vector<std::string> titles_before = titles(*before);
+  const ArticleId edited = before->articles[1].id;
+  for (const char* title : {"First edit", "Second edit"}) {
+    auto article = index->Get(edited);
+    ASSERT_TRUE(article.ok());
+    article->metadata.title = title;
+    ASSERT_TRUE(index->Upsert({*article}).ok());
+
+    auto after = index->Related(DefaultQuery(*index, 1));
+    ASSERT_TRUE(after.ok());
+    EXPECT_TRUE(after->debug.precomputed);
+    std::vector<std::string> want = titles_before;
+    want[1] = title;
+    EXPECT_EQ(titles(*after), want);
+    EXPECT_EQ(visited_titles(), want);
+  }
+  EXPECT_EQ(titles(*before), titles_before);
+
+  ASSERT_EQ(*index->Delete({edited}), 1);
+  auto after_delete = index->Related(DefaultQuery(*index, 1));
+  ASSERT_TRUE(after_delete.ok());
+  ASSERT_EQ(after_delete->articles.size(), before->articles.size());
+  for (const auto& r : after_delete->articles) EXPECT_NE(r.id, edited);
+  EXPECT_EQ(after_delete->articles[0].id, before->articles[0].id);
+  EXPECT_EQ(after_delete->articles[1].id, before->articles[2].id);
 }
 
 TEST(PrecomputedRelated, NotKeptWhenTheDefaultPolicyDependsOnTheClock) {

@@ -49,7 +49,9 @@ void ExpectSameAsProto(const std::vector<RelatedArticle>& related) {
   for (const RelatedArticle& r : related) {
     has_attributes = has_attributes || !r.metadata->attributes.empty();
   }
-  if (!has_attributes) EXPECT_EQ(bytes, expected.SerializeAsString());
+  if (!has_attributes) {
+    EXPECT_EQ(bytes, expected.SerializeAsString());
+  }
 }
 
 TEST(RelatedEncoding, EmptyBoxIsEmpty) {
