@@ -12,10 +12,10 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
-#include "absl/types/span.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 #include "server/core/article.h"
 #include "server/core/journal.h"
 #include "server/core/ranking_policy.h"
@@ -251,7 +251,7 @@ class ArticleIndex {
   // Whether a lookup can be answered from the article's related list.
   bool UsesRelatedList(const RelatedQuery& query) const;
 
-  // A ranked box by slot: what RankLocked and the related lists share.
+  // A ranked box: what RankLocked and the related lists share.
   struct RankedSlots {
     std::vector<BoxedArticle> chosen;
     RankingDebug debug;
@@ -280,8 +280,7 @@ class ArticleIndex {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // The box as the API returns it.
   std::vector<RelatedArticle> ToRelatedArticles(
-      absl::Span<const BoxedArticle> box) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+      absl::Span<const BoxedArticle> box) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // A box entry for the article now at `slot`.
   BoxedArticle BoxEntry(Slot slot, float score) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);

@@ -36,9 +36,9 @@ struct ListedNeighbor {
 // One article of a ranked box: its slot, its similarity to the box's
 // article, and the article as it was when the box was ranked. Holding the
 // article here lets a lookup read it straight from the box: at a million
-// articles, going through the slot table instead cost a cache and TLB miss
-// per article, about a microsecond each on this machine
-// (docs/performance.md).
+// articles, going through the slot table instead cost one more random
+// memory access per article, about a microsecond each on this project's
+// machines (docs/performance.md).
 struct BoxedArticle {
   std::shared_ptr<const StoredArticle> article;  // never null
   uint32_t slot = 0;
