@@ -316,13 +316,19 @@ TEST(PrecomputedRelated, LargerCorpusAgreesWithExactSearchThroughChurn) {
   EXPECT_GE(agreement, 0.99);
 }
 
-TEST(PrecomputedRelated, OtherLookupsSearchAfresh) {
+// 300 articles in 5 clusters, with their lists kept.
+std::unique_ptr<ArticleIndex> SmallIndexWithLists() {
   const auto pool = ClusteredVectors(300, kDim, 5, 2);
   auto index = NewIndex(IndexKind::kHnsw, true);
   std::vector<Article> batch;
   for (int i = 0; i < 300; ++i)
     batch.push_back(MakeArticle(i, &pool[i * kDim]));
-  ASSERT_TRUE(index->Upsert(batch).ok());
+  EXPECT_TRUE(index->Upsert(batch).ok());
+  return index;
+}
+
+TEST(PrecomputedRelated, OtherLookupsSearchAfresh) {
+  auto index = SmallIndexWithLists();
   ASSERT_TRUE(index->Stats().related_lists_precomputed);
 
   EXPECT_TRUE(index->Related(DefaultQuery(*index, 1))->debug.precomputed);
@@ -537,12 +543,7 @@ TEST(PrecomputedRelated, SmallBulkLoadJoinsTheExistingLists) {
 // since (same vector) shows as it is now, without ranking the box again; a
 // result taken before the edit keeps what it had; a deleted one leaves.
 TEST(PrecomputedRelated, BoxesShowTheirArticlesAsTheyAreNow) {
-  const auto pool = ClusteredVectors(300, kDim, 5, 2);
-  auto index = NewIndex(IndexKind::kHnsw, true);
-  std::vector<Article> batch;
-  for (int i = 0; i < 300; ++i)
-    batch.push_back(MakeArticle(i, &pool[i * kDim]));
-  ASSERT_TRUE(index->Upsert(batch).ok());
+  auto index = SmallIndexWithLists();
   const auto titles = [&](const RelatedList& box) {
     std::vector<std::string> out;
     for (const auto& r : box.articles) out.push_back(r.metadata->title);
