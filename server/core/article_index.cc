@@ -785,8 +785,9 @@ bool ArticleIndex::UsesRelatedList(const RelatedQuery& query) const {
 
 const std::shared_ptr<const StoredArticle>& ArticleIndex::Shown(
     const BoxedArticle& entry) const {
-  // Rarely retired: boxes are ranked again after most writes that touch
-  // them, and a metadata edit (same vector) leaves the box as it is.
+  // After a delete or a new vector the old slot is empty (null here), and a
+  // box still holding the article is ranked again. An edited headline (same
+  // vector) changes no box: the box keeps the old copy and shows the new.
   return entry.article->retired ? by_slot_[entry.slot] : entry.article;
 }
 
