@@ -15,8 +15,10 @@ RelatedLists::List& RelatedLists::At(Slot slot) {
   if (static_cast<size_t>(slot) >= lists_.size()) {
     // Slots grow by one per written vector; the vector's own capacity growth
     // amortises that. Only lists up to the highest slot are constructed, so
-    // the spare capacity is never touched and never resident (a list with
-    // its inline box is ~300 bytes: 1.5x headroom was ~150 MB at 1M).
+    // the spare capacity is never touched (a list with its inline box is 288
+    // bytes; resizing to 1.5x the size constructed up to 144 MB of lists for
+    // no slot at 1M, by that arithmetic; resident memory did not show a
+    // difference beyond run-to-run variation, docs/performance.md).
     lists_.resize(slot + 1);
   }
   return lists_[slot];
