@@ -449,7 +449,9 @@ absl::StatusOr<Stats> RelatedClient::GetStats() {
                response.max_metadata_bytes(),
                response.related_lists_precomputed(),
                response.related_lists_memory_bytes(),
-               response.related_lists_stale()};
+               response.related_lists_stale(),
+               response.cards_memory_bytes(),
+               response.card_pages_per_box()};
 }
 
 absl::Status RelatedClient::Ping() {

@@ -136,6 +136,10 @@ struct Stats {
   bool related_lists_precomputed = false;
   int64_t related_lists_memory_bytes = 0;
   int64_t related_lists_stale = 0;
+  // The articles' cards (what a box shows of each): their memory, and how
+  // many 4 KB pages one box's cards spanned after the last layout.
+  int64_t cards_memory_bytes = 0;
+  double card_pages_per_box = 0;
 };
 
 struct ImportSummary {

@@ -510,10 +510,11 @@ int Main() {
   std::printf(
       "server resident memory: %.1f MiB = %.0f bytes/article; %.2f x raw "
       "vector bytes (target <= 1.5 x raw + 1 KB/article = %.1f MiB); "
-      "related lists %.1f MiB\n",
+      "related lists %.1f MiB; cards %.1f MiB, %.2f pages per box\n",
       rss / 1048576.0, double(rss) / n, rss / raw,
       (1.5 * raw + 1024.0 * n) / 1048576.0,
-      stats->related_lists_memory_bytes / 1048576.0);
+      stats->related_lists_memory_bytes / 1048576.0,
+      stats->cards_memory_bytes / 1048576.0, stats->card_pages_per_box);
   if (restart_seconds >= 0) {
     std::printf("restart to SERVING on the data directory: %.1f s\n",
                 restart_seconds);
@@ -542,6 +543,8 @@ int Main() {
        << ", \"lists_ready_seconds\": " << ingest_seconds
        << ", \"recall_at_10\": " << recall << ", \"rss_bytes\": " << rss
        << ", \"related_lists_bytes\": " << stats->related_lists_memory_bytes
+       << ", \"cards_bytes\": " << stats->cards_memory_bytes
+       << ", \"card_pages_per_box\": " << stats->card_pages_per_box
        << ", \"restart_seconds\": " << restart_seconds << "}\n";
   std::printf("wrote %s\n", json_path.c_str());
   return 0;

@@ -293,7 +293,10 @@ std::string StatsLines(const client::Stats& stats) {
       "related_lists_precomputed: ",
       stats.related_lists_precomputed ? "true" : "false", "\n",
       "related_lists_memory_bytes: ", stats.related_lists_memory_bytes, "\n",
-      "related_lists_stale: ", stats.related_lists_stale, "\n");
+      "related_lists_stale: ", stats.related_lists_stale, "\n",
+      "cards_memory_bytes: ", stats.cards_memory_bytes, "\n",
+      "card_pages_per_box: ", absl::StrFormat("%.2f", stats.card_pages_per_box),
+      "\n");
 }
 
 std::string DebugLines(const client::RankingDebug& debug) {
@@ -390,7 +393,9 @@ Json StatsJson(const client::Stats& stats) {
           {"max_metadata_bytes", stats.max_metadata_bytes},
           {"related_lists_precomputed", stats.related_lists_precomputed},
           {"related_lists_memory_bytes", stats.related_lists_memory_bytes},
-          {"related_lists_stale", stats.related_lists_stale}};
+          {"related_lists_stale", stats.related_lists_stale},
+          {"cards_memory_bytes", stats.cards_memory_bytes},
+          {"card_pages_per_box", stats.card_pages_per_box}};
 }
 
 Json DebugJson(const client::RankingDebug& debug) {

@@ -141,6 +141,7 @@ absl::Status ArticleIndex::Upsert(std::vector<Article> articles,
       UpdateRelatedLists(added, *removed);
       begin = end;
     }
+    RelayOutCardsIfWasteful();
   }
   // Outside the writers' lock, so concurrent writers share one disk sync.
   return journal != nullptr ? journal->Commit(ticket) : absl::OkStatus();
@@ -183,16 +184,13 @@ absl::Status ArticleIndex::ValidateUpsertLocked(
   return absl::OkStatus();
 }
 
-// A box of ten reads ten stored articles with their titles and URLs, at
-// random places in a heap of gigabytes, and each page it touches may cost a
-// TLB miss as well as a cache miss. The request's own strings were
-// allocated while the whole batch was converted, so a moved title would sit
-// far from its article; copied here, one after the other, they are
-// allocated next to it (page counts not measured; docs/performance.md).
+// The request's own strings were allocated while the whole batch was
+// converted, so a moved title would sit far from its article; copied here,
+// one after the other, they are allocated next to it, and a reader of the
+// article touches fewer pages. (A precomputed box reads cards instead.)
 std::shared_ptr<const StoredArticle> ArticleIndex::StoreArticle(
     const ArticleId& id, const ArticleMetadata& metadata) {
-  return std::make_shared<const StoredArticle>(
-      StoredArticle{id, metadata, /*retired=*/false});
+  return std::make_shared<const StoredArticle>(StoredArticle{id, metadata});
 }
 
 absl::StatusOr<std::vector<Slot>> ArticleIndex::ApplyChunk(
@@ -212,9 +210,8 @@ absl::StatusOr<std::vector<Slot>> ArticleIndex::ApplyChunk(
       if (std::memcmp(stored_vector.data(), it->embedding.data(),
                       sizeof(float) * dimension) == 0) {
         auto stored = StoreArticle(it->id, it->metadata);
-        existing->second.article->retired = true;
         existing->second.article = stored;
-        by_slot_[existing->second.slot] = std::move(stored);
+        PutArticleLocked(existing->second.slot, std::move(stored));
         continue;
       }
     }
@@ -237,13 +234,14 @@ absl::StatusOr<std::vector<Slot>> ArticleIndex::ApplyChunk(
 
   std::vector<Slot> replaced;
   by_slot_.resize(by_slot_.size() + needs_vector.size());
+  card_by_slot_.resize(by_slot_.size(), kNoCard);
   for (size_t i = 0; i < needs_vector.size(); ++i) {
     Article& article = *needs_vector[i];
     auto stored = StoreArticle(article.id, article.metadata);
     auto [entry, inserted] = by_id_.try_emplace(article.id);
     if (!inserted) replaced.push_back(entry->second.slot);
     entry->second = Entry{(*slots)[i], stored};
-    by_slot_[(*slots)[i]] = std::move(stored);
+    PutArticleLocked((*slots)[i], std::move(stored));
   }
   // Highest first: removing a slot may move the last slot into it, and the
   // last slot is then never one still waiting to be removed.
@@ -463,7 +461,6 @@ void ArticleIndex::RebuildRelatedLists(const std::vector<Slot>& slots) {
     }
     RankAndPublish(stale);
   });
-  if (others_changed.empty()) return;
   absl::MutexLock write_lock(&write_mu_);
   std::vector<Slot> stale;
   {
@@ -475,7 +472,99 @@ void ArticleIndex::RebuildRelatedLists(const std::vector<Slot>& slots) {
       }
     }
   }
-  RankAndPublish(stale);
+  if (!stale.empty()) RankAndPublish(stale);
+  // Every box is ranked: its cards can now be placed together.
+  RelayOutCards();
+}
+
+void ArticleIndex::RelayOutCardsIfWasteful() {
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    // Retired cards are reclaimed once they outweigh the live ones, so the
+    // cards never take more than about twice their live size, and each
+    // relayout is paid for by as many bytes of writes.
+    if (cards_.RetiredBytes() < std::max<int64_t>(cards_.LiveBytes(), 1 << 20))
+      return;
+  }
+  RelayOutCards();
+}
+
+void ArticleIndex::RelayOutCards() {
+  // Built under the shared lock (readers go on; the writers' lock keeps
+  // everything as it is), swapped in under the exclusive one: rewriting
+  // every box entry's card is one pass over the lists.
+  ArticleCards laid_out;
+  std::vector<CardRef> card_by_slot;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    card_by_slot.assign(card_by_slot_.size(), kNoCard);
+    for (Slot slot : CardOrderLocked()) {
+      card_by_slot[slot] = laid_out.Copy(cards_, card_by_slot_[slot]);
+    }
+  }
+  absl::WriterMutexLock lock(&mu_);
+  if (related_lists_ != nullptr) {
+    // An entry shows its slot's current card (see Shown); a deleted
+    // article's entry gets kNoCard and keeps its box counted as not fresh.
+    related_lists_->RemapCards(
+        [&](const BoxedArticle& entry) { return card_by_slot[entry.slot]; });
+  }
+  card_by_slot_ = std::move(card_by_slot);
+  cards_ = std::move(laid_out);
+  card_pages_per_box_ = CardPagesPerBoxLocked();
+}
+
+std::vector<Slot> ArticleIndex::CardOrderLocked() const {
+  // Breadth first over the stored boxes: an article's box members that are
+  // not placed yet follow it, then theirs, so a cluster of related articles
+  // ends up on a few consecutive pages. Without lists, slot order.
+  const Slot slots = static_cast<Slot>(card_by_slot_.size());
+  std::vector<bool> placed(card_by_slot_.size(), false);
+  std::vector<Slot> order;
+  order.reserve(card_by_slot_.size());
+  for (Slot root = 0; root < slots; ++root) {
+    if (placed[root] || card_by_slot_[root] == kNoCard) continue;
+    placed[root] = true;
+    // `order` doubles as the queue: the walk is at `next`.
+    size_t next = order.size();
+    order.push_back(root);
+    for (; next < order.size(); ++next) {
+      const StoredBox* box = related_lists_ != nullptr
+                                 ? related_lists_->Box(order[next])
+                                 : nullptr;
+      if (box == nullptr) continue;
+      for (const BoxedArticle& entry : box->chosen) {
+        const Slot member = entry.slot;
+        if (!placed[member] && card_by_slot_[member] != kNoCard) {
+          placed[member] = true;
+          order.push_back(member);
+        }
+      }
+    }
+  }
+  return order;
+}
+
+double ArticleIndex::CardPagesPerBoxLocked() const {
+  if (related_lists_ == nullptr) return 0;
+  int64_t boxes = 0, pages = 0;
+  std::vector<uintptr_t> box_pages;
+  for (Slot slot = 0; slot < static_cast<Slot>(card_by_slot_.size());
+       ++slot) {
+    const StoredBox* box = related_lists_->Box(slot);
+    if (box == nullptr || box->chosen.empty()) continue;
+    box_pages.clear();
+    for (const BoxedArticle& entry : box->chosen) {
+      const CardRef card = Shown(entry);
+      if (card == kNoCard) continue;
+      box_pages.push_back(
+          reinterpret_cast<uintptr_t>(cards_.Get(card).id.data()) >> 12);
+    }
+    std::sort(box_pages.begin(), box_pages.end());
+    pages += std::unique(box_pages.begin(), box_pages.end()) - box_pages.begin();
+    ++boxes;
+  }
+  return boxes == 0 ? 0 : double(pages) / double(boxes);
 }
 
 std::vector<Neighbor> ArticleIndex::NeighboursOfNeighboursLocked(
@@ -561,17 +650,28 @@ absl::StatusOr<StoredBox> ArticleIndex::RankBoxLocked(Slot slot) const {
   return box;
 }
 
+void ArticleIndex::PutArticleLocked(
+    Slot slot, std::shared_ptr<const StoredArticle> stored) {
+  CardRef& card = card_by_slot_[slot];
+  if (card != kNoCard) cards_.Retire(card);
+  card = cards_.Add(stored->id, stored->metadata);
+  by_slot_[slot] = std::move(stored);
+}
+
 void ArticleIndex::RemoveSlotLocked(Slot slot) {
-  by_slot_[slot]->retired = true;
+  cards_.Retire(card_by_slot_[slot]);
   const std::optional<SlotMove> move = index_->Remove(slot);
   if (!move.has_value()) {
     by_slot_[slot] = nullptr;
+    card_by_slot_[slot] = kNoCard;
     return;
   }
   auto moved = std::move(by_slot_[move->from]);
   by_id_[moved->id].slot = move->to;
   by_slot_[move->to] = std::move(moved);
   by_slot_.resize(move->from);
+  card_by_slot_[move->to] = card_by_slot_[move->from];
+  card_by_slot_.resize(move->from);
 }
 
 absl::StatusOr<int> ArticleIndex::Delete(const std::vector<ArticleId>& ids) {
@@ -627,6 +727,7 @@ absl::StatusOr<int> ArticleIndex::Delete(const std::vector<ArticleId>& ids) {
       }
       UpdateRelatedLists({}, removed);
     }
+    RelayOutCardsIfWasteful();
   }
   if (journal != nullptr) {
     if (absl::Status s = journal->Commit(ticket); !s.ok()) return s;
@@ -702,10 +803,8 @@ absl::StatusOr<RankingDebug> ArticleIndex::VisitRelated(
     const RelatedQuery& query, RelatedVisitor visit) const {
   if (absl::Status s = ValidateRelatedQuery(query); !s.ok()) return s;
   return LookUpBox(query, [&](absl::Span<const BoxedArticle> box) {
-    PrefetchArticles(box);
     for (const BoxedArticle& entry : box) {
-      const StoredArticle& article = *Shown(entry);
-      visit(article.id, ApiScore(entry.score), article.metadata);
+      visit(ApiScore(entry.score), cards_.Get(Shown(entry)));
     }
   });
 }
@@ -740,12 +839,13 @@ absl::StatusOr<RankingDebug> ArticleIndex::LookUpBox(
   // An article whose list a bulk load has not built yet is searched for.
   if (UsesRelatedList(query) && related_lists_->Listed(slot)) {
     const StoredBox* box = related_lists_->Box(slot);
-    // The box's articles are read from the box itself; the slot table is
+    // The box's cards are read from the box itself; the slot table is
     // consulted only for an article written since (see Shown).
+    if (box != nullptr) PrefetchCards(box->chosen);
     const bool fresh =
         box != nullptr && std::all_of(box->chosen.begin(), box->chosen.end(),
                                       [&](const BoxedArticle& entry) {
-                                        return Shown(entry) != nullptr;
+                                        return Shown(entry) != kNoCard;
                                       });
     std::optional<StoredBox> ranked_now;
     if (!fresh) {
@@ -783,46 +883,38 @@ bool ArticleIndex::UsesRelatedList(const RelatedQuery& query) const {
          SameRankingIgnoringClock(query.policy, options_.default_policy);
 }
 
-const std::shared_ptr<const StoredArticle>& ArticleIndex::Shown(
-    const BoxedArticle& entry) const {
-  // After a delete or a new vector the old slot is empty (null here), and a
-  // box still holding the article is ranked again. An edited headline (same
-  // vector) changes no box: the box keeps the old copy and shows the new.
-  return entry.article->retired ? by_slot_[entry.slot] : entry.article;
+CardRef ArticleIndex::Shown(const BoxedArticle& entry) const {
+  // After a delete or a new vector the old slot is empty (kNoCard here),
+  // and a box still holding the article is ranked again. An edited headline
+  // (same vector) changes no box: the box keeps the old card and shows the
+  // new. A card is retired exactly when its article is, so an entry whose
+  // card is not retired still shows its slot's current article.
+  return entry.card != kNoCard && !cards_.Retired(entry.card)
+             ? entry.card
+             : card_by_slot_[entry.slot];
 }
 
 BoxedArticle ArticleIndex::BoxEntry(Slot slot, float score) const {
-  return {by_slot_[slot], static_cast<uint32_t>(slot), score};
+  return {card_by_slot_[slot], static_cast<uint32_t>(slot), score};
 }
 
-void ArticleIndex::PrefetchArticles(absl::Span<const BoxedArticle> box) const {
-  // Every StoredArticle and its heap strings sit somewhere else in a large
-  // heap. Read one after the other, each article is a chain of cache misses
-  // (article -> title, url), and the atomic reference counting of
-  // ToRelatedArticles keeps the CPU from overlapping one article's misses
-  // with the next's. Asking for all of them up front lets the misses
-  // overlap: two rounds of memory latency instead of ~30 in a row for a box
-  // of ten.
+void ArticleIndex::PrefetchCards(absl::Span<const BoxedArticle> box) const {
+  // Asking for every card up front lets the memory reads overlap instead of
+  // running one after the other (each waits on a cache and often a TLB
+  // miss at a million articles).
   for (const BoxedArticle& entry : box) {
-    const char* article = reinterpret_cast<const char*>(entry.article.get());
-    for (size_t line = 0; line < sizeof(StoredArticle); line += 64) {
-      __builtin_prefetch(article + line);
-    }
-  }
-  for (const BoxedArticle& entry : box) {
-    const ArticleMetadata& metadata = Shown(entry)->metadata;
-    __builtin_prefetch(metadata.title.data());
-    __builtin_prefetch(metadata.url.data());
+    if (entry.card != kNoCard) cards_.Prefetch(entry.card);
   }
 }
 
 std::vector<RelatedArticle> ArticleIndex::ToRelatedArticles(
     absl::Span<const BoxedArticle> box) const {
-  PrefetchArticles(box);
   std::vector<RelatedArticle> out;
   out.reserve(box.size());
   for (const BoxedArticle& entry : box) {
-    const std::shared_ptr<const StoredArticle>& article = Shown(entry);
+    // The slot's current article is the one Shown() shows (the box is
+    // fresh, so the slot is not empty).
+    const std::shared_ptr<const StoredArticle>& article = by_slot_[entry.slot];
     out.push_back({article->id, ApiScore(entry.score),
                    std::shared_ptr<const ArticleMetadata>(
                        article, &article->metadata)});
@@ -1027,6 +1119,8 @@ IndexStats ArticleIndex::Stats() const {
     stats.related_lists_memory_bytes = related_lists_->MemoryBytes();
     stats.related_lists_stale = related_lists_->StaleCount();
   }
+  stats.cards_memory_bytes = cards_.MemoryBytes();
+  stats.card_pages_per_box = card_pages_per_box_;
   return stats;
 }
 

@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "server/core/article.h"
+#include "server/core/article_cards.h"
 #include "server/core/journal.h"
 #include "server/core/ranking_policy.h"
 #include "server/core/related_lists.h"
@@ -93,6 +94,11 @@ struct IndexStats {
   bool related_lists_precomputed = false;
   int64_t related_lists_memory_bytes = 0;
   int64_t related_lists_stale = 0;
+  // The articles' cards (what a box shows of each), and after they were
+  // last laid out in box order, how many distinct 4 KB pages the cards of
+  // one stored box spanned on average (0 before the first layout).
+  int64_t cards_memory_bytes = 0;
+  double card_pages_per_box = 0;
 };
 
 class ArticleIndex {
@@ -152,13 +158,14 @@ class ArticleIndex {
   // absent; INVALID_ARGUMENT for a bad limit, ID or policy field.
   absl::StatusOr<RelatedList> Related(const RelatedQuery& query) const;
 
-  // Related() that hands each article of the box to `visit`, best first,
-  // while the index's read lock is held, and returns how the box was
-  // ranked. Nothing is copied or reference-counted: the cheapest way to
-  // write a box out (the server encodes its response this way). `visit`
-  // must be quick and must not call into this index.
-  using RelatedVisitor = absl::FunctionRef<void(
-      const ArticleId& id, float score, const ArticleMetadata& metadata)>;
+  // Related() that hands the card of each article of the box to `visit`,
+  // best first, while the index's read lock is held, and returns how the
+  // box was ranked. Nothing is copied or reference-counted: the cheapest
+  // way to write a box out (the server encodes its response this way). The
+  // card is valid only during the call. `visit` must be quick and must not
+  // call into this index.
+  using RelatedVisitor =
+      absl::FunctionRef<void(float score, const ArticleCard& card)>;
   absl::StatusOr<RankingDebug> VisitRelated(const RelatedQuery& query,
                                             RelatedVisitor visit) const;
 
@@ -201,6 +208,18 @@ class ArticleIndex {
 
   static std::shared_ptr<const StoredArticle> StoreArticle(
       const ArticleId& id, const ArticleMetadata& metadata);
+  // Stores `stored` at `slot`, with a new card, retiring the slot's old one.
+  void PutArticleLocked(Slot slot, std::shared_ptr<const StoredArticle> stored)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Lays every card out again, in the order of a breadth-first walk over the
+  // stored boxes, dropping retired cards: after a bulk load, and whenever
+  // retired cards outweigh live ones.
+  void RelayOutCards() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  void RelayOutCardsIfWasteful() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // The order RelayOutCards places the live slots in.
+  std::vector<Slot> CardOrderLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // The mean number of distinct 4 KB pages the cards of a stored box span.
+  double CardPagesPerBoxLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   absl::Status ValidateUpsertLocked(std::vector<Article>& articles)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
@@ -271,12 +290,13 @@ class ArticleIndex {
   // list's candidates (searching afresh only if they cannot fill it).
   absl::StatusOr<StoredBox> RankBoxLocked(Slot slot) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  // The article a box entry shows: the one the box was ranked with, or the
-  // slot's current one if that was written since. Null if it was deleted.
-  const std::shared_ptr<const StoredArticle>& Shown(
-      const BoxedArticle& entry) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  // Starts loading the box's articles into the CPU caches.
-  void PrefetchArticles(absl::Span<const BoxedArticle> box) const
+  // The card a box entry shows: the one the box was ranked with, or the
+  // slot's current one if the article was written since. kNoCard if it was
+  // deleted.
+  CardRef Shown(const BoxedArticle& entry) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Starts loading the box's cards into the CPU caches.
+  void PrefetchCards(absl::Span<const BoxedArticle> box) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // The box as the API returns it.
   std::vector<RelatedArticle> ToRelatedArticles(
@@ -301,6 +321,10 @@ class ArticleIndex {
   absl::flat_hash_map<ArticleId, Entry> by_id_ ABSL_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<const StoredArticle>> by_slot_
       ABSL_GUARDED_BY(mu_);
+  // Every article's card, and each slot's current one (kNoCard if empty).
+  ArticleCards cards_ ABSL_GUARDED_BY(mu_);
+  std::vector<CardRef> card_by_slot_ ABSL_GUARDED_BY(mu_);
+  double card_pages_per_box_ ABSL_GUARDED_BY(mu_) = 0;
   // Every article's related list; null when not kept (see
   // ArticleIndexOptions::precompute_related).
   std::unique_ptr<RelatedLists> related_lists_ ABSL_GUARDED_BY(mu_);

@@ -15,19 +15,32 @@ RelatedLists::List& RelatedLists::At(Slot slot) {
   if (static_cast<size_t>(slot) >= lists_.size()) {
     // Slots grow by one per written vector; the vector's own capacity growth
     // amortises that. Only lists up to the highest slot are constructed, so
-    // the spare capacity is never touched (a list with its inline box is 288
-    // bytes; resizing to 1.5x the size constructed up to 144 MB of lists for
-    // no slot at 1M, by that arithmetic; resident memory did not show a
-    // difference beyond run-to-run variation, docs/performance.md).
+    // the spare capacity is never touched (a list with its inline box is 168
+    // bytes; resizing to 1.5x the size would construct up to 84 MB of lists
+    // for no slot at 1M).
     lists_.resize(slot + 1);
   }
   return lists_[slot];
 }
 
+namespace {
+
+// Empties a box in place. (Assigning StoredBox{} copies the empty inline
+// storage, which GCC 12 reports as a use of uninitialised memory.)
+void Clear(StoredBox& box) {
+  box.chosen.clear();
+  box.candidates_considered = 0;
+  box.removed_by_min_score = 0;
+  box.removed_as_near_duplicate = 0;
+  box.widened = false;
+}
+
+}  // namespace
+
 void RelatedLists::MarkStale(List& list) {
   if (!list.fresh) return;
   list.fresh = false;
-  list.box = StoredBox{};
+  Clear(list.box);
   ++stale_count_;
 }
 
@@ -126,8 +139,11 @@ std::vector<ListedNeighbor> RelatedLists::Release(Slot slot) {
   if (static_cast<size_t>(slot) >= lists_.size()) return {};
   List& list = lists_[slot];
   std::vector<ListedNeighbor> candidates = std::move(list.candidates);
+  list.candidates = {};
   if (!list.fresh) --stale_count_;
-  list = List{};  // fresh: nothing waits for a removed article's box
+  Clear(list.box);
+  list.fresh = true;  // nothing waits for a removed article's box
+  list.listed = false;
   return candidates;
 }
 
@@ -149,6 +165,13 @@ void RelatedLists::SetBox(Slot slot, StoredBox box) {
   if (!list.fresh) --stale_count_;
   list.fresh = true;
   list.box = std::move(box);
+}
+
+void RelatedLists::RemapCards(
+    absl::FunctionRef<CardRef(const BoxedArticle&)> card_of) {
+  for (List& list : lists_) {
+    for (BoxedArticle& entry : list.box.chosen) entry.card = card_of(entry);
+  }
 }
 
 int64_t RelatedLists::MemoryBytes() const {

@@ -22,7 +22,8 @@
 #include <vector>
 
 #include "absl/container/inlined_vector.h"
-#include "server/core/stored_article.h"
+#include "absl/functional/function_ref.h"
+#include "server/core/article_cards.h"
 #include "server/core/vector_index.h"
 
 namespace related {
@@ -33,14 +34,13 @@ struct ListedNeighbor {
   float score;
 };
 
-// One article of a ranked box: its slot, its similarity to the box's
-// article, and the article as it was when the box was ranked. Holding the
-// article here lets a lookup read it straight from the box: at a million
-// articles, going through the slot table instead cost one more random
-// memory access per article, about a microsecond each on this project's
-// machines (docs/performance.md).
+// One article of a ranked box: its card (what the box shows of it, as it
+// was when the box was ranked), its slot, and its similarity to the box's
+// article. Reading the card straight from the box spares a lookup the slot
+// table: at a million articles each random memory access costs about a
+// microsecond on this project's machines (docs/performance.md).
 struct BoxedArticle {
-  std::shared_ptr<const StoredArticle> article;  // never null
+  CardRef card = kNoCard;
   uint32_t slot = 0;
   float score = 0;
 };
@@ -102,6 +102,9 @@ class RelatedLists {
   // The box of `slot`, or nullptr while it is stale.
   const StoredBox* Box(Slot slot) const;
   void SetBox(Slot slot, StoredBox box);
+  // Sets every stored box entry's card to `card_of(entry)` (the cards were
+  // laid out anew).
+  void RemapCards(absl::FunctionRef<CardRef(const BoxedArticle&)> card_of);
 
   // Boxes waiting to be ranked again.
   int64_t StaleCount() const { return stale_count_; }

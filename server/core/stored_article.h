@@ -7,17 +7,12 @@
 namespace related {
 
 // Shared (std::shared_ptr<const StoredArticle>) so that a reader can take
-// results out of the index lock without copying metadata under it, and so
-// that a stored related box can point at the articles it shows.
+// results out of the index lock without copying metadata under it. What a
+// related box shows is read from the article's card instead
+// (server/core/article_cards.h).
 struct StoredArticle {
   ArticleId id;
   ArticleMetadata metadata;
-  // Set once this is no longer its slot's article: the article was deleted,
-  // or written again (a new vector, or new metadata for the same vector).
-  // A box that still holds it looks up the slot's current article instead.
-  // Written only under the owning ArticleIndex's exclusive lock and read
-  // under its shared lock.
-  mutable bool retired = false;
 };
 
 }  // namespace related

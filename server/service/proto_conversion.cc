@@ -148,6 +148,8 @@ void StatsToProto(const IndexStats& stats, const ArticleIndexOptions& options,
   proto->set_related_lists_precomputed(stats.related_lists_precomputed);
   proto->set_related_lists_memory_bytes(stats.related_lists_memory_bytes);
   proto->set_related_lists_stale(stats.related_lists_stale);
+  proto->set_cards_memory_bytes(stats.cards_memory_bytes);
+  proto->set_card_pages_per_box(stats.card_pages_per_box);
 }
 
 absl::StatusOr<RankingPolicy> PolicyFromProto(const v1::RankingPolicy& proto,

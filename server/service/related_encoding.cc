@@ -53,14 +53,14 @@ void PutFieldHeader(int field, size_t size, std::string& out) {
 }
 
 // proto3 leaves out a string field that is empty.
-size_t StringFieldSize(int field, const std::string& value) {
+size_t StringFieldSize(int field, absl::string_view value) {
   return value.empty() ? 0 : FieldSize(field, value.size());
 }
 
-void PutStringField(int field, const std::string& value, std::string& out) {
+void PutStringField(int field, absl::string_view value, std::string& out) {
   if (value.empty()) return;
   PutFieldHeader(field, value.size(), out);
-  out.append(value);
+  out.append(value.data(), value.size());
 }
 
 // ... and an integer field that is zero. Negative int64 values are written
@@ -84,35 +84,34 @@ size_t TimestampSize(const PbTimestamp& t) {
          IntegerFieldSize(PbTimestamp::kNanosFieldNumber, t.nanos());
 }
 
-size_t AttributeSize(const std::string& key, const std::string& value) {
+size_t AttributeSize(absl::string_view key, absl::string_view value) {
   return FieldSize(kMapKey, key.size()) + FieldSize(kMapValue, value.size());
 }
 
 // The metadata message's size; `published_at` is its timestamp, if set.
-size_t MetadataSize(const ArticleMetadata& metadata,
-                    const PbTimestamp* published_at) {
+size_t MetadataSize(const ArticleCard& card, const PbTimestamp* published_at) {
   size_t size =
-      StringFieldSize(PbMetadata::kTitleFieldNumber, metadata.title) +
-      StringFieldSize(PbMetadata::kUrlFieldNumber, metadata.url) +
-      StringFieldSize(PbMetadata::kSectionFieldNumber, metadata.section) +
-      StringFieldSize(PbMetadata::kLanguageFieldNumber, metadata.language);
+      StringFieldSize(PbMetadata::kTitleFieldNumber, card.title) +
+      StringFieldSize(PbMetadata::kUrlFieldNumber, card.url) +
+      StringFieldSize(PbMetadata::kSectionFieldNumber, card.section) +
+      StringFieldSize(PbMetadata::kLanguageFieldNumber, card.language);
   if (published_at != nullptr) {
     size += FieldSize(PbMetadata::kPublishedAtFieldNumber,
                       TimestampSize(*published_at));
   }
-  for (const auto& [key, value] : metadata.attributes) {
+  ForEachAttribute(card, [&](absl::string_view key, absl::string_view value) {
     size += FieldSize(PbMetadata::kAttributesFieldNumber,
                       AttributeSize(key, value));
-  }
+  });
   return size;
 }
 
-void PutMetadata(const ArticleMetadata& metadata,
-                 const PbTimestamp* published_at, std::string& out) {
-  PutStringField(PbMetadata::kTitleFieldNumber, metadata.title, out);
-  PutStringField(PbMetadata::kUrlFieldNumber, metadata.url, out);
-  PutStringField(PbMetadata::kSectionFieldNumber, metadata.section, out);
-  PutStringField(PbMetadata::kLanguageFieldNumber, metadata.language, out);
+void PutMetadata(const ArticleCard& card, const PbTimestamp* published_at,
+                 std::string& out) {
+  PutStringField(PbMetadata::kTitleFieldNumber, card.title, out);
+  PutStringField(PbMetadata::kUrlFieldNumber, card.url, out);
+  PutStringField(PbMetadata::kSectionFieldNumber, card.section, out);
+  PutStringField(PbMetadata::kLanguageFieldNumber, card.language, out);
   if (published_at != nullptr) {
     PutFieldHeader(PbMetadata::kPublishedAtFieldNumber,
                    TimestampSize(*published_at), out);
@@ -121,37 +120,38 @@ void PutMetadata(const ArticleMetadata& metadata,
     PutIntegerField(PbTimestamp::kNanosFieldNumber, published_at->nanos(), out);
   }
   // Map entries carry both key and value, even empty ones, as protobuf's
-  // own serialisation writes them.
-  for (const auto& [key, value] : metadata.attributes) {
+  // own serialisation writes them; cards keep them in key order, as the
+  // std::map they came from.
+  ForEachAttribute(card, [&](absl::string_view key, absl::string_view value) {
     PutFieldHeader(PbMetadata::kAttributesFieldNumber,
                    AttributeSize(key, value), out);
     PutFieldHeader(kMapKey, key.size(), out);
-    out.append(key);
+    out.append(key.data(), key.size());
     PutFieldHeader(kMapValue, value.size(), out);
-    out.append(value);
-  }
+    out.append(value.data(), value.size());
+  });
 }
 
 }  // namespace
 
-void AppendRelatedArticle(const ArticleId& id, float score,
-                          const ArticleMetadata& metadata, std::string& out) {
+void AppendRelatedArticle(const ArticleCard& card, float score,
+                          std::string& out) {
   PbTimestamp published_at;
-  if (metadata.published_at.has_value()) {
-    TimeToProto(*metadata.published_at, &published_at);
+  if (card.published_at.has_value()) {
+    TimeToProto(*card.published_at, &published_at);
   }
   const PbTimestamp* timestamp =
-      metadata.published_at.has_value() ? &published_at : nullptr;
+      card.published_at.has_value() ? &published_at : nullptr;
   uint32_t score_bits;
   std::memcpy(&score_bits, &score, sizeof(score_bits));
-  const size_t metadata_size = MetadataSize(metadata, timestamp);
+  const size_t metadata_size = MetadataSize(card, timestamp);
 
-  size_t size = StringFieldSize(PbRelated::kArticleIdFieldNumber, id) +
+  size_t size = StringFieldSize(PbRelated::kArticleIdFieldNumber, card.id) +
                 FieldSize(PbRelated::kMetadataFieldNumber, metadata_size);
   if (score_bits != 0) size += TagSize(PbRelated::kScoreFieldNumber) + 4;
 
   PutFieldHeader(v1::GetRelatedResponse::kArticlesFieldNumber, size, out);
-  PutStringField(PbRelated::kArticleIdFieldNumber, id, out);
+  PutStringField(PbRelated::kArticleIdFieldNumber, card.id, out);
   if (score_bits != 0) {
     PutTag(PbRelated::kScoreFieldNumber, kFixed32, out);
     for (int byte = 0; byte < 4; ++byte) {  // little-endian
@@ -160,13 +160,14 @@ void AppendRelatedArticle(const ArticleId& id, float score,
   }
   // Always present, as RelatedToProto sets it even when empty.
   PutFieldHeader(PbRelated::kMetadataFieldNumber, metadata_size, out);
-  PutMetadata(metadata, timestamp, out);
+  PutMetadata(card, timestamp, out);
 }
 
 void AppendRelatedArticles(const std::vector<RelatedArticle>& related,
                            std::string& out) {
   for (const RelatedArticle& article : related) {
-    AppendRelatedArticle(article.id, article.score, *article.metadata, out);
+    AppendRelatedArticle(OwnedCard(article.id, *article.metadata).card(),
+                         article.score, out);
   }
 }
 

@@ -17,13 +17,14 @@
 
 #include "related/v1/related.pb.h"
 #include "server/core/article.h"
+#include "server/core/article_cards.h"
 
 namespace related {
 
-// Appends one article as an element of the `articles` field of a
-// GetRelatedResponse (as RelatedToProto would fill it).
-void AppendRelatedArticle(const ArticleId& id, float score,
-                          const ArticleMetadata& metadata, std::string& out);
+// Appends one article, from its card, as an element of the `articles` field
+// of a GetRelatedResponse (as RelatedToProto would fill it).
+void AppendRelatedArticle(const ArticleCard& card, float score,
+                          std::string& out);
 
 // Appends `related` as the `articles` field of a GetRelatedResponse, in
 // order, each with its metadata (as RelatedToProto would fill it).

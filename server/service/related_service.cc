@@ -117,8 +117,8 @@ grpc::Status RelatedService::GetRelated(grpc::ServerContext* context,
   auto debug = index_.VisitRelated(
       {request->article_id(), request->limit(),
        IdsFromProto(request->exclude_ids()), *policy},
-      [&](const ArticleId& id, float score, const ArticleMetadata& metadata) {
-        AppendRelatedArticle(id, score, metadata, *bytes);
+      [&](float score, const ArticleCard& card) {
+        AppendRelatedArticle(card, score, *bytes);
       });
   if (!debug.ok()) return recorder.Finish(ToGrpcStatus(debug.status()));
   if (request->policy().debug()) {

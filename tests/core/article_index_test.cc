@@ -105,8 +105,8 @@ TEST_P(ArticleIndexTest, VisitRelatedSeesTheBoxRelatedReturns) {
     std::vector<std::string> visited;
     auto debug = index->VisitRelated(
         query,
-        [&](const ArticleId& id, float score, const ArticleMetadata& metadata) {
-          visited.push_back(absl::StrCat(id, " ", score, " ", metadata.title));
+        [&](float score, const ArticleCard& card) {
+          visited.push_back(absl::StrCat(card.id, " ", score, " ", card.title));
         });
     ASSERT_TRUE(debug.ok()) << debug.status();
     std::vector<std::string> returned;
@@ -122,9 +122,7 @@ TEST_P(ArticleIndexTest, VisitRelatedSeesTheBoxRelatedReturns) {
   }
 
   int visits = 0;
-  auto count = [&](const ArticleId&, float, const ArticleMetadata&) {
-    ++visits;
-  };
+  auto count = [&](float, const ArticleCard&) { ++visits; };
   EXPECT_EQ(index->VisitRelated(Query("missing", 10), count).status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(index->VisitRelated(Query(TestId(0), -1), count).status().code(),

@@ -3,11 +3,14 @@
 // inserts, vector replacements, metadata edits and deletes.
 #include "server/core/related_lists.h"
 
+#include <cstdio>
 #include <iostream>
 #include <random>
 #include <set>
 #include <thread>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "server/core/article_index.h"
 #include "tests/core/test_data.h"
@@ -20,11 +23,9 @@ using testing::TestId;
 
 // --- RelatedLists on its own: pool of 4, box of 2, picks by similarity.
 
-// A box entry for the article at `slot` (the lists never read the article).
+// A box entry for the article at `slot` (the lists never read its card).
 BoxedArticle Boxed(uint32_t slot, float score) {
-  return {std::make_shared<const StoredArticle>(
-              StoredArticle{TestId(static_cast<int>(slot)), {}}),
-          slot, score};
+  return {/*card=*/slot, slot, score};
 }
 
 RelatedLists ListsWithOneFreshBox() {
@@ -553,8 +554,8 @@ TEST(PrecomputedRelated, BoxesShowTheirArticlesAsTheyAreNow) {
     std::vector<std::string> out;
     auto debug = index->VisitRelated(
         DefaultQuery(*index, 1),
-        [&](const ArticleId&, float, const ArticleMetadata& metadata) {
-          out.push_back(metadata.title);
+        [&](float, const ArticleCard& card) {
+          out.push_back(std::string(card.title));
         });
     EXPECT_TRUE(debug.ok() && debug->precomputed);
     return out;
@@ -588,6 +589,84 @@ TEST(PrecomputedRelated, BoxesShowTheirArticlesAsTheyAreNow) {
   for (const auto& r : after_delete->articles) EXPECT_NE(r.id, edited);
   EXPECT_EQ(after_delete->articles[0].id, before->articles[0].id);
   EXPECT_EQ(after_delete->articles[1].id, before->articles[2].id);
+}
+
+// What VisitRelated shows of a box ("id title score" per article) against
+// what Related returns, which reads the stored articles, not the cards.
+void ExpectCardsShowTheArticles(const ArticleIndex& index,
+                                const std::vector<int>& ids) {
+  for (int id : ids) {
+    auto related = index.Related(DefaultQuery(index, id));
+    ASSERT_TRUE(related.ok()) << related.status();
+    std::vector<std::string> want, shown;
+    for (const RelatedArticle& r : related->articles) {
+      want.push_back(absl::StrCat(r.id, " ", r.metadata->title, " ", r.score));
+    }
+    auto debug = index.VisitRelated(
+        DefaultQuery(index, id), [&](float score, const ArticleCard& card) {
+          shown.push_back(absl::StrCat(card.id, " ", card.title, " ", score));
+        });
+    ASSERT_TRUE(debug.ok());
+    EXPECT_TRUE(debug->precomputed);
+    EXPECT_EQ(shown, want) << TestId(id);
+  }
+}
+
+// After a bulk load the cards are laid out box by box: the ten cards a
+// lookup reads share a page or two, where the import order scatters them
+// over the whole store (a cluster's 40 articles arrive mixed with all the
+// others). The boxes still show the right articles.
+TEST(PrecomputedRelated, BulkLoadLaysCardsOutBoxByBox) {
+  constexpr int kArticles = 4000;
+  const auto pool = ClusteredVectors(kArticles, kDim, kArticles / 40, 6);
+  auto index = NewIndex(IndexKind::kHnsw, true);
+  ArticleIndex::BulkLoad bulk;
+  for (int begin = 0; begin < kArticles; begin += 500) {
+    std::vector<Article> batch;
+    for (int i = begin; i < begin + 500; ++i) {
+      batch.push_back(MakeArticle(i, &pool[size_t(i) * kDim]));
+    }
+    ASSERT_TRUE(index->Upsert(batch, &bulk).ok());
+  }
+  EXPECT_EQ(index->Stats().card_pages_per_box, 0);  // not laid out yet
+  index->FinishBulkLoad(bulk);
+  const IndexStats stats = index->Stats();
+  std::printf("cards: %.2f pages per box after the bulk load\n",
+              stats.card_pages_per_box);
+  EXPECT_GT(stats.card_pages_per_box, 0.9);
+  EXPECT_LT(stats.card_pages_per_box, 3.0);
+  std::vector<int> sample;
+  for (int id = 0; id < kArticles; id += 97) sample.push_back(id);
+  ExpectCardsShowTheArticles(*index, sample);
+}
+
+// Every edit leaves a retired card behind; once they outweigh the live
+// ones (and a block's worth), the cards are laid out again without them, so
+// a steady stream of headline edits does not grow the store without bound.
+TEST(PrecomputedRelated, EditedHeadlinesDoNotGrowTheCardsWithoutBound) {
+  auto index = SmallIndexWithLists();
+  const int64_t start = index->Stats().cards_memory_bytes;
+  EXPECT_GT(start, 0);
+  for (int version = 1; version <= 80; ++version) {
+    std::vector<Article> edits;
+    for (int id = 0; id < 300; ++id) {
+      auto article = index->Get(TestId(id));
+      ASSERT_TRUE(article.ok());
+      article->metadata.title = absl::StrCat("Title ", id, " edit ", version);
+      edits.push_back(*std::move(article));
+    }
+    ASSERT_TRUE(index->Upsert(edits).ok());
+  }
+  // 24,000 edits of ~100-byte cards kept would be about 2.4 MB; reclaimed,
+  // at most a block of retired cards and the live ones remain.
+  EXPECT_LE(index->Stats().cards_memory_bytes, 2 << 20);
+  ExpectCardsShowTheArticles(*index, {0, 1, 77, 150, 299});
+  auto shown = index->Related(DefaultQuery(*index, 5));
+  ASSERT_TRUE(shown.ok());
+  for (const RelatedArticle& r : shown->articles) {
+    EXPECT_TRUE(absl::EndsWith(r.metadata->title, " edit 80"))
+        << r.metadata->title;
+  }
 }
 
 TEST(PrecomputedRelated, NotKeptWhenTheDefaultPolicyDependsOnTheClock) {
