@@ -79,6 +79,9 @@ class ArticleCards {
   void Retire(CardRef card);
   bool Retired(CardRef card) const { return *Bytes(card) != 0; }
 
+  // Where the card is in memory (to count the pages a box touches).
+  const void* Address(CardRef card) const { return Bytes(card); }
+
   // Starts loading the card into the CPU caches.
   void Prefetch(CardRef card) const;
 

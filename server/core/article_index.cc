@@ -502,16 +502,19 @@ void ArticleIndex::RelayOutCards() {
       card_by_slot[slot] = laid_out.Copy(cards_, card_by_slot_[slot]);
     }
   }
-  absl::WriterMutexLock lock(&mu_);
-  if (related_lists_ != nullptr) {
-    // An entry shows its slot's current card (see Shown); a deleted
-    // article's entry gets kNoCard and keeps its box counted as not fresh.
-    related_lists_->RemapCards(
-        [&](const BoxedArticle& entry) { return card_by_slot[entry.slot]; });
+  {
+    absl::WriterMutexLock lock(&mu_);
+    if (related_lists_ != nullptr) {
+      // An entry shows its slot's current card (see Shown); a deleted
+      // article's entry gets kNoCard and keeps its box counted as not fresh.
+      related_lists_->RemapCards(
+          [&](const BoxedArticle& entry) { return card_by_slot[entry.slot]; });
+    }
+    card_by_slot_ = std::move(card_by_slot);
+    cards_ = std::move(laid_out);
   }
-  card_by_slot_ = std::move(card_by_slot);
-  cards_ = std::move(laid_out);
-  card_pages_per_box_ = CardPagesPerBoxLocked();
+  absl::ReaderMutexLock lock(&mu_);
+  card_pages_per_box_.store(CardPagesPerBoxLocked());
 }
 
 std::vector<Slot> ArticleIndex::CardOrderLocked() const {
@@ -554,11 +557,12 @@ double ArticleIndex::CardPagesPerBoxLocked() const {
     const StoredBox* box = related_lists_->Box(slot);
     if (box == nullptr || box->chosen.empty()) continue;
     box_pages.clear();
+    // Right after a layout every entry holds its slot's current card, so
+    // the cards themselves need not be read.
     for (const BoxedArticle& entry : box->chosen) {
-      const CardRef card = Shown(entry);
-      if (card == kNoCard) continue;
+      if (entry.card == kNoCard) continue;
       box_pages.push_back(
-          reinterpret_cast<uintptr_t>(cards_.Get(card).id.data()) >> 12);
+          reinterpret_cast<uintptr_t>(cards_.Address(entry.card)) >> 12);
     }
     std::sort(box_pages.begin(), box_pages.end());
     pages += std::unique(box_pages.begin(), box_pages.end()) - box_pages.begin();
@@ -1120,7 +1124,7 @@ IndexStats ArticleIndex::Stats() const {
     stats.related_lists_stale = related_lists_->StaleCount();
   }
   stats.cards_memory_bytes = cards_.MemoryBytes();
-  stats.card_pages_per_box = card_pages_per_box_;
+  stats.card_pages_per_box = card_pages_per_box_.load();
   return stats;
 }
 

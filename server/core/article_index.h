@@ -324,7 +324,9 @@ class ArticleIndex {
   // Every article's card, and each slot's current one (kNoCard if empty).
   ArticleCards cards_ ABSL_GUARDED_BY(mu_);
   std::vector<CardRef> card_by_slot_ ABSL_GUARDED_BY(mu_);
-  double card_pages_per_box_ ABSL_GUARDED_BY(mu_) = 0;
+  // Measured after each layout (under the shared lock, so readers are not
+  // held up by the count).
+  std::atomic<double> card_pages_per_box_ = 0;
   // Every article's related list; null when not kept (see
   // ArticleIndexOptions::precompute_related).
   std::unique_ptr<RelatedLists> related_lists_ ABSL_GUARDED_BY(mu_);
