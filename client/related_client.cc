@@ -451,7 +451,9 @@ absl::StatusOr<Stats> RelatedClient::GetStats() {
                response.related_lists_memory_bytes(),
                response.related_lists_stale(),
                response.cards_memory_bytes(),
-               response.card_pages_per_box()};
+               response.card_pages_per_box(),
+               response.card_layout_seconds(),
+               response.card_layout_pause_seconds()};
 }
 
 absl::Status RelatedClient::Ping() {

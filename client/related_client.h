@@ -140,6 +140,10 @@ struct Stats {
   // many 4 KB pages one box's cards spanned after the last layout.
   int64_t cards_memory_bytes = 0;
   double card_pages_per_box = 0;
+  // The last layout of the cards: its duration, and how long of it reads
+  // were held off.
+  double card_layout_seconds = 0;
+  double card_layout_pause_seconds = 0;
 };
 
 struct ImportSummary {

@@ -515,6 +515,10 @@ int Main() {
       (1.5 * raw + 1024.0 * n) / 1048576.0,
       stats->related_lists_memory_bytes / 1048576.0,
       stats->cards_memory_bytes / 1048576.0, stats->card_pages_per_box);
+  std::printf(
+      "card layout after the import: %.2f s, of which reads were held off "
+      "%.1f ms\n",
+      stats->card_layout_seconds, stats->card_layout_pause_seconds * 1e3);
   if (restart_seconds >= 0) {
     std::printf("restart to SERVING on the data directory: %.1f s\n",
                 restart_seconds);
@@ -545,6 +549,9 @@ int Main() {
        << ", \"related_lists_bytes\": " << stats->related_lists_memory_bytes
        << ", \"cards_bytes\": " << stats->cards_memory_bytes
        << ", \"card_pages_per_box\": " << stats->card_pages_per_box
+       << ", \"card_layout_seconds\": " << stats->card_layout_seconds
+       << ", \"card_layout_pause_seconds\": "
+       << stats->card_layout_pause_seconds
        << ", \"restart_seconds\": " << restart_seconds << "}\n";
   std::printf("wrote %s\n", json_path.c_str());
   return 0;

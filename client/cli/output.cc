@@ -296,7 +296,10 @@ std::string StatsLines(const client::Stats& stats) {
       "related_lists_stale: ", stats.related_lists_stale, "\n",
       "cards_memory_bytes: ", stats.cards_memory_bytes, "\n",
       "card_pages_per_box: ", absl::StrFormat("%.2f", stats.card_pages_per_box),
-      "\n");
+      "\n", "card_layout_seconds: ",
+      absl::StrFormat("%.3f", stats.card_layout_seconds), "\n",
+      "card_layout_pause_seconds: ",
+      absl::StrFormat("%.3f", stats.card_layout_pause_seconds), "\n");
 }
 
 std::string DebugLines(const client::RankingDebug& debug) {
@@ -395,7 +398,9 @@ Json StatsJson(const client::Stats& stats) {
           {"related_lists_memory_bytes", stats.related_lists_memory_bytes},
           {"related_lists_stale", stats.related_lists_stale},
           {"cards_memory_bytes", stats.cards_memory_bytes},
-          {"card_pages_per_box", stats.card_pages_per_box}};
+          {"card_pages_per_box", stats.card_pages_per_box},
+          {"card_layout_seconds", stats.card_layout_seconds},
+          {"card_layout_pause_seconds", stats.card_layout_pause_seconds}};
 }
 
 Json DebugJson(const client::RankingDebug& debug) {

@@ -493,6 +493,7 @@ void ArticleIndex::RelayOutCards() {
   // Built under the shared lock (readers go on; the writers' lock keeps
   // everything as it is), swapped in under the exclusive one: rewriting
   // every box entry's card is one pass over the lists.
+  const absl::Time start = absl::Now();
   ArticleCards laid_out;
   std::vector<CardRef> card_by_slot;
   {
@@ -502,17 +503,24 @@ void ArticleIndex::RelayOutCards() {
       card_by_slot[slot] = laid_out.Copy(cards_, card_by_slot_[slot]);
     }
   }
+  absl::Duration readers_held;
   {
     absl::WriterMutexLock lock(&mu_);
+    const absl::Time exclusive = absl::Now();
     if (related_lists_ != nullptr) {
       // An entry shows its slot's current card (see Shown); a deleted
       // article's entry gets kNoCard and keeps its box counted as not fresh.
       related_lists_->RemapCards(
           [&](const BoxedArticle& entry) { return card_by_slot[entry.slot]; });
     }
-    card_by_slot_ = std::move(card_by_slot);
-    cards_ = std::move(laid_out);
+    // The old cards are freed after the lock is released (they are in the
+    // locals now).
+    card_by_slot_.swap(card_by_slot);
+    std::swap(cards_, laid_out);
+    readers_held = absl::Now() - exclusive;
   }
+  card_layout_seconds_.store(absl::ToDoubleSeconds(absl::Now() - start));
+  card_layout_pause_seconds_.store(absl::ToDoubleSeconds(readers_held));
   absl::ReaderMutexLock lock(&mu_);
   card_pages_per_box_.store(CardPagesPerBoxLocked());
 }
@@ -1125,6 +1133,8 @@ IndexStats ArticleIndex::Stats() const {
   }
   stats.cards_memory_bytes = cards_.MemoryBytes();
   stats.card_pages_per_box = card_pages_per_box_.load();
+  stats.card_layout_seconds = card_layout_seconds_.load();
+  stats.card_layout_pause_seconds = card_layout_pause_seconds_.load();
   return stats;
 }
 

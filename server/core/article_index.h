@@ -99,6 +99,10 @@ struct IndexStats {
   // one stored box spanned on average (0 before the first layout).
   int64_t cards_memory_bytes = 0;
   double card_pages_per_box = 0;
+  // The last layout: how long it took (writers wait that long), and how
+  // long of it readers were held off (the exclusive swap).
+  double card_layout_seconds = 0;
+  double card_layout_pause_seconds = 0;
 };
 
 class ArticleIndex {
@@ -324,9 +328,11 @@ class ArticleIndex {
   // Every article's card, and each slot's current one (kNoCard if empty).
   ArticleCards cards_ ABSL_GUARDED_BY(mu_);
   std::vector<CardRef> card_by_slot_ ABSL_GUARDED_BY(mu_);
-  // Measured after each layout (under the shared lock, so readers are not
-  // held up by the count).
+  // Measured at each layout (pages per box under the shared lock, so
+  // readers are not held up by the count).
   std::atomic<double> card_pages_per_box_ = 0;
+  std::atomic<double> card_layout_seconds_ = 0;
+  std::atomic<double> card_layout_pause_seconds_ = 0;
   // Every article's related list; null when not kept (see
   // ArticleIndexOptions::precompute_related).
   std::unique_ptr<RelatedLists> related_lists_ ABSL_GUARDED_BY(mu_);

@@ -150,6 +150,8 @@ void StatsToProto(const IndexStats& stats, const ArticleIndexOptions& options,
   proto->set_related_lists_stale(stats.related_lists_stale);
   proto->set_cards_memory_bytes(stats.cards_memory_bytes);
   proto->set_card_pages_per_box(stats.card_pages_per_box);
+  proto->set_card_layout_seconds(stats.card_layout_seconds);
+  proto->set_card_layout_pause_seconds(stats.card_layout_pause_seconds);
 }
 
 absl::StatusOr<RankingPolicy> PolicyFromProto(const v1::RankingPolicy& proto,
