@@ -1,6 +1,8 @@
 #include "server/core/article_cards.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace related {
@@ -148,6 +150,13 @@ OwnedCard::OwnedCard(const ArticleId& id, const ArticleMetadata& metadata)
 CardRef ArticleCards::Allocate(size_t size, char** at) {
   const size_t padded = (size + 7) & ~size_t{7};
   if (used_in_last_ + padded > kBlockBytes) {
+    if (blocks_.size() >= (size_t{1} << (32 - kOffsetBits))) {
+      // 32-bit references reach 32,768 blocks (32 GiB of cards, some 250
+      // million articles): far beyond a server's memory, but never wrap.
+      std::fprintf(stderr, "related-server: article cards exceed %zu blocks\n",
+                   blocks_.size());
+      std::abort();
+    }
     const size_t block_bytes = std::max(kBlockBytes, padded);
     blocks_.push_back(std::make_unique<char[]>(block_bytes));
     allocated_bytes_ += static_cast<int64_t>(block_bytes);
