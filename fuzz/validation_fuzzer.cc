@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "server/core/ranking_policy.h"
-#include "server/core/validation.h"
+#include "common/input_rules.h"
 
 namespace {
 

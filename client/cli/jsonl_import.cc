@@ -14,7 +14,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
-#include "server/core/validation.h"
+#include "common/input_rules.h"
 
 namespace related::cli {
 namespace {
@@ -50,7 +50,7 @@ absl::Status ParseId(const Json& object, const ImportLimits& limits,
   if (it == object.end()) return FieldError("id", "missing");
   if (!it->is_string()) return WrongType("id", "a string", *it);
   id = it->get<std::string>();
-  // The server's own rules (server/core/validation.h), so a line the server
+  // The server's own rules (common/input_rules.h), so a line the server
   // would refuse is reported alone instead of failing its whole batch.
   return ValidateArticleId(
       id, limits.max_id_bytes > 0 ? limits.max_id_bytes : INT_MAX, "id");

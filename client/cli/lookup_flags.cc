@@ -11,7 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
-#include "server/core/validation.h"
+#include "common/input_rules.h"
 
 namespace related::cli {
 namespace {

@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/core/ranking.h"
-#include "server/core/validation.h"
+#include "common/input_rules.h"
 
 namespace related {
 namespace {

@@ -1,4 +1,4 @@
-#include "server/core/validation.h"
+#include "common/input_rules.h"
 
 #include <cmath>
 #include <cstdint>

@@ -1,7 +1,7 @@
 // Checks of client input. Every error is INVALID_ARGUMENT with a message that
 // starts with the field path the caller gave, so a client can act on it.
-#ifndef RELATED_SERVER_CORE_VALIDATION_H_
-#define RELATED_SERVER_CORE_VALIDATION_H_
+#ifndef RELATED_COMMON_INPUT_RULES_H_
+#define RELATED_COMMON_INPUT_RULES_H_
 
 #include <vector>
 
@@ -23,4 +23,4 @@ absl::Status NormalizeEmbedding(std::vector<float>& embedding, int dimension,
 
 }  // namespace related
 
-#endif  // RELATED_SERVER_CORE_VALIDATION_H_
+#endif  // RELATED_COMMON_INPUT_RULES_H_
