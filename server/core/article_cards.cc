@@ -67,13 +67,11 @@ void WriteCard(const ArticleId& id, const ArticleMetadata& m, char* at) {
       at[kTimeKind] = 1;
       const int64_t seconds = absl::ToUnixSeconds(t);
       Put<int64_t>(at + kSeconds, seconds);
-      Put<uint32_t>(at + kNanos,
-                    static_cast<uint32_t>(absl::ToInt64Nanoseconds(
-                        t - absl::FromUnixSeconds(seconds))));
+      Put<uint32_t>(at + kNanos, static_cast<uint32_t>(absl::ToInt64Nanoseconds(
+                                     t - absl::FromUnixSeconds(seconds))));
     }
   }
-  const absl::string_view texts[] = {id, m.title, m.url, m.section,
-                                     m.language};
+  const absl::string_view texts[] = {id, m.title, m.url, m.section, m.language};
   char* out = at + kHeaderBytes;
   for (int i = 0; i < 5; ++i) {
     Put<uint32_t>(at + kLengths + 4 * i,
@@ -96,8 +94,8 @@ void WriteCard(const ArticleId& id, const ArticleMetadata& m, char* at) {
 
 ArticleCard ReadCard(const char* at) {
   ArticleCard card;
-  absl::string_view* texts[] = {&card.id,      &card.title,
-                                &card.url,     &card.section,
+  absl::string_view* texts[] = {&card.id,       &card.title,
+                                &card.url,      &card.section,
                                 &card.language, &card.encoded_attributes};
   const char* text = at + kHeaderBytes;
   for (int i = 0; i < kFields; ++i) {
@@ -107,9 +105,8 @@ ArticleCard ReadCard(const char* at) {
   }
   switch (at[kTimeKind]) {
     case 1:
-      card.published_at =
-          absl::FromUnixSeconds(Read<int64_t>(at + kSeconds)) +
-          absl::Nanoseconds(Read<uint32_t>(at + kNanos));
+      card.published_at = absl::FromUnixSeconds(Read<int64_t>(at + kSeconds)) +
+                          absl::Nanoseconds(Read<uint32_t>(at + kNanos));
       break;
     case 2:
       card.published_at = absl::InfiniteFuture();
@@ -139,6 +136,28 @@ void ForEachAttribute(
           absl::string_view(at + key_size, value_size));
     at += key_size + value_size;
   }
+}
+
+std::optional<absl::string_view> FindAttribute(const ArticleCard& card,
+                                               absl::string_view key) {
+  std::optional<absl::string_view> found;
+  ForEachAttribute(card, [&](absl::string_view k, absl::string_view v) {
+    if (k == key) found = v;
+  });
+  return found;
+}
+
+ArticleMetadata MetadataOf(const ArticleCard& card) {
+  ArticleMetadata m;
+  m.title = std::string(card.title);
+  m.url = std::string(card.url);
+  m.section = std::string(card.section);
+  m.language = std::string(card.language);
+  m.published_at = card.published_at;
+  ForEachAttribute(card, [&](absl::string_view key, absl::string_view value) {
+    m.attributes.emplace(key, value);
+  });
+  return m;
 }
 
 OwnedCard::OwnedCard(const ArticleId& id, const ArticleMetadata& metadata)

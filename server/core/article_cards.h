@@ -2,13 +2,15 @@
 // section, language, publication time, attributes), packed into one small
 // contiguous record per article, the article's "card", in large blocks.
 //
-// Why a second copy of the metadata: at a million articles a precomputed
-// lookup costs what its memory reads cost, and on this project's machines
-// that is the number of distinct pages it touches (docs/performance.md).
-// A StoredArticle is a 240-byte object whose title and URL are further heap
-// blocks, somewhere in gigabytes of heap. A card holds the same in ~130
-// bytes, and ArticleIndex lays the cards out again after a bulk load so that
-// the cards of one box sit next to each other (ArticleIndex::RelayOutCards).
+// The cards are the only copy of the articles' metadata the index keeps:
+// filters, recency, GetArticle and snapshots read them too. Why this form:
+// at a million articles a precomputed lookup costs what its memory reads
+// cost, and on this project's machines that is the number of distinct pages
+// it touches (docs/performance.md). An ArticleMetadata is a 200-byte object
+// whose title and URL are further heap blocks, somewhere in gigabytes of
+// heap; a card holds the same in ~130 bytes, and the cards are laid out
+// again after a bulk load so that the cards of one box sit next to each
+// other (server/core/card_layout.h).
 //
 // Cards are immutable except for their `retired` mark; a rewritten article
 // gets a new card. Not thread-safe: ArticleIndex guards it with its lock.
@@ -49,6 +51,13 @@ void ForEachAttribute(
     const ArticleCard& card,
     absl::FunctionRef<void(absl::string_view key, absl::string_view value)>
         visit);
+
+// The value of the card's attribute `key`, or nullopt if it has none.
+std::optional<absl::string_view> FindAttribute(const ArticleCard& card,
+                                               absl::string_view key);
+
+// The metadata the card holds, copied out of the store.
+ArticleMetadata MetadataOf(const ArticleCard& card);
 
 // One card outside any store, for code that has an ArticleMetadata and
 // wants to treat it as a card (the service encodes both the same way).

@@ -1,88 +1,42 @@
-// ArticleIndex: the articles a server holds and the related lookups over them.
-// This is where writes are applied and where related lists are computed.
-// It knows nothing of gRPC; the service layer translates to and from it.
+// ArticleIndex: the articles a server holds and the related lookups over
+// them. It knows nothing of gRPC; the service layer translates to and from
+// it.
+//
+// This class is the concurrency shell: it owns the locks, the journal calls,
+// the chunking of writes, bulk loads and the stats, and hands every other
+// job to a part that takes no lock of its own:
+//   request_limits.h       every request checked whole, before anything else
+//   article_table.h        which article is at which slot, and its card
+//   vector_index.h         the vectors (FAISS)
+//   related_lookup.h       a lookup: precomputed box, or related_search.h
+//   related_list_builder.h keeping the precomputed boxes fresh
+//   card_layout.h          where the cards sit in memory
+// Two locks: writers are serialised by the writers' lock; readers share the
+// index lock, which a writer holds exclusively only for short memory
+// updates (one chunk of a batch, one phase of a list update).
 #ifndef RELATED_SERVER_CORE_ARTICLE_INDEX_H_
 #define RELATED_SERVER_CORE_ARTICLE_INDEX_H_
 
 #include <atomic>
 #include <memory>
-#include <optional>
-#include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/types/span.h"
 #include "server/core/article.h"
-#include "server/core/article_cards.h"
+#include "server/core/article_table.h"
+#include "server/core/index_options.h"
 #include "server/core/journal.h"
-#include "server/core/ranking_policy.h"
+#include "server/core/related_list_builder.h"
 #include "server/core/related_lists.h"
-#include "server/core/stored_article.h"
+#include "server/core/related_lookup.h"
+#include "server/core/related_query.h"
+#include "server/core/request_limits.h"
 #include "server/core/vector_index.h"
 
 namespace related {
-
-struct ArticleIndexOptions {
-  IndexKind index_kind = IndexKind::kHnsw;
-  // Embedding dimension; 0 means "set by the first write".
-  int dimension = 0;
-  HnswOptions hnsw;
-  int default_limit = 10;
-  int max_limit = 100;
-  // Most articles per upsert / IDs per delete or batch lookup.
-  int max_batch_size = 1000;
-  int max_id_bytes = 256;
-  // Largest metadata per article (title, URL, section, language and
-  // attribute keys and values together): it is returned with every result.
-  int max_metadata_bytes = 64 << 10;
-  // Writes are applied in chunks of this many articles, each under a short
-  // exclusive lock, so a large batch never stalls readers for long.
-  int write_chunk_size = 32;
-  // Threads a write uses to place new articles in the graph and to rank the
-  // related lists it changes (0: one per core).
-  int write_threads = 0;
-  // Keep every article's related box under the default policy ready, so a
-  // lookup with that policy needs no search. Takes effect with the HNSW
-  // index (stable slots) and a default policy that does not depend on the
-  // clock or on metadata filters (RankingIsPrecomputable).
-  bool precompute_related = true;
-  // The editorial policy a request gets for every control it does not set.
-  RankingPolicy default_policy;
-};
-
-// A related lookup for a stored article.
-struct RelatedQuery {
-  ArticleId article_id;
-  int limit = 0;  // 0: the default limit
-  std::vector<ArticleId> exclude_ids;
-  // Complete: request settings already layered over default_policy.
-  RankingPolicy policy;
-};
-
-// A related lookup for a vector that is not stored (a draft being written).
-struct VectorQuery {
-  std::vector<float> embedding;  // any length-positive vector; normalised here
-  int limit = 0;
-  std::vector<ArticleId> exclude_ids;
-  RankingPolicy policy;
-};
-
-// The box, best first, and how the policy shaped it.
-struct RelatedList {
-  std::vector<RelatedArticle> articles;
-  RankingDebug debug;
-};
-
-// The outcome of one item of a batch lookup.
-struct RelatedResult {
-  ArticleId article_id;
-  absl::Status status;
-  RelatedList related;
-};
 
 struct IndexStats {
   int64_t article_count = 0;
@@ -164,12 +118,10 @@ class ArticleIndex {
 
   // Related() that hands the card of each article of the box to `visit`,
   // best first, while the index's read lock is held, and returns how the
-  // box was ranked. Nothing is copied or reference-counted: the cheapest
-  // way to write a box out (the server encodes its response this way). The
-  // card is valid only during the call. `visit` must be quick and must not
-  // call into this index.
-  using RelatedVisitor =
-      absl::FunctionRef<void(float score, const ArticleCard& card)>;
+  // box was ranked. Nothing is copied: the cheapest way to write a box out
+  // (the server encodes its response this way). `visit` must be quick and
+  // must not call into this index.
+  using RelatedVisitor = related::RelatedVisitor;
   absl::StatusOr<RankingDebug> VisitRelated(const RelatedQuery& query,
                                             RelatedVisitor visit) const;
 
@@ -203,141 +155,81 @@ class ArticleIndex {
       absl::FunctionRef<absl::Status(const Article&)> visit) const;
 
  private:
-  struct Entry {
-    Slot slot;
-    std::shared_ptr<const StoredArticle> article;
-  };
-
   explicit ArticleIndex(const ArticleIndexOptions& options);
 
-  static std::shared_ptr<const StoredArticle> StoreArticle(
-      const ArticleId& id, const ArticleMetadata& metadata);
-  // Stores `stored` at `slot`, with a new card, retiring the slot's old one.
-  void PutArticleLocked(Slot slot, std::shared_ptr<const StoredArticle> stored)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Lays every card out again, in the order of a breadth-first walk over the
-  // stored boxes, dropping retired cards: after a bulk load, and whenever
-  // retired cards outweigh live ones.
-  void RelayOutCards() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  void RelayOutCardsIfWasteful() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // The order RelayOutCards places the live slots in.
-  std::vector<Slot> CardOrderLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  // The mean number of distinct 4 KB pages the cards of a stored box span.
-  double CardPagesPerBoxLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-
-  absl::Status ValidateUpsertLocked(std::vector<Article>& articles)
+  // --- Writes; the writers' lock is held.
+  // Creates the vectors (and the lists, if kept) once the dimension is
+  // known.
+  void CreateVectors(int dimension) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Applies one chunk of an upsert (article_writes.h), then updates the
+  // related lists, or leaves the new articles' lists to `bulk`.
+  absl::Status ApplyChunk(absl::Span<const Article> chunk, BulkLoad* bulk)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // Applies one chunk to the index and maps. Returns the slots it removed
-  // (replaced vectors) and adds the slots it filled to `added`.
-  absl::StatusOr<std::vector<Slot>> ApplyChunk(
-      std::vector<Article>::iterator begin, std::vector<Article>::iterator end,
-      std::vector<Slot>& added) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  void RemoveSlotLocked(Slot slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Starts each slot's related-list work: the search for its `k` most
-  // similar articles, in parallel, under the shared lock.
-  std::vector<std::vector<Neighbor>> FindNeighbors(
-      const std::vector<Slot>& slots, int k) const
+  // The IDs among `ids` that are stored.
+  std::vector<ArticleId> Stored(const std::vector<ArticleId>& ids) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // Ranks the boxes of `stale` slots in parallel under the shared lock,
-  // then stores them under the exclusive one.
+  // Brings the related lists up to date after `added` slots were filled and
+  // `removed` emptied (see RelatedListBuilder).
+  void UpdateRelatedLists(const std::vector<Slot>& added,
+                          const std::vector<Slot>& removed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Ranks the boxes of `stale` slots under the shared lock, then stores
+  // them under the exclusive one.
   void RankAndPublish(const std::vector<Slot>& stale)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Marks `added` as waiting for `bulk`. False if no lists are kept.
   bool DeferRelatedLists(const std::vector<Slot>& added, BulkLoad& bulk)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // Sets every slot's candidates to its own search, refines them with its
-  // neighbours' lists, and ranks its box.
+  // The live slots whose lists `bulk` left waiting; empty if FinishBulkLoad
+  // has nothing to build. Sets `mostly_new` when the load added most of the
+  // articles.
+  std::vector<Slot> WaitingLists(BulkLoad& bulk, bool& mostly_new)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Builds every list of `slots` (ascending) afresh: own search, offers,
+  // neighbours of neighbours, ranking; a chunk at a time under the writers'
+  // lock.
   void RebuildRelatedLists(const std::vector<Slot>& slots)
       ABSL_LOCKS_EXCLUDED(write_mu_);
-  // The pool_size most similar among `slot`'s candidates and theirs.
-  std::vector<Neighbor> NeighboursOfNeighboursLocked(Slot slot) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  // Brings the related lists up to date after `added` slots were filled and
-  // `removed` slots emptied: searches the new articles' candidates, offers
-  // each new article to the lists it belongs in, withdraws removed ones, and
-  // ranks every box that may have changed. Takes mu_ as needed.
-  void UpdateRelatedLists(const std::vector<Slot>& added,
-                          const std::vector<Slot>& removed)
+  // Its phases for one chunk: each list from the article's own search; each
+  // list merged with its members' lists, then ranked.
+  void SearchOwn(const std::vector<Slot>& chunk)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  absl::Status ValidateRelatedQuery(const RelatedQuery& query) const;
-  // Related() for a query already validated.
-  absl::StatusOr<RelatedList> RelatedUnchecked(const RelatedQuery& query) const;
-  // Finds the box of a validated query (from its related list if it can,
-  // by a search otherwise) and calls `use` with its articles, best first,
-  // under the read lock. Returns how it was ranked.
-  absl::StatusOr<RankingDebug> LookUpBox(
-      const RelatedQuery& query,
-      absl::FunctionRef<void(absl::Span<const BoxedArticle> box)> use) const;
-  absl::Status ValidateLookup(int limit,
-                              const std::vector<ArticleId>& exclude_ids,
-                              const RankingPolicy& policy) const;
-  // Whether a lookup can be answered from the article's related list.
-  bool UsesRelatedList(const RelatedQuery& query) const;
+  void Refine(const std::vector<Slot>& chunk)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Lays every card out again in box order (card_layout.h), and reclaims
+  // retired cards.
+  void RelayOutCards() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  void RelayOutCardsIfWasteful() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
-  // A ranked box: what RankLocked and the related lists share.
-  struct RankedSlots {
-    std::vector<BoxedArticle> chosen;
-    RankingDebug debug;
-  };
-  // Ranks the articles related to `query` (a unit vector) with a fresh
-  // search, widening it until the box is full; `self`, if set, is the query
-  // article's slot.
-  absl::StatusOr<RankedSlots> RankSlotsLocked(
-      const float* query, std::optional<Slot> self, int limit,
-      const std::vector<ArticleId>& exclude_ids,
-      const RankingPolicy& policy) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<RelatedList> RankLocked(
-      const float* query, std::optional<Slot> self, int limit,
-      const std::vector<ArticleId>& exclude_ids,
-      const RankingPolicy& policy) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  // The default-policy box of the article at `slot`, ranked from its related
-  // list's candidates (searching afresh only if they cannot fill it).
-  absl::StatusOr<StoredBox> RankBoxLocked(Slot slot) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  // The card a box entry shows: the one the box was ranked with, or the
-  // slot's current one if the article was written since. kNoCard if it was
-  // deleted.
-  CardRef Shown(const BoxedArticle& entry) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  // Starts loading the box's cards into the CPU caches.
-  void PrefetchCards(absl::Span<const BoxedArticle> box) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  // The box as the API returns it.
-  std::vector<RelatedArticle> ToRelatedArticles(
-      absl::Span<const BoxedArticle> box) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  // A box entry for the article now at `slot`.
-  BoxedArticle BoxEntry(Slot slot, float score) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  int WriteThreads() const;
-  // Creates the vector index (and the related lists, if kept).
-  void CreateIndexLocked(int dimension) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // --- Reads.
+  // The box of a validated lookup, handed to `use` under the shared lock.
+  absl::StatusOr<RankingDebug> LookUp(const RelatedQuery& query,
+                                      RelatedLookup::BoxUse use) const;
+  RelatedLookup Reader() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  RelatedListBuilder Builder() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   const ArticleIndexOptions options_;
+  const RequestLimits limits_;
 
   // Serialises writers with each other (so a batch's chunks are applied in
   // order and the dimension is fixed once); readers never take it.
   mutable absl::Mutex write_mu_;
   Journal* journal_ ABSL_GUARDED_BY(write_mu_) = nullptr;
-  // Guards the index and maps below: readers share it, a writer holds it
-  // exclusively for one chunk at a time.
+  // Guards the three views of the articles by slot: readers share it, a
+  // writer holds it exclusively for one memory update at a time. The
+  // vectors and lists exist once the dimension is known; the lists only if
+  // kept (ArticleIndexOptions::precompute_related).
   mutable absl::Mutex mu_;
-  std::unique_ptr<VectorIndex> index_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<ArticleId, Entry> by_id_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::shared_ptr<const StoredArticle>> by_slot_
-      ABSL_GUARDED_BY(mu_);
-  // Every article's card, and each slot's current one (kNoCard if empty).
-  ArticleCards cards_ ABSL_GUARDED_BY(mu_);
-  std::vector<CardRef> card_by_slot_ ABSL_GUARDED_BY(mu_);
-  // Measured at each layout (pages per box under the shared lock, so
+  std::unique_ptr<VectorIndex> vectors_ ABSL_GUARDED_BY(mu_);
+  ArticleTable articles_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<RelatedLists> lists_ ABSL_GUARDED_BY(mu_);
+  // Read without mu_ by validation; written only under write_mu_ and mu_.
+  std::atomic<int> dimension_;
+  // Measured at each card layout (pages per box under the shared lock, so
   // readers are not held up by the count).
   std::atomic<double> card_pages_per_box_ = 0;
   std::atomic<double> card_layout_seconds_ = 0;
   std::atomic<double> card_layout_pause_seconds_ = 0;
-  // Every article's related list; null when not kept (see
-  // ArticleIndexOptions::precompute_related).
-  std::unique_ptr<RelatedLists> related_lists_ ABSL_GUARDED_BY(mu_);
-  // Read without mu_ by validation; written only under write_mu_ and mu_.
-  std::atomic<int> dimension_;
 };
 
 }  // namespace related

@@ -3,7 +3,9 @@
 #include <faiss/utils/distances.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
+#include <string>
 
 namespace related {
 namespace {
@@ -14,7 +16,96 @@ float Dot(const float* a, const float* b, int dimension) {
   return faiss::fvec_inner_product(a, b, static_cast<size_t>(dimension));
 }
 
+bool Contains(const std::vector<std::string>& list, absl::string_view value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+bool FailsDateFilter(const RankingPolicy& p, std::optional<absl::Time> date,
+                     absl::Time now) {
+  if (!p.published_after.has_value() && !p.published_before.has_value() &&
+      !p.max_age.has_value()) {
+    return false;
+  }
+  // A date filter cannot vouch for an article of unknown date.
+  if (!date.has_value()) return true;
+  const absl::Time t = *date;
+  return (p.published_after.has_value() && t < *p.published_after) ||
+         (p.published_before.has_value() && t > *p.published_before) ||
+         (p.max_age.has_value() && (t < now - *p.max_age || t > now));
+}
+
 }  // namespace
+
+bool HasFilters(const RankingPolicy& p) {
+  return !p.sections.empty() || !p.exclude_sections.empty() ||
+         !p.languages.empty() || p.published_after.has_value() ||
+         p.published_before.has_value() || p.max_age.has_value() ||
+         !p.required_attributes.empty();
+}
+
+bool UsesRecency(const RankingPolicy& p) {
+  return p.recency_weight > 0 && p.recency_half_life.has_value();
+}
+
+bool RankingIsPrecomputable(const RankingPolicy& policy) {
+  return !HasFilters(policy) && !UsesRecency(policy) && !policy.now.has_value();
+}
+
+FilterRule FailedFilter(const RankingPolicy& p, const ArticleCard& card,
+                        absl::Time now) {
+  if ((!p.sections.empty() && !Contains(p.sections, card.section)) ||
+      Contains(p.exclude_sections, card.section)) {
+    return FilterRule::kSection;
+  }
+  if (!p.languages.empty() && !Contains(p.languages, card.language)) {
+    return FilterRule::kLanguage;
+  }
+  if (FailsDateFilter(p, card.published_at, now)) return FilterRule::kDate;
+  for (const auto& [key, value] : p.required_attributes) {
+    if (FindAttribute(card, key) != absl::string_view(value)) {
+      return FilterRule::kAttributes;
+    }
+  }
+  return FilterRule::kNone;
+}
+
+bool PassesFilters(const RankingPolicy& policy, const ArticleCard& card,
+                   absl::Time now, RankingDebug& debug) {
+  switch (FailedFilter(policy, card, now)) {
+    case FilterRule::kNone:
+      return true;
+    case FilterRule::kSection:
+      ++debug.removed_by_section;
+      break;
+    case FilterRule::kLanguage:
+      ++debug.removed_by_language;
+      break;
+    case FilterRule::kDate:
+      ++debug.removed_by_date;
+      break;
+    case FilterRule::kAttributes:
+      ++debug.removed_by_attributes;
+      break;
+  }
+  return false;
+}
+
+float RecencyFactor(const RankingPolicy& p,
+                    std::optional<absl::Time> published_at, absl::Time now) {
+  if (!UsesRecency(p)) return 1.0f;
+  double decay = 0;  // unknown date: no recency boost
+  if (published_at.has_value()) {
+    // Articles dated in the future (embargoes, clock skew) count as new.
+    const double age =
+        std::max(0.0, absl::ToDoubleSeconds(now - *published_at));
+    decay = std::exp2(-age / absl::ToDoubleSeconds(*p.recency_half_life));
+  }
+  return static_cast<float>(1.0 - p.recency_weight + p.recency_weight * decay);
+}
+
+bool BelowMinScore(const RankingPolicy& policy, float similarity) {
+  return policy.min_score.has_value() && similarity < *policy.min_score;
+}
 
 std::vector<size_t> RankCandidates(const RankingPolicy& policy, absl::Time now,
                                    const std::vector<Candidate>& candidates,
@@ -36,7 +127,7 @@ std::vector<size_t> RankCandidates(const RankingPolicy& policy, absl::Time now,
   open.reserve(candidates.size());
   for (size_t i = 0; i < candidates.size(); ++i) {
     const Candidate& c = candidates[i];
-    if (policy.min_score.has_value() && c.similarity < *policy.min_score) {
+    if (BelowMinScore(policy, c.similarity)) {
       ++debug.removed_by_min_score;
       continue;
     }
@@ -45,7 +136,8 @@ std::vector<size_t> RankCandidates(const RankingPolicy& policy, absl::Time now,
       ++debug.removed_as_near_duplicate;
       continue;
     }
-    open.push_back({i, c.similarity * RecencyFactor(policy, *c.metadata, now),
+    open.push_back({i,
+                    c.similarity * RecencyFactor(policy, c.published_at, now),
                     -std::numeric_limits<float>::infinity()});
   }
   debug.candidates_considered += static_cast<int64_t>(candidates.size());

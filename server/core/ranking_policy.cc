@@ -1,7 +1,6 @@
 #include "server/core/ranking_policy.h"
 
 #include <algorithm>
-#include <cmath>
 
 #include "absl/strings/str_cat.h"
 
@@ -60,57 +59,6 @@ absl::Status ValidateRankingPolicy(const RankingPolicy& p) {
     }
   }
   return absl::OkStatus();
-}
-
-FilterRule FailedFilter(const RankingPolicy& p, const ArticleMetadata& m,
-                        absl::Time now) {
-  if ((!p.sections.empty() && !Contains(p.sections, m.section)) ||
-      Contains(p.exclude_sections, m.section)) {
-    return FilterRule::kSection;
-  }
-  if (!p.languages.empty() && !Contains(p.languages, m.language)) {
-    return FilterRule::kLanguage;
-  }
-  if (p.published_after.has_value() || p.published_before.has_value() ||
-      p.max_age.has_value()) {
-    // A date filter cannot vouch for an article of unknown date.
-    if (!m.published_at.has_value()) return FilterRule::kDate;
-    const absl::Time t = *m.published_at;
-    if ((p.published_after.has_value() && t < *p.published_after) ||
-        (p.published_before.has_value() && t > *p.published_before) ||
-        (p.max_age.has_value() && (t < now - *p.max_age || t > now))) {
-      return FilterRule::kDate;
-    }
-  }
-  for (const auto& [key, value] : p.required_attributes) {
-    auto it = m.attributes.find(key);
-    if (it == m.attributes.end() || it->second != value)
-      return FilterRule::kAttributes;
-  }
-  return FilterRule::kNone;
-}
-
-float RecencyFactor(const RankingPolicy& p, const ArticleMetadata& m,
-                    absl::Time now) {
-  if (p.recency_weight <= 0 || !p.recency_half_life.has_value()) return 1.0f;
-  double decay = 0;  // unknown date: no recency boost
-  if (m.published_at.has_value()) {
-    // Articles dated in the future (embargoes, clock skew) count as new.
-    const double age =
-        std::max(0.0, absl::ToDoubleSeconds(now - *m.published_at));
-    decay = std::exp2(-age / absl::ToDoubleSeconds(*p.recency_half_life));
-  }
-  return static_cast<float>(1.0 - p.recency_weight + p.recency_weight * decay);
-}
-
-bool RankingIsPrecomputable(const RankingPolicy& policy) {
-  return policy.sections.empty() && policy.exclude_sections.empty() &&
-         policy.languages.empty() && !policy.published_after.has_value() &&
-         !policy.published_before.has_value() && !policy.max_age.has_value() &&
-         policy.required_attributes.empty() &&
-         !(policy.recency_half_life.has_value() &&
-           policy.recency_weight > 0.0f) &&
-         !policy.now.has_value();
 }
 
 bool SameRankingIgnoringClock(const RankingPolicy& a, const RankingPolicy& b) {

@@ -1,6 +1,7 @@
-// RankingPolicy: the editorial controls of one related lookup. A request's
-// policy is layered over the server's defaults (flags); the result says what
-// was applied and what each rule removed.
+// RankingPolicy: the editorial controls of one related lookup, and what a
+// lookup reports of them. A request's policy is layered over the server's
+// defaults (flags); the result says what was applied and what each rule
+// removed. The rules themselves are applied in server/core/ranking.h.
 #ifndef RELATED_SERVER_CORE_RANKING_POLICY_H_
 #define RELATED_SERVER_CORE_RANKING_POLICY_H_
 
@@ -12,7 +13,6 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "server/core/article.h"
 
 namespace related {
 
@@ -73,28 +73,12 @@ struct RankingDebug {
 // max_age, an inverted date range, a negative candidate count.
 absl::Status ValidateRankingPolicy(const RankingPolicy& policy);
 
-// Whether a policy's boxes can be computed ahead of the lookup and kept:
-// they then depend on nothing but similarity (no filters on metadata or the
-// clock, no recency, no fixed clock).
-bool RankingIsPrecomputable(const RankingPolicy& policy);
-
 // Whether `a` and `b` rank alike, ignoring `now` (equal in every other
 // field).
 bool SameRankingIgnoringClock(const RankingPolicy& a, const RankingPolicy& b);
 
 // How many candidates a lookup for `limit` articles re-ranks first.
 int CandidatePoolSize(const RankingPolicy& policy, int limit);
-
-// Why an article is not eligible under a policy (kNone: it is).
-enum class FilterRule { kNone, kSection, kLanguage, kDate, kAttributes };
-
-// The first filter `metadata` fails at time `now`.
-FilterRule FailedFilter(const RankingPolicy& policy,
-                        const ArticleMetadata& metadata, absl::Time now);
-
-// The recency multiplier (1 when recency is off).
-float RecencyFactor(const RankingPolicy& policy,
-                    const ArticleMetadata& metadata, absl::Time now);
 
 }  // namespace related
 

@@ -21,6 +21,11 @@ ArticleMetadata Meta(std::string section, std::string language,
   return m;
 }
 
+// The filter the card of an article with metadata `m` fails at kNow.
+FilterRule FailedFilter(const RankingPolicy& p, const ArticleMetadata& m) {
+  return related::FailedFilter(p, OwnedCard("id", m).card(), kNow);
+}
+
 TEST(RankingPolicy, FiltersBySectionLanguageDateAndAttributes) {
   RankingPolicy p;
   p.sections = {"world", "business"};
@@ -30,57 +35,65 @@ TEST(RankingPolicy, FiltersBySectionLanguageDateAndAttributes) {
   p.required_attributes = {{"type", "news"}};
   ArticleMetadata ok = Meta("world", "en", absl::Hours(2));
   ok.attributes["type"] = "news";
-  EXPECT_EQ(FailedFilter(p, ok, kNow), FilterRule::kNone);
+  EXPECT_EQ(FailedFilter(p, ok), FilterRule::kNone);
   ArticleMetadata m = ok;
   m.section = "sport";
-  EXPECT_EQ(FailedFilter(p, m, kNow), FilterRule::kSection);
+  EXPECT_EQ(FailedFilter(p, m), FilterRule::kSection);
   m = ok;
   m.section = "culture";
-  EXPECT_EQ(FailedFilter(p, m, kNow), FilterRule::kSection);
+  EXPECT_EQ(FailedFilter(p, m), FilterRule::kSection);
   m = ok;
   m.language = "de";
-  EXPECT_EQ(FailedFilter(p, m, kNow), FilterRule::kLanguage);
+  EXPECT_EQ(FailedFilter(p, m), FilterRule::kLanguage);
   m = ok;
   m.published_at = kNow - absl::Hours(49);
-  EXPECT_EQ(FailedFilter(p, m, kNow), FilterRule::kDate);
+  EXPECT_EQ(FailedFilter(p, m), FilterRule::kDate);
   m.published_at.reset();
-  EXPECT_EQ(FailedFilter(p, m, kNow), FilterRule::kDate);
+  EXPECT_EQ(FailedFilter(p, m), FilterRule::kDate);
   m.published_at = kNow + absl::Minutes(1);  // not yet published at `now`
-  EXPECT_EQ(FailedFilter(p, m, kNow), FilterRule::kDate);
+  EXPECT_EQ(FailedFilter(p, m), FilterRule::kDate);
   m = ok;
   m.attributes["type"] = "opinion";
-  EXPECT_EQ(FailedFilter(p, m, kNow), FilterRule::kAttributes);
+  EXPECT_EQ(FailedFilter(p, m), FilterRule::kAttributes);
 
   RankingPolicy range;
   range.published_after = kNow - absl::Hours(10);
   range.published_before = kNow - absl::Hours(5);
-  EXPECT_EQ(FailedFilter(range, Meta("x", "en", absl::Hours(7)), kNow),
+  EXPECT_EQ(FailedFilter(range, Meta("x", "en", absl::Hours(7))),
             FilterRule::kNone);
-  EXPECT_EQ(FailedFilter(range, Meta("x", "en", absl::Hours(10)), kNow),
+  EXPECT_EQ(FailedFilter(range, Meta("x", "en", absl::Hours(10))),
             FilterRule::kNone);
-  EXPECT_EQ(FailedFilter(range, Meta("x", "en", absl::Hours(11)), kNow),
+  EXPECT_EQ(FailedFilter(range, Meta("x", "en", absl::Hours(11))),
             FilterRule::kDate);
-  EXPECT_EQ(FailedFilter(range, Meta("x", "en", absl::Hours(4)), kNow),
+  EXPECT_EQ(FailedFilter(range, Meta("x", "en", absl::Hours(4))),
             FilterRule::kDate);
 }
 
 TEST(RankingPolicy, RecencyFactorHalvesPerHalfLife) {
   RankingPolicy p;
-  EXPECT_EQ(RecencyFactor(p, Meta("x", "en", absl::Hours(100)), kNow), 1.0f);
+  EXPECT_EQ(
+      RecencyFactor(p, Meta("x", "en", absl::Hours(100)).published_at, kNow),
+      1.0f);
   p.recency_half_life = absl::Hours(24);
   p.recency_weight = 1.0f;
-  EXPECT_NEAR(RecencyFactor(p, Meta("x", "en", absl::ZeroDuration()), kNow),
+  EXPECT_NEAR(RecencyFactor(
+                  p, Meta("x", "en", absl::ZeroDuration()).published_at, kNow),
               1.0, 1e-6);
-  EXPECT_NEAR(RecencyFactor(p, Meta("x", "en", absl::Hours(24)), kNow), 0.5,
-              1e-6);
-  EXPECT_NEAR(RecencyFactor(p, Meta("x", "en", absl::Hours(48)), kNow), 0.25,
-              1e-6);
-  EXPECT_NEAR(RecencyFactor(p, Meta("x", "en", -absl::Hours(5)), kNow), 1.0,
-              1e-6);
-  EXPECT_EQ(RecencyFactor(p, Meta("x", "en", std::nullopt), kNow), 0.0f);
+  EXPECT_NEAR(
+      RecencyFactor(p, Meta("x", "en", absl::Hours(24)).published_at, kNow),
+      0.5, 1e-6);
+  EXPECT_NEAR(
+      RecencyFactor(p, Meta("x", "en", absl::Hours(48)).published_at, kNow),
+      0.25, 1e-6);
+  EXPECT_NEAR(
+      RecencyFactor(p, Meta("x", "en", -absl::Hours(5)).published_at, kNow),
+      1.0, 1e-6);
+  EXPECT_EQ(RecencyFactor(p, Meta("x", "en", std::nullopt).published_at, kNow),
+            0.0f);
   p.recency_weight = 0.4f;
-  EXPECT_NEAR(RecencyFactor(p, Meta("x", "en", absl::Hours(24)), kNow), 0.8,
-              1e-6);
+  EXPECT_NEAR(
+      RecencyFactor(p, Meta("x", "en", absl::Hours(24)).published_at, kNow),
+      0.8, 1e-6);
 }
 
 TEST(RankingPolicy, ValidationNamesTheField) {
@@ -117,14 +130,13 @@ struct Fixture {
                                 0.8f,  0.6f,    // 1
                                 0.79f, 0.613f,  // 2: near-copy of 1
                                 0.6f,  -0.8f};  // 3: different direction
-  std::vector<ArticleMetadata> meta = std::vector<ArticleMetadata>(4);
   std::vector<Candidate> candidates;
   Fixture() {
     for (int i = 0; i < 4; ++i) testing::Normalize(&vectors[i * 2], 2);
     const float query[2] = {1.0f, 0.0f};
     for (int i = 0; i < 4; ++i) {
       candidates.push_back(
-          {testing::Dot(query, &vectors[i * 2], 2), &vectors[i * 2], &meta[i]});
+          {testing::Dot(query, &vectors[i * 2], 2), &vectors[i * 2], {}});
     }
   }
 };
@@ -170,10 +182,10 @@ TEST(RankCandidates, DiversityPrefersTheDifferentArticle) {
 
 TEST(RankCandidates, RecencyLiftsNewerArticles) {
   Fixture f;
-  f.meta[0].published_at = kNow - absl::Hours(24 * 30);
-  f.meta[1].published_at = kNow - absl::Hours(1);
-  f.meta[2].published_at = kNow - absl::Hours(24 * 30);
-  f.meta[3].published_at = kNow;
+  f.candidates[0].published_at = kNow - absl::Hours(24 * 30);
+  f.candidates[1].published_at = kNow - absl::Hours(1);
+  f.candidates[2].published_at = kNow - absl::Hours(24 * 30);
+  f.candidates[3].published_at = kNow;
   RankingPolicy p;
   p.recency_half_life = absl::Hours(24);
   p.recency_weight = 0.5f;

@@ -1,0 +1,78 @@
+// ArticleTable: the articles by slot. An article lives at a slot, the
+// position of its vector in the VectorIndex; the table maps its ID to that
+// slot and the slot to the article's card (its ID and metadata: the one copy
+// of them the index keeps, see article_cards.h). Every change of which
+// article is where goes through here, so the two maps cannot drift apart.
+//
+// Not thread-safe: ArticleIndex holds its index lock around every call
+// (shared for the const methods, exclusive for the others).
+#ifndef RELATED_SERVER_CORE_ARTICLE_TABLE_H_
+#define RELATED_SERVER_CORE_ARTICLE_TABLE_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
+#include "absl/strings/string_view.h"
+#include "server/core/article.h"
+#include "server/core/article_cards.h"
+#include "server/core/vector_index.h"
+
+namespace related {
+
+class ArticleTable {
+ public:
+  // The slot of article `id`, or nullopt if it is not stored.
+  std::optional<Slot> Find(absl::string_view id) const;
+
+  // Articles stored.
+  int64_t size() const { return static_cast<int64_t>(slot_of_.size()); }
+  // One past the highest slot ever filled and not given back by a move
+  // (slots in between may be empty).
+  Slot slot_count() const { return static_cast<Slot>(card_at_.size()); }
+  bool Occupied(Slot slot) const { return card_at_[slot] != kNoCard; }
+
+  // The card of the article at `slot`; kNoCard if the slot is empty.
+  CardRef CardAt(Slot slot) const { return card_at_[slot]; }
+  const ArticleCards& cards() const { return cards_; }
+  // The card of the article at an occupied `slot`.
+  ArticleCard CardOf(Slot slot) const { return cards_.Get(card_at_[slot]); }
+
+  // Stores article `id` with `metadata` at `slot`, which is either the slot
+  // it has (new metadata, same vector) or a slot just added to the vector
+  // index (`slot` >= slot_count() or empty). The slot's previous card is
+  // retired. If the article was at another slot, returns that slot: it
+  // still holds the old card and must be removed with Remove.
+  std::optional<Slot> Put(Slot slot, const ArticleId& id,
+                          const ArticleMetadata& metadata);
+
+  // Forgets article `id` (a delete) and returns its slot, which must then be
+  // removed with Remove; nullopt if it is not stored.
+  std::optional<Slot> Unmap(absl::string_view id);
+
+  // Empties `slot`, whose article was replaced or deleted, retiring its
+  // card. `move` is what the vector index did to fill the hole (see
+  // VectorIndex::Remove): the article at move->from now lives at `slot`.
+  void Remove(Slot slot, std::optional<SlotMove> move);
+
+  // Calls `visit` for every stored article, in no particular order.
+  void ForEach(
+      absl::FunctionRef<void(absl::string_view id, Slot slot)> visit) const;
+
+  // Replaces the cards with `cards`, where the article at slot s has card
+  // `card_at[s]` (a new layout, see card_layout.h). Hands the old cards
+  // back through the arguments, so that the caller can free them outside
+  // its lock.
+  void SwapCards(ArticleCards& cards, std::vector<CardRef>& card_at);
+
+ private:
+  absl::flat_hash_map<ArticleId, Slot> slot_of_;
+  std::vector<CardRef> card_at_;  // by slot
+  ArticleCards cards_;
+};
+
+}  // namespace related
+
+#endif  // RELATED_SERVER_CORE_ARTICLE_TABLE_H_
