@@ -1,7 +1,5 @@
 #include "server/core/article_index.h"
 
-#include <algorithm>
-#include <functional>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -9,13 +7,15 @@
 #include "absl/time/clock.h"
 #include "server/core/article_writes.h"
 #include "server/core/card_layout.h"
-#include "server/core/related_list_builder.h"
 #include "server/core/related_search.h"
 
 namespace related {
 namespace {
 
-absl::Status ArticleNotFound(absl::string_view id) {
+// The slot of stored article `id`; NOT_FOUND naming it otherwise.
+absl::StatusOr<Slot> SlotOf(const ArticleTable& articles,
+                            absl::string_view id) {
+  if (std::optional<Slot> slot = articles.Find(id)) return *slot;
   return absl::NotFoundError(absl::StrCat("article '", id, "' not found"));
 }
 
@@ -50,16 +50,12 @@ void ArticleIndex::CreateVectors(int dimension) {
   dimension_.store(dimension);
 }
 
-RelatedLookup ArticleIndex::Reader() const {
-  return RelatedLookup(*vectors_, articles_, lists_.get(), options_);
-}
-
-RelatedListBuilder ArticleIndex::Builder() const {
-  return RelatedListBuilder(*vectors_, articles_, *lists_, options_);
-}
-
-absl::Status ArticleIndex::Upsert(std::vector<Article> articles) {
-  return Upsert(std::move(articles), nullptr);
+absl::StatusOr<ArticleIndex::Recorded> ArticleIndex::Record(
+    absl::FunctionRef<absl::StatusOr<uint64_t>(Journal&)> record) {
+  if (journal_ == nullptr) return Recorded{};
+  auto ticket = record(*journal_);
+  if (!ticket.ok()) return ticket.status();
+  return Recorded{journal_, *ticket};
 }
 
 absl::Status ArticleIndex::Upsert(std::vector<Article> articles,
@@ -68,8 +64,7 @@ absl::Status ArticleIndex::Upsert(std::vector<Article> articles,
       !s.ok() || articles.empty()) {
     return s;
   }
-  Journal* journal = nullptr;
-  uint64_t ticket = 0;
+  absl::StatusOr<Recorded> recorded;
   {
     absl::MutexLock write_lock(&write_mu_);
     if (absl::Status s = limits_.CheckArticles(articles, dimension_.load());
@@ -78,38 +73,26 @@ absl::Status ArticleIndex::Upsert(std::vector<Article> articles,
     }
     // In the log before it is applied, so a write that readers can see is
     // in the log too.
-    journal = journal_;
-    if (journal != nullptr) {
-      auto recorded = journal->RecordUpsert(articles);
-      if (!recorded.ok()) return recorded.status();
-      ticket = *recorded;
-    }
+    recorded = Record([&](Journal& j) { return j.RecordUpsert(articles); });
+    if (!recorded.ok()) return recorded.status();
     if (dimension_.load() == 0) {
       CreateVectors(static_cast<int>(articles.front().embedding.size()));
     }
-    for (size_t begin = 0; begin < articles.size();
-         begin += options_.write_chunk_size) {
-      if (absl::Status s = ApplyChunk(absl::MakeConstSpan(articles).subspan(
-                                          begin, options_.write_chunk_size),
-                                      bulk);
-          !s.ok()) {
-        return s;
-      }
+    const size_t chunk = options_.write_chunk_size;
+    for (size_t begin = 0; begin < articles.size(); begin += chunk) {
+      const auto part = absl::MakeConstSpan(articles).subspan(begin, chunk);
+      if (absl::Status s = ApplyChunk(part, bulk); !s.ok()) return s;
     }
     RelayOutCardsIfWasteful();
   }
-  // Outside the writers' lock, so concurrent writers share one disk sync.
-  return journal != nullptr ? journal->Commit(ticket) : absl::OkStatus();
+  return recorded->Commit();
 }
 
 absl::Status ArticleIndex::ApplyChunk(absl::Span<const Article> chunk,
                                       BulkLoad* bulk) {
-  absl::StatusOr<SlotChanges> changes;
-  {
-    absl::WriterMutexLock lock(&mu_);
-    changes =
-        PlaceArticles(*vectors_, articles_, chunk, WriteThreads(options_));
-  }
+  absl::StatusOr<SlotChanges> changes = Exclusive([&] {
+    return PlaceArticles(*vectors_, articles_, chunk, WriteThreads(options_));
+  });
   if (!changes.ok()) return changes.status();
   if (bulk != nullptr && DeferRelatedLists(changes->added, *bulk)) {
     changes->added.clear();
@@ -120,34 +103,25 @@ absl::Status ArticleIndex::ApplyChunk(absl::Span<const Article> chunk,
 
 absl::StatusOr<int> ArticleIndex::Delete(const std::vector<ArticleId>& ids) {
   if (absl::Status s = limits_.CheckIds(ids, "article_ids"); !s.ok()) return s;
-  Journal* journal = nullptr;
-  uint64_t ticket = 0;
+  absl::StatusOr<Recorded> recorded;
   int deleted = 0;
   {
     absl::MutexLock write_lock(&write_mu_);
-    journal = journal_;
-    if (journal != nullptr) {
-      // Only deletes that change something are logged.
-      const std::vector<ArticleId> stored = Stored(ids);
-      if (stored.empty()) return 0;
-      auto recorded = journal->RecordDelete(stored);
-      if (!recorded.ok()) return recorded.status();
-      ticket = *recorded;
-    }
-    ForEachChunk(ids, options_.write_chunk_size,
-                 [&](absl::Span<const ArticleId> chunk) {
-                   std::vector<Slot> removed;
-                   {
-                     absl::WriterMutexLock lock(&mu_);
-                     removed = RemoveArticles(*vectors_, articles_, chunk);
-                   }
-                   deleted += static_cast<int>(removed.size());
-                   UpdateRelatedLists({}, removed);
-                 });
+    // Only deletes that change something are logged.
+    const std::vector<ArticleId> stored = Stored(ids);
+    if (stored.empty()) return 0;
+    recorded = Record([&](Journal& j) { return j.RecordDelete(stored); });
+    if (!recorded.ok()) return recorded.status();
+    ForEachChunk(
+        ids, options_.write_chunk_size, [&](absl::Span<const ArticleId> chunk) {
+          const std::vector<Slot> removed = Exclusive(
+              [&] { return RemoveArticles(*vectors_, articles_, chunk); });
+          deleted += static_cast<int>(removed.size());
+          UpdateRelatedLists({}, removed);
+        });
     RelayOutCardsIfWasteful();
   }
-  if (journal == nullptr) return deleted;
-  if (absl::Status s = journal->Commit(ticket); !s.ok()) return s;
+  if (absl::Status s = recorded->Commit(); !s.ok()) return s;
   return deleted;
 }
 
@@ -163,30 +137,21 @@ std::vector<ArticleId> ArticleIndex::Stored(
 
 void ArticleIndex::UpdateRelatedLists(const std::vector<Slot>& added,
                                       const std::vector<Slot>& removed) {
-  std::vector<std::vector<Neighbor>> found;
-  {
-    // Readers go on meanwhile; only this writer changes anything.
-    absl::ReaderMutexLock lock(&mu_);
-    if (lists_ == nullptr) return;
-    found = Builder().FindNeighbors(added, Builder().write_reach());
-  }
-  absl::flat_hash_set<Slot> stale;
-  {
-    absl::WriterMutexLock lock(&mu_);
-    stale = Builder().ApplyWrite(added, found, removed);
-  }
+  if (!Shared([&] { return lists_ != nullptr; })) return;
+  // The searches run while readers go on; only this writer changes anything.
+  const auto found = Shared(
+      [&] { return Builder().FindNeighbors(added, Builder().write_reach()); });
+  const absl::flat_hash_set<Slot> stale =
+      Exclusive([&] { return Builder().ApplyWrite(added, found, removed); });
   RankAndPublish({stale.begin(), stale.end()});
 }
 
 void ArticleIndex::RankAndPublish(const std::vector<Slot>& stale) {
-  std::vector<absl::StatusOr<StoredBox>> boxes;
-  {
-    // A reader meanwhile ranks a stale box itself.
-    absl::ReaderMutexLock lock(&mu_);
-    boxes = BoxRanker(*vectors_, articles_, *lists_, options_).RankBoxes(stale);
-  }
-  absl::WriterMutexLock lock(&mu_);
-  Builder().Publish(stale, boxes);
+  // A reader meanwhile ranks a stale box itself.
+  auto boxes = Shared([&] {
+    return BoxRanker(*vectors_, articles_, *lists_, options_).RankBoxes(stale);
+  });
+  Exclusive([&] { Builder().Publish(stale, boxes); });
 }
 
 bool ArticleIndex::DeferRelatedLists(const std::vector<Slot>& added,
@@ -257,52 +222,36 @@ void ArticleIndex::RebuildRelatedLists(const std::vector<Slot>& slots) {
   // rebuilt here; if an offer changed its box, it is ranked again at the end.
   absl::flat_hash_set<Slot> others_changed;
   for_each_chunk([&](const std::vector<Slot>& chunk) {
-    absl::WriterMutexLock lock(&mu_);
-    Builder().OfferToCandidates(chunk, slots, others_changed);
+    Exclusive(
+        [&] { Builder().OfferToCandidates(chunk, slots, others_changed); });
   });
   // 3. One round of "my neighbours' neighbours are likely mine", then rank.
   for_each_chunk([&](const std::vector<Slot>& chunk) { Refine(chunk); });
   absl::MutexLock write_lock(&write_mu_);
-  std::vector<Slot> unranked;
-  {
-    absl::ReaderMutexLock lock(&mu_);
-    unranked = Builder().Unranked(others_changed);
-  }
+  const std::vector<Slot> unranked =
+      Shared([&] { return Builder().Unranked(others_changed); });
   if (!unranked.empty()) RankAndPublish(unranked);
   // Every box is ranked: its cards can now be placed together.
   RelayOutCards();
 }
 
 void ArticleIndex::SearchOwn(const std::vector<Slot>& chunk) {
-  std::vector<std::vector<Neighbor>> found;
-  {
-    absl::ReaderMutexLock lock(&mu_);
-    found = Builder().FindNeighbors(chunk, Builder().bulk_reach());
-  }
-  absl::WriterMutexLock lock(&mu_);
-  Builder().SetCandidates(chunk, found);
+  const auto found = Shared(
+      [&] { return Builder().FindNeighbors(chunk, Builder().bulk_reach()); });
+  Exclusive([&] { Builder().SetCandidates(chunk, found); });
 }
 
 void ArticleIndex::Refine(const std::vector<Slot>& chunk) {
-  std::vector<std::vector<Neighbor>> merged;
-  {
-    absl::ReaderMutexLock lock(&mu_);
-    merged = Builder().MergeNeighboursOfNeighbours(chunk);
-  }
-  std::vector<Slot> stale;
-  {
-    absl::WriterMutexLock lock(&mu_);
-    stale = Builder().SetCandidates(chunk, merged);
-  }
-  RankAndPublish(stale);
+  const auto merged =
+      Shared([&] { return Builder().MergeNeighboursOfNeighbours(chunk); });
+  RankAndPublish(
+      Exclusive([&] { return Builder().SetCandidates(chunk, merged); }));
 }
 
 void ArticleIndex::RelayOutCardsIfWasteful() {
-  {
-    absl::ReaderMutexLock lock(&mu_);
-    if (!CardsNeedLayout(articles_.cards())) return;
+  if (Shared([&] { return CardsNeedLayout(articles_.cards()); })) {
+    RelayOutCards();
   }
-  RelayOutCards();
 }
 
 void ArticleIndex::RelayOutCards() {
@@ -310,53 +259,37 @@ void ArticleIndex::RelayOutCards() {
   // everything as it is), swapped in under the exclusive one: rewriting
   // every box entry's card is one pass over the lists.
   const absl::Time start = absl::Now();
-  CardLayout layout;
-  {
-    absl::ReaderMutexLock lock(&mu_);
-    layout = LayOutCards(articles_, lists_.get());
-  }
+  CardLayout layout =
+      Shared([&] { return LayOutCards(articles_, lists_.get()); });
   absl::Duration readers_held;
   {
     absl::WriterMutexLock lock(&mu_);
     const absl::Time exclusive = absl::Now();
-    if (lists_ != nullptr) {
-      // An entry shows its slot's current card; a deleted article's entry
-      // gets kNoCard and keeps its box counted as not fresh.
-      lists_->RemapCards([&](const BoxedArticle& entry) {
-        return layout.card_at[entry.slot];
-      });
-    }
     // The old cards come back in `layout`, freed after the lock is released.
-    articles_.SwapCards(layout.cards, layout.card_at);
+    InstallLayout(layout, articles_, lists_.get());
     readers_held = absl::Now() - exclusive;
   }
   card_layout_seconds_.store(absl::ToDoubleSeconds(absl::Now() - start));
   card_layout_pause_seconds_.store(absl::ToDoubleSeconds(readers_held));
-  absl::ReaderMutexLock lock(&mu_);
-  card_pages_per_box_.store(lists_ == nullptr
-                                ? 0
-                                : CardPagesPerBox(articles_.cards(), *lists_,
-                                                  articles_.slot_count()));
+  card_pages_per_box_.store(Shared([&] {
+    return CardPagesPerBox(articles_.cards(), lists_.get(),
+                           articles_.slot_count());
+  }));
 }
 
 absl::StatusOr<Article> ArticleIndex::Get(const ArticleId& id) const {
   if (absl::Status s = limits_.CheckId(id, "article_id"); !s.ok()) return s;
   absl::ReaderMutexLock lock(&mu_);
-  const std::optional<Slot> slot = articles_.Find(id);
-  if (!slot.has_value()) return ArticleNotFound(id);
-  Article article;
-  article.id = id;
-  article.embedding.resize(vectors_->Dimension());
-  vectors_->Vector(*slot, article.embedding.data());
-  article.metadata = MetadataOf(articles_.CardOf(*slot));
-  return article;
+  absl::StatusOr<Slot> slot = SlotOf(articles_, id);
+  if (!slot.ok()) return slot.status();
+  return ArticleAt(*vectors_, articles_, *slot);
 }
 
 absl::StatusOr<RankingDebug> ArticleIndex::LookUp(
     const RelatedQuery& query, RelatedLookup::BoxUse use) const {
   absl::ReaderMutexLock lock(&mu_);
-  const std::optional<Slot> slot = articles_.Find(query.article_id);
-  if (!slot.has_value()) return ArticleNotFound(query.article_id);
+  absl::StatusOr<Slot> slot = SlotOf(articles_, query.article_id);
+  if (!slot.ok()) return slot.status();
   return Reader().LookUp(*slot, query, limits_.BoxSize(query.limit), use);
 }
 
@@ -371,6 +304,11 @@ absl::StatusOr<RankingDebug> ArticleIndex::VisitRelated(
 absl::StatusOr<RelatedList> ArticleIndex::Related(
     const RelatedQuery& query) const {
   if (absl::Status s = limits_.CheckLookup(query); !s.ok()) return s;
+  return RelatedChecked(query);
+}
+
+absl::StatusOr<RelatedList> ArticleIndex::RelatedChecked(
+    const RelatedQuery& query) const {
   RelatedList out;
   auto debug = LookUp(query, [&](absl::Span<const BoxedArticle> box) {
     out.articles = Reader().ToRelatedArticles(box);
@@ -414,15 +352,10 @@ absl::StatusOr<std::vector<RelatedResult>> ArticleIndex::BatchRelated(
     }
     // Each item is its own lookup (and takes the lock on its own, so a
     // writer never waits for a whole large batch).
-    RelatedResult& result = results[i];
-    result.article_id = article_ids[i];
-    auto debug = LookUp({article_ids[i], limit, exclude_ids, policy},
-                        [&](absl::Span<const BoxedArticle> box) {
-                          result.related.articles =
-                              Reader().ToRelatedArticles(box);
-                        });
-    result.status = debug.status();
-    if (debug.ok()) result.related.debug = *debug;
+    auto related = RelatedChecked({article_ids[i], limit, exclude_ids, policy});
+    results[i].article_id = article_ids[i];
+    results[i].status = related.status();
+    if (related.ok()) results[i].related = *std::move(related);
   }
   return results;
 }
@@ -439,14 +372,8 @@ absl::Status ArticleIndex::Checkpoint(
   if (absl::Status s = cut(dimension_.load()); !s.ok()) return s;
   absl::ReaderMutexLock lock(&mu_);
   absl::Status status;
-  Article article;
-  articles_.ForEach([&](absl::string_view id, Slot slot) {
-    if (!status.ok()) return;
-    article.id = std::string(id);
-    article.embedding.resize(vectors_->Dimension());
-    vectors_->Vector(slot, article.embedding.data());
-    article.metadata = MetadataOf(articles_.CardOf(slot));
-    status = visit(article);
+  articles_.ForEach([&](absl::string_view, Slot slot) {
+    if (status.ok()) status = visit(ArticleAt(*vectors_, articles_, slot));
   });
   return status;
 }

@@ -71,8 +71,10 @@ class ArticleIndex {
   // applied only if every article is valid (INVALID_ARGUMENT naming
   // "articles[i].field" otherwise; INVALID_ARGUMENT too if larger than
   // max_batch_size). The first write fixes the dimension if it was 0.
-  // Visible to every read that starts after this returns.
-  absl::Status Upsert(std::vector<Article> articles);
+  // Visible to every read that starts after this returns. `bulk`: see
+  // BulkLoad.
+  class BulkLoad;
+  absl::Status Upsert(std::vector<Article> articles, BulkLoad* bulk = nullptr);
 
   // Many upserts in a row that readers need not see ranked until they are
   // all in: an import stream, a recovery. Pass one to Upsert and the new
@@ -92,7 +94,6 @@ class ArticleIndex {
     friend class ArticleIndex;
     std::vector<Slot> added_;  // slots whose lists wait
   };
-  absl::Status Upsert(std::vector<Article> articles, BulkLoad* bulk);
 
   // Builds the related lists `bulk` left waiting; returns once every one is
   // ranked. When the load added most of the articles (a first import, a
@@ -158,6 +159,18 @@ class ArticleIndex {
   explicit ArticleIndex(const ArticleIndexOptions& options);
 
   // --- Writes; the writers' lock is held.
+  // A write in the journal (if there is one), to commit once the writers'
+  // lock is released, so that concurrent writers share one disk sync.
+  struct Recorded {
+    Journal* journal = nullptr;
+    uint64_t ticket = 0;
+    absl::Status Commit() const {
+      return journal != nullptr ? journal->Commit(ticket) : absl::OkStatus();
+    }
+  };
+  absl::StatusOr<Recorded> Record(
+      absl::FunctionRef<absl::StatusOr<uint64_t>(Journal&)> record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Creates the vectors (and the lists, if kept) once the dimension is
   // known.
   void CreateVectors(int dimension) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
@@ -202,11 +215,31 @@ class ArticleIndex {
   void RelayOutCardsIfWasteful() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   // --- Reads.
+  // Related() for a validated query.
+  absl::StatusOr<RelatedList> RelatedChecked(const RelatedQuery& query) const;
   // The box of a validated lookup, handed to `use` under the shared lock.
   absl::StatusOr<RankingDebug> LookUp(const RelatedQuery& query,
                                       RelatedLookup::BoxUse use) const;
-  RelatedLookup Reader() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  RelatedListBuilder Builder() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // The parts, over the state the index lock guards.
+  RelatedLookup Reader() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return RelatedLookup(*vectors_, articles_, lists_.get(), options_);
+  }
+  RelatedListBuilder Builder() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return RelatedListBuilder(*vectors_, articles_, *lists_, options_);
+  }
+
+  // Runs `fn` under the index lock, shared or exclusive, and returns what
+  // it returns: each phase of a write says in one line which lock it holds.
+  template <typename Fn>
+  auto Shared(Fn&& fn) const {
+    absl::ReaderMutexLock lock(&mu_);
+    return fn();
+  }
+  template <typename Fn>
+  auto Exclusive(Fn&& fn) {
+    absl::WriterMutexLock lock(&mu_);
+    return fn();
+  }
 
   const ArticleIndexOptions options_;
   const RequestLimits limits_;

@@ -55,6 +55,15 @@ absl::StatusOr<SlotChanges> PlaceArticles(VectorIndex& vectors,
   return changes;
 }
 
+Article ArticleAt(const VectorIndex& vectors, const ArticleTable& articles,
+                  Slot slot) {
+  const ArticleCard card = articles.CardOf(slot);
+  Article article{std::string(card.id), std::vector<float>(vectors.Dimension()),
+                  MetadataOf(card)};
+  vectors.Vector(slot, article.embedding.data());
+  return article;
+}
+
 std::vector<Slot> RemoveArticles(VectorIndex& vectors, ArticleTable& articles,
                                  absl::Span<const ArticleId> ids) {
   std::vector<Slot> removed;

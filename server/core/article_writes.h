@@ -34,6 +34,11 @@ absl::StatusOr<SlotChanges> PlaceArticles(VectorIndex& vectors,
                                           absl::Span<const Article> chunk,
                                           int threads);
 
+// The article at an occupied `slot`, as stored (its vector is the unit
+// vector).
+Article ArticleAt(const VectorIndex& vectors, const ArticleTable& articles,
+                  Slot slot);
+
 // Deletes the stored articles among `ids`; returns their (emptied) slots.
 std::vector<Slot> RemoveArticles(VectorIndex& vectors, ArticleTable& articles,
                                  absl::Span<const ArticleId> ids);

@@ -41,16 +41,26 @@ CardLayout LayOutCards(const ArticleTable& articles,
   return layout;
 }
 
+void InstallLayout(CardLayout& layout, ArticleTable& articles,
+                   RelatedLists* lists) {
+  if (lists != nullptr) {
+    lists->RemapCards(
+        [&](const BoxedArticle& entry) { return layout.card_at[entry.slot]; });
+  }
+  articles.SwapCards(layout.cards, layout.card_at);
+}
+
 bool CardsNeedLayout(const ArticleCards& cards) {
   return cards.RetiredBytes() >= std::max<int64_t>(cards.LiveBytes(), 1 << 20);
 }
 
-double CardPagesPerBox(const ArticleCards& cards, const RelatedLists& lists,
+double CardPagesPerBox(const ArticleCards& cards, const RelatedLists* lists,
                        Slot slot_count) {
+  if (lists == nullptr) return 0;
   int64_t boxes = 0, pages = 0;
   std::vector<uintptr_t> box_pages;
   for (Slot slot = 0; slot < slot_count; ++slot) {
-    const StoredBox* box = lists.Box(slot);
+    const StoredBox* box = lists->Box(slot);
     if (box == nullptr || box->chosen.empty()) continue;
     box_pages.clear();
     for (const BoxedArticle& entry : box->chosen) {

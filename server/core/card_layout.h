@@ -6,8 +6,8 @@
 // stored boxes: an article's box members follow it, then theirs, and a
 // cluster of related articles ends up on a few consecutive pages.
 //
-// These functions only read the table and the lists: the caller holds the
-// index lock (shared), and installs the result itself.
+// Building a layout only reads the table and the lists (the caller holds
+// the index lock shared); installing it writes them (exclusive).
 #ifndef RELATED_SERVER_CORE_CARD_LAYOUT_H_
 #define RELATED_SERVER_CORE_CARD_LAYOUT_H_
 
@@ -32,15 +32,22 @@ struct CardLayout {
 };
 CardLayout LayOutCards(const ArticleTable& articles, const RelatedLists* lists);
 
+// Puts `layout` in place (the caller holds the index lock exclusively):
+// every stored box entry then shows its slot's new card, a deleted
+// article's entry kNoCard (its box counts as not fresh). The old cards come
+// back in `layout`, so that the caller can free them after the lock.
+void InstallLayout(CardLayout& layout, ArticleTable& articles,
+                   RelatedLists* lists);
+
 // Whether the retired cards outweigh the live ones (and 1 MiB): reclaiming
 // them then costs a layout paid for by as many bytes of writes, and the
 // cards never take more than about twice their live size.
 bool CardsNeedLayout(const ArticleCards& cards);
 
 // The mean number of distinct 4 KB pages the cards of a stored box span
-// (0 without lists or boxes). Reads only the box entries' references, which
-// right after a layout are every entry's current card.
-double CardPagesPerBox(const ArticleCards& cards, const RelatedLists& lists,
+// (0 without lists, i.e. `lists` null, or boxes). Reads only the box entries'
+// references, which right after a layout are every entry's current card.
+double CardPagesPerBox(const ArticleCards& cards, const RelatedLists* lists,
                        Slot slot_count);
 
 }  // namespace related

@@ -107,78 +107,109 @@ bool BelowMinScore(const RankingPolicy& policy, float similarity) {
   return policy.min_score.has_value() && similarity < *policy.min_score;
 }
 
-std::vector<size_t> RankCandidates(const RankingPolicy& policy, absl::Time now,
-                                   const std::vector<Candidate>& candidates,
-                                   int dimension, int limit,
-                                   RankingDebug& debug) {
-  const float duplicate_threshold = policy.duplicate_threshold.value_or(
-      std::numeric_limits<float>::infinity());
-  const bool suppress_duplicates = duplicate_threshold < 1.0f;
-  const float lambda = policy.diversity_lambda;
+namespace {
 
-  // Still in the running: position in `candidates`, relevance, and the
-  // highest similarity to an article already chosen (for MMR).
-  struct Open {
-    size_t position;
-    float relevance;
-    float max_similarity_to_chosen;
-  };
-  std::vector<Open> open;
-  open.reserve(candidates.size());
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    const Candidate& c = candidates[i];
-    if (BelowMinScore(policy, c.similarity)) {
-      ++debug.removed_by_min_score;
-      continue;
+// A candidate still in the running: its position in the candidates, its
+// relevance, and its highest similarity to an article already chosen.
+struct Open {
+  size_t position;
+  float relevance;
+  float max_similarity_to_chosen = -std::numeric_limits<float>::infinity();
+};
+
+// One RankCandidates call: the candidates, and the policy's duplicate rule.
+class BoxFiller {
+ public:
+  BoxFiller(const RankingPolicy& policy,
+            const std::vector<Candidate>& candidates, int dimension,
+            RankingDebug& debug)
+      : policy_(policy),
+        candidates_(candidates),
+        dimension_(dimension),
+        debug_(debug),
+        duplicate_threshold_(policy.duplicate_threshold.value_or(
+            std::numeric_limits<float>::infinity())) {}
+
+  // The candidates above the score floor and not copies of the query, with
+  // their relevance at `now`.
+  std::vector<Open> Eligible(absl::Time now) const {
+    std::vector<Open> open;
+    open.reserve(candidates_.size());
+    for (size_t i = 0; i < candidates_.size(); ++i) {
+      const Candidate& c = candidates_[i];
+      if (BelowMinScore(policy_, c.similarity)) {
+        ++debug_.removed_by_min_score;
+      } else if (IsDuplicate(c.similarity)) {
+        // The query's own updated or syndicated copy is the worst related
+        // item.
+        ++debug_.removed_as_near_duplicate;
+      } else {
+        open.push_back(
+            {i, c.similarity * RecencyFactor(policy_, c.published_at, now)});
+      }
     }
-    // The query's own updated or syndicated copy is the worst related item.
-    if (suppress_duplicates && c.similarity > duplicate_threshold) {
-      ++debug.removed_as_near_duplicate;
-      continue;
-    }
-    open.push_back({i,
-                    c.similarity * RecencyFactor(policy, c.published_at, now),
-                    -std::numeric_limits<float>::infinity()});
+    debug_.candidates_considered += static_cast<int64_t>(candidates_.size());
+    return open;
   }
-  debug.candidates_considered += static_cast<int64_t>(candidates.size());
 
-  std::vector<size_t> chosen;
-  if (lambda >= 1.0f) {
-    // Pure relevance: pick in order of relevance, each pick checked only
-    // against the picks before it. The same box as the general loop below,
-    // with about limit^2 / 2 comparisons instead of limit x candidates;
-    // near-duplicates are counted among the candidates reached before the
-    // box filled.
+  // Pure relevance: pick in order of relevance, each pick checked only
+  // against the picks before it. The same box as ByMarginalRelevance would
+  // give with lambda 1, with about limit^2 / 2 comparisons instead of limit
+  // x candidates; near-duplicates are counted among the candidates reached
+  // before the box filled.
+  std::vector<size_t> ByRelevance(std::vector<Open> open, int limit) const {
     std::stable_sort(
         open.begin(), open.end(),
         [](const Open& a, const Open& b) { return a.relevance > b.relevance; });
+    std::vector<size_t> chosen;
     for (const Open& o : open) {
       if (static_cast<int>(chosen.size()) >= limit) break;
-      const float* vector = candidates[o.position].vector;
-      const bool duplicate =
-          suppress_duplicates &&
-          std::any_of(chosen.begin(), chosen.end(), [&](size_t c) {
-            return Dot(candidates[c].vector, vector, dimension) >
-                   duplicate_threshold;
-          });
+      const bool duplicate = std::any_of(
+          chosen.begin(), chosen.end(),
+          [&](size_t c) { return IsDuplicate(Similarity(c, o.position)); });
       if (duplicate) {
-        ++debug.removed_as_near_duplicate;
+        ++debug_.removed_as_near_duplicate;
       } else {
         chosen.push_back(o.position);
       }
     }
     return chosen;
   }
-  const bool needs_pairwise = suppress_duplicates || lambda < 1.0f;
-  while (static_cast<int>(chosen.size()) < limit && !open.empty()) {
+
+  // Maximal marginal relevance (lambda < 1): each pick maximises
+  // lambda x relevance - (1 - lambda) x its highest similarity to the
+  // picks before it.
+  std::vector<size_t> ByMarginalRelevance(std::vector<Open> open,
+                                          int limit) const {
+    std::vector<size_t> chosen;
+    while (static_cast<int>(chosen.size()) < limit && !open.empty()) {
+      const size_t best = MostMarginal(open, chosen.empty());
+      const size_t picked = open[best].position;
+      chosen.push_back(picked);
+      open.erase(open.begin() + static_cast<ptrdiff_t>(best));
+      size_t kept = 0;
+      for (Open& o : open) {
+        const float s = Similarity(o.position, picked);
+        if (IsDuplicate(s)) {
+          ++debug_.removed_as_near_duplicate;
+          continue;
+        }
+        o.max_similarity_to_chosen = std::max(o.max_similarity_to_chosen, s);
+        open[kept++] = o;
+      }
+      open.resize(kept);
+    }
+    return chosen;
+  }
+
+ private:
+  size_t MostMarginal(const std::vector<Open>& open, bool first) const {
+    const float lambda = policy_.diversity_lambda;
     size_t best = 0;
     float best_value = -std::numeric_limits<float>::infinity();
     for (size_t k = 0; k < open.size(); ++k) {
-      // MMR. Nothing chosen yet, or lambda 1, means no redundancy penalty
-      // (and no 0 * -infinity).
-      const float redundancy = chosen.empty() || lambda >= 1.0f
-                                   ? 0.0f
-                                   : open[k].max_similarity_to_chosen;
+      // Nothing chosen yet: no redundancy penalty (and no 0 x -infinity).
+      const float redundancy = first ? 0.0f : open[k].max_similarity_to_chosen;
       const float value =
           lambda * open[k].relevance - (1.0f - lambda) * redundancy;
       // Strictly greater: on a tie the earlier (more similar) one wins.
@@ -187,26 +218,34 @@ std::vector<size_t> RankCandidates(const RankingPolicy& policy, absl::Time now,
         best = k;
       }
     }
-    const size_t picked = open[best].position;
-    chosen.push_back(picked);
-    open.erase(open.begin() + static_cast<ptrdiff_t>(best));
-    if (!needs_pairwise) continue;
-    const float* picked_vector = candidates[picked].vector;
-    size_t kept = 0;
-    for (size_t k = 0; k < open.size(); ++k) {
-      const float s =
-          Dot(candidates[open[k].position].vector, picked_vector, dimension);
-      if (suppress_duplicates && s > duplicate_threshold) {
-        ++debug.removed_as_near_duplicate;
-        continue;
-      }
-      open[k].max_similarity_to_chosen =
-          std::max(open[k].max_similarity_to_chosen, s);
-      open[kept++] = open[k];
-    }
-    open.resize(kept);
+    return best;
   }
-  return chosen;
+
+  bool IsDuplicate(float similarity) const {
+    return duplicate_threshold_ < 1.0f && similarity > duplicate_threshold_;
+  }
+  float Similarity(size_t a, size_t b) const {
+    return Dot(candidates_[a].vector, candidates_[b].vector, dimension_);
+  }
+
+  const RankingPolicy& policy_;
+  const std::vector<Candidate>& candidates_;
+  const int dimension_;
+  RankingDebug& debug_;
+  const float duplicate_threshold_;  // infinite: suppression off
+};
+
+}  // namespace
+
+std::vector<size_t> RankCandidates(const RankingPolicy& policy, absl::Time now,
+                                   const std::vector<Candidate>& candidates,
+                                   int dimension, int limit,
+                                   RankingDebug& debug) {
+  const BoxFiller filler(policy, candidates, dimension, debug);
+  std::vector<Open> open = filler.Eligible(now);
+  return policy.diversity_lambda >= 1.0f
+             ? filler.ByRelevance(std::move(open), limit)
+             : filler.ByMarginalRelevance(std::move(open), limit);
 }
 
 }  // namespace related

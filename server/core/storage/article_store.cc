@@ -8,85 +8,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/core/storage/record_codec.h"
+#include "server/core/storage/replayer.h"
 #include "server/core/storage/snapshot.h"
 
 namespace related::storage {
 namespace {
-
-// Feeds recovered articles to the index in batches it accepts, checking
-// first that they have the index's dimension. One bulk load: the related
-// lists are built once, by Finish.
-class Replayer {
- public:
-  Replayer(ArticleIndex& index, const std::string& data_dir)
-      : index_(index), data_dir_(data_dir) {}
-
-  absl::Status Upsert(Article article) {
-    const int dimension = index_.Stats().dimension;
-    const int got = static_cast<int>(article.embedding.size());
-    if (dimension != 0 && got != dimension) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "data directory ", data_dir_, " holds ", got,
-          "-dimensional embeddings, but the server is configured for ",
-          dimension, " (--dim); start with --dim=", got,
-          " or another --data_dir"));
-    }
-    pending_.push_back(std::move(article));
-    return pending_.size() >=
-                   static_cast<size_t>(index_.options().max_batch_size)
-               ? Flush()
-               : absl::OkStatus();
-  }
-
-  absl::Status Delete(std::vector<ArticleId> ids) {
-    if (absl::Status s = Flush(); !s.ok()) return s;
-    const size_t max = static_cast<size_t>(index_.options().max_batch_size);
-    for (size_t begin = 0; begin < ids.size(); begin += max) {
-      std::vector<ArticleId> chunk(
-          ids.begin() + begin, ids.begin() + std::min(ids.size(), begin + max));
-      auto deleted = index_.Delete(chunk);
-      if (!deleted.ok()) return deleted.status();
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status Flush() {
-    if (pending_.empty()) return absl::OkStatus();
-    absl::Status s = index_.Upsert(std::move(pending_), &bulk_);
-    pending_.clear();
-    if (!s.ok()) {
-      return absl::Status(
-          s.code(), absl::StrCat("replaying into the index: ", s.message()));
-    }
-    return absl::OkStatus();
-  }
-
-  // After the last record: the pending batch, then the related lists.
-  absl::Status Finish() {
-    if (absl::Status s = Flush(); !s.ok()) return s;
-    index_.FinishBulkLoad(bulk_);
-    return absl::OkStatus();
-  }
-
-  // Applies one write-ahead log record.
-  absl::Status Apply(absl::string_view payload) {
-    auto record = DecodeWriteRecord(payload);
-    if (!record.ok()) return record.status();
-    if (record->kind == WriteRecord::Kind::kDelete)
-      return Delete(std::move(record->ids));
-    for (Article& a : record->articles) {
-      if (absl::Status s = Upsert(std::move(a)); !s.ok()) return s;
-    }
-    // Keep log order: an upsert record is applied before the next record.
-    return Flush();
-  }
-
- private:
-  ArticleIndex& index_;
-  const std::string& data_dir_;
-  std::vector<Article> pending_;
-  ArticleIndex::BulkLoad bulk_;
-};
 
 std::string Path(const std::string& dir, const std::string& name) {
   return absl::StrCat(dir, "/", name);
@@ -112,28 +38,69 @@ absl::StatusOr<std::unique_ptr<ArticleStore>> ArticleStore::Open(
   return store;
 }
 
-absl::Status ArticleStore::Recover(RecoveryReport& report) {
-  const std::string& dir = options_.data_dir;
+namespace {
+
+// The snapshots (newest first) and log segments (oldest first) in `dir`.
+// Snapshots a crash interrupted (".tmp", never renamed, so never trusted)
+// are removed.
+struct DataFiles {
+  std::vector<uint64_t> snapshots;
+  std::vector<uint64_t> segments;
+};
+
+absl::StatusOr<DataFiles> ListDataFiles(const std::string& dir) {
   auto names = ListDir(dir);
   if (!names.ok()) return names.status();
-  std::vector<uint64_t> snapshots, segments;
+  DataFiles files;
   for (const std::string& name : *names) {
     if (absl::EndsWith(name, ".tmp")) {
-      // A snapshot a crash interrupted; never renamed, so never trusted.
       RemoveFile(Path(dir, name)).IgnoreError();
     } else if (uint64_t s = ParseSnapshotName(name); s != 0) {
-      snapshots.push_back(s);
+      files.snapshots.push_back(s);
     } else if (uint64_t w = ParseWalSegmentName(name); w != 0) {
-      segments.push_back(w);
+      files.segments.push_back(w);
     }
   }
-  std::sort(snapshots.rbegin(), snapshots.rend());
-  std::sort(segments.begin(), segments.end());
+  std::sort(files.snapshots.rbegin(), files.snapshots.rend());
+  std::sort(files.segments.begin(), files.segments.end());
+  return files;
+}
 
+}  // namespace
+
+absl::Status ArticleStore::Recover(RecoveryReport& report) {
+  const std::string& dir = options_.data_dir;
+  auto files = ListDataFiles(dir);
+  if (!files.ok()) return files.status();
   Replayer replayer(index_, dir);
-  uint64_t replay_from = 1;
+  if (absl::Status s = LoadNewestSnapshot(files->snapshots, replayer, report);
+      !s.ok()) {
+    return s;
+  }
+  const uint64_t replay_from = std::max<uint64_t>(report.snapshot_segment, 1);
+  if (report.snapshot_segment == 0 && !files->snapshots.empty() &&
+      (files->segments.empty() || files->segments.front() != 1)) {
+    return absl::DataLossError(absl::StrCat(
+        "data directory ", dir,
+        ": no readable snapshot, and the write-ahead log does "
+        "not reach back to the beginning; refusing to start with missing data "
+        "(restore a backup, or move the directory aside to start empty)"));
+  }
+  auto last = ReplayLog(files->segments, replay_from, replayer, report);
+  if (!last.ok()) return last.status();
+  if (absl::Status s = replayer.Finish(); !s.ok()) return s;
+  // Writes go to a fresh segment; the recovered ones are never appended to.
+  auto wal = WalWriter::Create(dir, std::max(*last, replay_from - 1) + 1);
+  if (!wal.ok()) return wal.status();
+  wal_ = *std::move(wal);
+  return absl::OkStatus();
+}
+
+absl::Status ArticleStore::LoadNewestSnapshot(
+    const std::vector<uint64_t>& snapshots, Replayer& replayer,
+    RecoveryReport& report) {
   for (uint64_t segment : snapshots) {
-    const std::string path = Path(dir, SnapshotName(segment));
+    const std::string path = Path(options_.data_dir, SnapshotName(segment));
     options_.log(absl::StrCat("recovery: loading snapshot ", path));
     int64_t loaded = 0;
     auto info = ReadSnapshot(path, [&](Article a) {
@@ -143,11 +110,9 @@ absl::Status ArticleStore::Recover(RecoveryReport& report) {
       return replayer.Upsert(std::move(a));
     });
     if (info.ok()) {
-      if (absl::Status s = replayer.Flush(); !s.ok()) return s;
       report.snapshot_segment = segment;
       report.snapshot_articles = static_cast<int64_t>(info->articles);
-      replay_from = segment;
-      break;
+      return replayer.Flush();
     }
     if (info.status().code() != absl::StatusCode::kDataLoss || loaded > 0) {
       return info.status();  // not corruption (or half applied): stop here
@@ -156,78 +121,70 @@ absl::Status ArticleStore::Recover(RecoveryReport& report) {
                               "; falling back to the previous snapshot"));
     ++report.corrupt_snapshots_skipped;
   }
-  if (report.snapshot_segment == 0 && !snapshots.empty() &&
-      (segments.empty() || segments.front() != 1)) {
-    return absl::DataLossError(absl::StrCat(
-        "data directory ", dir,
-        ": no readable snapshot, and the write-ahead log does "
-        "not reach back to the beginning; refusing to start with missing data "
-        "(restore a backup, or move the directory aside to start empty)"));
-  }
+  return absl::OkStatus();
+}
 
+absl::StatusOr<uint64_t> ArticleStore::ReplayLog(
+    const std::vector<uint64_t>& segments, uint64_t replay_from,
+    Replayer& replayer, RecoveryReport& report) {
   uint64_t expected = replay_from;
   uint64_t last = 0;
   for (size_t i = 0; i < segments.size(); ++i) {
     const uint64_t segment = segments[i];
     if (segment < replay_from) continue;
     if (segment != expected) {
-      return absl::DataLossError(
-          absl::StrCat("data directory ", dir, ": write-ahead log segment ",
-                       expected, " is missing (found ", segment, ")"));
+      return absl::DataLossError(absl::StrCat(
+          "data directory ", options_.data_dir, ": write-ahead log segment ",
+          expected, " is missing (found ", segment, ")"));
     }
     ++expected;
-    last = segment;
-    const std::string path = Path(dir, WalSegmentName(segment));
-    auto segment_report = ReadWalSegment(path, [&](absl::string_view payload) {
-      return replayer.Apply(payload);
-    });
-    if (!segment_report.ok()) return segment_report.status();
-    const bool is_last = i + 1 == segments.size();
-    if (segment_report->header_torn) {
-      if (!is_last) {
-        return absl::DataLossError(absl::StrCat(
-            path, ": ", segment_report->tail_problem,
-            ", and later segments exist; refusing to skip data"));
-      }
-      // Never written to: the crash came while the segment was started. It
-      // is started again below, under the same number.
-      options_.log(absl::StrCat("recovery: ", path, ": ",
-                                segment_report->tail_problem,
-                                " (it holds no records); removing it"));
-      if (absl::Status s = RemoveFile(path); !s.ok()) return s;
-      if (absl::Status s = SyncDir(dir); !s.ok()) return s;
-      last = segment - 1;
-      continue;
-    }
-    ++report.wal_segments;
-    report.wal_records += segment_report->records;
-    if (segment_report->discarded_bytes > 0) {
-      if (!is_last) {
-        return absl::DataLossError(
-            absl::StrCat(path, ": ", segment_report->tail_problem,
-                         " after record ", segment_report->records,
-                         ", and later segments exist; refusing to skip data"));
-      }
-      // A crash mid-append: the record was never acknowledged.
-      options_.log(
-          absl::StrCat("recovery: ", path, ": ", segment_report->tail_problem,
-                       "; truncating ", segment_report->discarded_bytes,
-                       " bytes after record ", segment_report->records));
-      auto file = File::OpenForAppend(path);
-      if (!file.ok()) return file.status();
-      if (absl::Status s = file->Truncate(segment_report->valid_bytes); !s.ok())
-        return s;
-      if (absl::Status s = file->Sync(); !s.ok()) return s;
-      report.torn_tail_bytes += segment_report->discarded_bytes;
+    auto replayed =
+        ReplaySegment(segment, i + 1 == segments.size(), replayer, report);
+    if (!replayed.ok()) return replayed.status();
+    last = *replayed ? segment : segment - 1;
+  }
+  return last;
+}
+
+absl::StatusOr<bool> ArticleStore::ReplaySegment(uint64_t segment, bool is_last,
+                                                 Replayer& replayer,
+                                                 RecoveryReport& report) {
+  const std::string& dir = options_.data_dir;
+  const std::string path = Path(dir, WalSegmentName(segment));
+  auto read = ReadWalSegment(
+      path, [&](absl::string_view payload) { return replayer.Apply(payload); });
+  if (!read.ok()) return read.status();
+  if (read->header_torn || read->discarded_bytes > 0) {
+    if (!is_last) {
+      return absl::DataLossError(absl::StrCat(
+          path, ": ", read->tail_problem,
+          read->header_torn ? ""
+                            : absl::StrCat(" after record ", read->records),
+          ", and later segments exist; refusing to skip data"));
     }
   }
-  if (absl::Status s = replayer.Finish(); !s.ok()) return s;
-
-  // Writes go to a fresh segment; the recovered ones are never appended to.
-  auto wal = WalWriter::Create(dir, std::max(last, replay_from - 1) + 1);
-  if (!wal.ok()) return wal.status();
-  wal_ = *std::move(wal);
-  return absl::OkStatus();
+  if (read->header_torn) {
+    // Never written to: the crash came while the segment was started. It
+    // is started again, under the same number.
+    options_.log(absl::StrCat("recovery: ", path, ": ", read->tail_problem,
+                              " (it holds no records); removing it"));
+    if (absl::Status s = RemoveFile(path); !s.ok()) return s;
+    if (absl::Status s = SyncDir(dir); !s.ok()) return s;
+    return false;
+  }
+  ++report.wal_segments;
+  report.wal_records += read->records;
+  if (read->discarded_bytes == 0) return true;
+  // A crash mid-append: the record was never acknowledged.
+  options_.log(absl::StrCat("recovery: ", path, ": ", read->tail_problem,
+                            "; truncating ", read->discarded_bytes,
+                            " bytes after record ", read->records));
+  auto file = File::OpenForAppend(path);
+  if (!file.ok()) return file.status();
+  if (absl::Status s = file->Truncate(read->valid_bytes); !s.ok()) return s;
+  if (absl::Status s = file->Sync(); !s.ok()) return s;
+  report.torn_tail_bytes += read->discarded_bytes;
+  return true;
 }
 
 absl::StatusOr<uint64_t> ArticleStore::RecordUpsert(

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -22,6 +23,8 @@
 #include "server/core/storage/wal.h"
 
 namespace related::storage {
+
+class Replayer;
 
 enum class Durability {
   // A write's RPC returns after its log record is on disk (fdatasync);
@@ -82,7 +85,21 @@ class ArticleStore : public Journal {
  private:
   ArticleStore(const StoreOptions& options, ArticleIndex& index)
       : options_(options), index_(index) {}
+  // Recovery: the newest readable snapshot, then the log after it.
   absl::Status Recover(RecoveryReport& report);
+  absl::Status LoadNewestSnapshot(const std::vector<uint64_t>& snapshots,
+                                  Replayer& replayer, RecoveryReport& report);
+  // Replays the segments from `replay_from` on, which must follow each
+  // other; returns the last one that holds records (or replay_from - 1).
+  absl::StatusOr<uint64_t> ReplayLog(const std::vector<uint64_t>& segments,
+                                     uint64_t replay_from, Replayer& replayer,
+                                     RecoveryReport& report);
+  // Replays one segment. A torn tail (a crash mid-append) is cut off, and a
+  // torn header (a crash while the segment was started) removes it
+  // (returns false); either is refused unless it is the last segment.
+  absl::StatusOr<bool> ReplaySegment(uint64_t segment, bool is_last,
+                                     Replayer& replayer,
+                                     RecoveryReport& report);
   void BackgroundLoop();
   void RemoveObsoleteFiles(uint64_t newest_snapshot);
 

@@ -85,28 +85,31 @@ absl::Status SnapshotWriter::Finish() {
   return SyncDir(dir_);
 }
 
-absl::StatusOr<SnapshotInfo> ReadSnapshot(
-    const std::string& path,
-    const std::function<absl::Status(Article)>& apply) {
-  auto data = ReadWholeFile(path);
-  if (!data.ok()) return data.status();
-  const absl::string_view all = *data;
+namespace {
+
+// A snapshot file's frame checked: its header, checksum and trailer.
+struct SnapshotFrame {
+  SnapshotInfo info;
+  absl::string_view body;  // the article records
+};
+
+absl::StatusOr<SnapshotFrame> CheckFrame(const std::string& path,
+                                         absl::string_view all) {
   if (all.size() < kHeaderBytes + kTrailerBytes ||
       all.substr(0, 8) != absl::string_view(kMagic, 8)) {
     return absl::DataLossError(
         absl::StrCat(path, ": not a snapshot, or cut short"));
   }
   Decoder header(all.substr(8, kHeaderBytes - 8));
-  SnapshotInfo info;
+  SnapshotFrame frame;
   const uint32_t version = *header.U32();
   if (version != kFormatVersion) {
     return absl::FailedPreconditionError(
         absl::StrCat(path, ": format version ", version,
                      ", this build reads version ", kFormatVersion));
   }
-  info.dimension = static_cast<int>(*header.U32());
-  info.segment = *header.U64();
-
+  frame.info.dimension = static_cast<int>(*header.U32());
+  frame.info.segment = *header.U64();
   const absl::string_view covered = all.substr(0, all.size() - 4);
   Decoder crc_field(all.substr(all.size() - 4));
   if (Crc32(covered) != *crc_field.U32()) {
@@ -116,44 +119,62 @@ absl::StatusOr<SnapshotInfo> ReadSnapshot(
   if (*trailer.U32() != kTrailerMarker) {
     return absl::DataLossError(absl::StrCat(path, ": trailer missing"));
   }
-  info.articles = *trailer.U64();
-  const absl::string_view body =
+  frame.info.articles = *trailer.U64();
+  frame.body =
       all.substr(kHeaderBytes, all.size() - kHeaderBytes - kTrailerBytes);
+  return frame;
+}
 
+// Decodes every article record of `frame`, handing each to `apply` if set.
+absl::Status DecodeRecords(const std::string& path, const SnapshotFrame& frame,
+                           const std::function<absl::Status(Article)>* apply) {
+  Decoder records(frame.body);
+  uint64_t count = 0;
+  while (records.remaining() > 0) {
+    auto blob = records.Bytes();
+    if (!blob.ok()) {
+      return absl::DataLossError(
+          absl::StrCat(path, ": ", blob.status().message()));
+    }
+    Decoder record(*blob);
+    auto article = record.ArticleRecord();
+    if (!article.ok() || record.remaining() != 0) {
+      return absl::DataLossError(
+          absl::StrCat(path, ": article record ", count + 1, " is malformed"));
+    }
+    if (frame.info.dimension != 0 &&
+        static_cast<int>(article->embedding.size()) != frame.info.dimension) {
+      return absl::DataLossError(absl::StrCat(
+          path, ": article record ", count + 1, " has the wrong dimension"));
+    }
+    ++count;
+    if (apply != nullptr) {
+      if (absl::Status s = (*apply)(*std::move(article)); !s.ok()) return s;
+    }
+  }
+  if (count != frame.info.articles) {
+    return absl::DataLossError(absl::StrCat(path, ": trailer counts ",
+                                            frame.info.articles,
+                                            " articles, found ", count));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<SnapshotInfo> ReadSnapshot(
+    const std::string& path,
+    const std::function<absl::Status(Article)>& apply) {
+  auto data = ReadWholeFile(path);
+  if (!data.ok()) return data.status();
+  auto frame = CheckFrame(path, *data);
+  if (!frame.ok()) return frame.status();
   // Two passes: the first checks every record (so a structurally broken
   // snapshot applies nothing), the second applies them, without holding a
   // second copy of every article in memory.
-  for (const bool applying : {false, true}) {
-    Decoder records(body);
-    uint64_t count = 0;
-    while (records.remaining() > 0) {
-      auto blob = records.Bytes();
-      if (!blob.ok())
-        return absl::DataLossError(
-            absl::StrCat(path, ": ", blob.status().message()));
-      Decoder record(*blob);
-      auto article = record.ArticleRecord();
-      if (!article.ok() || record.remaining() != 0) {
-        return absl::DataLossError(absl::StrCat(path, ": article record ",
-                                                count + 1, " is malformed"));
-      }
-      if (info.dimension != 0 &&
-          static_cast<int>(article->embedding.size()) != info.dimension) {
-        return absl::DataLossError(absl::StrCat(
-            path, ": article record ", count + 1, " has the wrong dimension"));
-      }
-      ++count;
-      if (applying) {
-        if (absl::Status s = apply(*std::move(article)); !s.ok()) return s;
-      }
-    }
-    if (count != info.articles) {
-      return absl::DataLossError(absl::StrCat(path, ": trailer counts ",
-                                              info.articles,
-                                              " articles, found ", count));
-    }
-  }
-  return info;
+  if (absl::Status s = DecodeRecords(path, *frame, nullptr); !s.ok()) return s;
+  if (absl::Status s = DecodeRecords(path, *frame, &apply); !s.ok()) return s;
+  return frame->info;
 }
 
 }  // namespace related::storage

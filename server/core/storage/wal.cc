@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -145,63 +146,87 @@ int64_t WalWriter::segment_bytes() const {
   return size_;
 }
 
-absl::StatusOr<WalSegmentReport> ReadWalSegment(
-    const std::string& path,
-    const std::function<absl::Status(absl::string_view payload)>& apply) {
-  auto data = ReadWholeFile(path);
-  if (!data.ok()) return data.status();
-  absl::string_view rest = *data;
-  WalSegmentReport report;
+namespace {
+
+// Checks a segment's header. Returns false with `report` filled if the
+// header itself was cut short by a crash (the segment holds no records).
+absl::StatusOr<bool> CheckSegmentHeader(const std::string& path,
+                                        absl::string_view data,
+                                        WalSegmentReport& report) {
   const uint64_t segment = ParseWalSegmentName(
       absl::string_view(path).substr(path.find_last_of('/') + 1));
-  if (rest.size() < kHeaderBytes &&
-      absl::StartsWith(Header(segment), rest)) {
+  if (data.size() < kHeaderBytes && absl::StartsWith(Header(segment), data)) {
     // Older builds created a segment in place; a crash before its header was
     // written leaves it empty or with part of the header, and no records.
     report.header_torn = true;
-    report.discarded_bytes = static_cast<int64_t>(rest.size());
+    report.discarded_bytes = static_cast<int64_t>(data.size());
     report.tail_problem = "the segment's header is cut short";
-    return report;
+    return false;
   }
-  if (rest.size() < kHeaderBytes ||
-      rest.substr(0, 8) != absl::string_view(kMagic, 8)) {
+  if (data.size() < kHeaderBytes ||
+      data.substr(0, 8) != absl::string_view(kMagic, 8)) {
     return absl::DataLossError(
         absl::StrCat(path, ": not a write-ahead log segment"));
   }
-  Decoder header(rest.substr(8, kHeaderBytes - 8));
+  Decoder header(data.substr(8, kHeaderBytes - 8));
   const uint32_t version = *header.U32();
   if (version != kFormatVersion) {
     return absl::FailedPreconditionError(
         absl::StrCat(path, ": format version ", version,
                      ", this build reads version ", kFormatVersion));
   }
-  rest.remove_prefix(kHeaderBytes);
+  return true;
+}
+
+// The next record of `rest`, or nullopt with `problem` set where the valid
+// records end (a crash mid-append: cut short or failing its checksum).
+std::optional<absl::string_view> NextRecord(absl::string_view rest,
+                                            std::string& problem) {
+  if (rest.size() < kRecordHeaderBytes) {
+    problem = "a record header is cut short";
+    return std::nullopt;
+  }
+  Decoder d(rest.substr(0, kRecordHeaderBytes));
+  const uint32_t length = *d.U32();
+  const uint32_t crc = *d.U32();
+  if (length > kMaxRecordBytes || length > rest.size() - kRecordHeaderBytes) {
+    problem = "a record is cut short";
+    return std::nullopt;
+  }
+  const absl::string_view payload = rest.substr(kRecordHeaderBytes, length);
+  if (Crc32(payload) != crc) {
+    problem = "a record fails its checksum";
+    return std::nullopt;
+  }
+  return payload;
+}
+
+}  // namespace
+
+absl::StatusOr<WalSegmentReport> ReadWalSegment(
+    const std::string& path,
+    const std::function<absl::Status(absl::string_view payload)>& apply) {
+  auto data = ReadWholeFile(path);
+  if (!data.ok()) return data.status();
+  WalSegmentReport report;
+  auto whole_header = CheckSegmentHeader(path, *data, report);
+  if (!whole_header.ok()) return whole_header.status();
+  if (!*whole_header) return report;
+  absl::string_view rest = absl::string_view(*data).substr(kHeaderBytes);
   report.valid_bytes = kHeaderBytes;
   while (!rest.empty()) {
-    if (rest.size() < kRecordHeaderBytes) {
-      report.tail_problem = "a record header is cut short";
-      break;
-    }
-    Decoder d(rest.substr(0, kRecordHeaderBytes));
-    const uint32_t length = *d.U32();
-    const uint32_t crc = *d.U32();
-    if (length > kMaxRecordBytes || length > rest.size() - kRecordHeaderBytes) {
-      report.tail_problem = "a record is cut short";
-      break;
-    }
-    const absl::string_view payload = rest.substr(kRecordHeaderBytes, length);
-    if (Crc32(payload) != crc) {
-      report.tail_problem = "a record fails its checksum";
-      break;
-    }
-    if (absl::Status s = apply(payload); !s.ok()) {
+    const std::optional<absl::string_view> payload =
+        NextRecord(rest, report.tail_problem);
+    if (!payload.has_value()) break;
+    if (absl::Status s = apply(*payload); !s.ok()) {
       return absl::Status(
           s.code(), absl::StrCat(path, ": record ", report.records + 1, ": ",
                                  s.message()));
     }
     ++report.records;
-    rest.remove_prefix(kRecordHeaderBytes + length);
-    report.valid_bytes += static_cast<int64_t>(kRecordHeaderBytes + length);
+    const size_t bytes = kRecordHeaderBytes + payload->size();
+    rest.remove_prefix(bytes);
+    report.valid_bytes += static_cast<int64_t>(bytes);
   }
   report.discarded_bytes = static_cast<int64_t>(rest.size());
   return report;

@@ -83,9 +83,9 @@ struct WalSegmentReport {
 };
 
 // Reads segment `path` (named as WalSegmentName says), calling `apply` with
-// each record's payload in order. Stops at the first torn or corrupt record and reports the tail;
-// fails (DATA_LOSS / FAILED_PRECONDITION) only if the header is unusable or
-// `apply` fails.
+// each record's payload in order. Stops at the first torn or corrupt record and
+// reports the tail; fails (DATA_LOSS / FAILED_PRECONDITION) only if the header
+// is unusable or `apply` fails.
 absl::StatusOr<WalSegmentReport> ReadWalSegment(
     const std::string& path,
     const std::function<absl::Status(absl::string_view payload)>& apply);

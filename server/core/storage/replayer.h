@@ -1,0 +1,42 @@
+// Replayer: feeds recovered articles (a snapshot's, then the write-ahead
+// log's) to the index in batches it accepts, in log order. The whole
+// recovery is one bulk load: the related lists are built once, by Finish.
+#ifndef RELATED_SERVER_CORE_STORAGE_REPLAYER_H_
+#define RELATED_SERVER_CORE_STORAGE_REPLAYER_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "server/core/article_index.h"
+
+namespace related::storage {
+
+class Replayer {
+ public:
+  Replayer(ArticleIndex& index, const std::string& data_dir)
+      : index_(index), data_dir_(data_dir) {}
+
+  // Queues an upsert; FAILED_PRECONDITION if its dimension is not the
+  // index's (the data directory belongs to another configuration).
+  absl::Status Upsert(Article article);
+  // Applies the queued upserts, then deletes `ids`.
+  absl::Status Delete(std::vector<ArticleId> ids);
+  // Applies the queued upserts.
+  absl::Status Flush();
+  // Applies one write-ahead log record.
+  absl::Status Apply(absl::string_view payload);
+  // After the last record: the queued upserts, then the related lists.
+  absl::Status Finish();
+
+ private:
+  ArticleIndex& index_;
+  const std::string& data_dir_;
+  std::vector<Article> pending_;
+  ArticleIndex::BulkLoad bulk_;
+};
+
+}  // namespace related::storage
+
+#endif  // RELATED_SERVER_CORE_STORAGE_REPLAYER_H_
