@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/token_file.h"
 #include "server/huge_pages.h"
 #include "server/service/auth.h"
 #include "server/service/server.h"

@@ -31,6 +31,7 @@
 #include "client/cli/commands.h"
 #include "client/cli/lookup_flags.h"
 #include "client/related_client.h"
+#include "common/token_file.h"
 
 ABSL_FLAG(std::string, address, "127.0.0.1:50051",
           "host:port of related-server.");
@@ -299,32 +300,13 @@ absl::Status SecurityFromFlags(related::client::ClientOptions& options) {
     return absl::InvalidArgumentError(
         "--tls_server_name needs --tls_ca_file or --tls_cert_file");
   }
-  // A trailing newline (echo, or a Kubernetes Secret made from a file) is
-  // not part of the token.
-  auto trim = [](std::string token) {
-    if (absl::EndsWith(token, "\n")) token.pop_back();
-    if (absl::EndsWith(token, "\r")) token.pop_back();
-    return token;
-  };
-  const std::string token_file = absl::GetFlag(FLAGS_token_file);
-  if (token_file.empty()) {
-    const char* env = std::getenv("RELATED_TOKEN");
-    if (env != nullptr) options.bearer_token = trim(env);
-    return absl::OkStatus();
-  }
-  std::ifstream in(token_file, std::ios::binary);
-  if (!in) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--token_file: cannot read ", token_file, ": ", std::strerror(errno)));
-  }
-  std::ostringstream content;
-  content << in.rdbuf();
-  std::string token = trim(content.str());
-  if (token.empty()) {
+  auto token =
+      related::LoadToken(absl::GetFlag(FLAGS_token_file), "RELATED_TOKEN");
+  if (!token.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--token_file: ", token_file, " is empty"));
+        absl::StrCat("--token_file: ", token.status().message()));
   }
-  options.bearer_token = std::move(token);
+  options.bearer_token = *std::move(token);
   return absl::OkStatus();
 }
 
