@@ -1,14 +1,10 @@
 // related-server: flags -> ServerOptions -> start; stop on SIGTERM/SIGINT.
 #include <signal.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <fstream>
 #include <optional>
-#include <sstream>
+#include <string>
+#include <utility>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -18,9 +14,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/token_file.h"
 #include "server/huge_pages.h"
-#include "server/service/auth.h"
 #include "server/service/server.h"
+#include "server/stop_signals.h"
+#include "server/tls_files.h"
 
 ABSL_FLAG(std::string, grpc_address, "0.0.0.0:50051",
           "host:port for the gRPC API (port 0: let the OS choose).");
@@ -104,113 +102,54 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
 
 namespace {
 
-// Written by the signal handler, read by the thread that shuts down. A pipe
-// because a signal handler may do almost nothing else safely, and because
-// some library threads (civetweb's) unblock signals, so the signal can land
-// on any thread.
-int stop_pipe[2] = {-1, -1};
-
-void OnStopSignal(int signal) {
-  const char byte = static_cast<char>(signal);
-  [[maybe_unused]] ssize_t ignored = write(stop_pipe[1], &byte, 1);
+// One line on stderr, as every start-up and shutdown message.
+void PrintLine(absl::string_view message) {
+  std::fprintf(stderr, "related-server: %s\n", std::string(message).c_str());
 }
 
-void InstallStopHandlers() {
-  if (pipe(stop_pipe) != 0) {
-    std::perror("related-server: pipe");
-    std::exit(1);
-  }
-  struct sigaction action = {};
-  action.sa_handler = OnStopSignal;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGTERM, &action, nullptr);
-  sigaction(SIGINT, &action, nullptr);
-}
-
-// The content of the PEM file `path` given to --`flag`, checked to contain
-// `marker` so that a swapped or truncated file is reported at start-up
-// rather than as a failed handshake later.
-absl::StatusOr<std::string> ReadPem(const char* flag, const std::string& path,
-                                    const char* marker,
-                                    const char* description) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--", flag, ": cannot read ", path, ": ", std::strerror(errno)));
-  }
-  std::ostringstream content;
-  content << in.rdbuf();
-  if (!absl::StrContains(content.str(), marker)) {
+// The token in `file` (or the environment variable `env_var`); errors name
+// --`flag`.
+absl::StatusOr<std::string> TokenFromFlag(const char* flag,
+                                          const std::string& file,
+                                          const char* env_var) {
+  auto token = related::LoadToken(file, env_var);
+  if (!token.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--", flag, ": ", path, " holds no PEM ", description));
+        absl::StrCat("--", flag, ": ", token.status().message()));
   }
-  return content.str();
+  return token;
 }
 
-absl::StatusOr<std::optional<related::TlsOptions>> TlsFromFlags() {
-  const std::string cert = absl::GetFlag(FLAGS_tls_cert_file);
-  const std::string key = absl::GetFlag(FLAGS_tls_key_file);
-  const std::string client_ca = absl::GetFlag(FLAGS_tls_client_ca_file);
-  if (cert.empty() && key.empty()) {
-    if (!client_ca.empty()) {
-      return absl::InvalidArgumentError(
-          "--tls_client_ca_file needs --tls_cert_file and --tls_key_file");
-    }
-    return std::nullopt;
-  }
-  if (cert.empty() || key.empty()) {
-    return absl::InvalidArgumentError(
-        "--tls_cert_file and --tls_key_file must be given together");
-  }
-  related::TlsOptions tls;
-  auto cert_pem =
-      ReadPem("tls_cert_file", cert, "-----BEGIN CERTIFICATE", "certificate");
-  if (!cert_pem.ok()) return cert_pem.status();
-  tls.cert_chain = *std::move(cert_pem);
-  // "PRIVATE KEY-----" ends PKCS#8, RSA and EC key headers alike.
-  auto key_pem =
-      ReadPem("tls_key_file", key, "PRIVATE KEY-----", "private key");
-  if (!key_pem.ok()) return key_pem.status();
-  tls.private_key = *std::move(key_pem);
-  if (!client_ca.empty()) {
-    auto ca_pem = ReadPem("tls_client_ca_file", client_ca,
-                          "-----BEGIN CERTIFICATE", "certificate");
-    if (!ca_pem.ok()) return ca_pem.status();
-    tls.client_ca = *std::move(ca_pem);
-  }
-  return tls;
-}
-
-absl::StatusOr<related::ServerOptions> OptionsFromFlags() {
-  related::ServerOptions options;
-  options.grpc_address = absl::GetFlag(FLAGS_grpc_address);
-  options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
-  options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
-  options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
-  auto tls = TlsFromFlags();
+// TLS from --tls_*, bearer tokens from --*_token_file or the environment.
+absl::Status SecurityFromFlags(related::ServerOptions& options) {
+  auto tls = related::LoadTlsFiles({absl::GetFlag(FLAGS_tls_cert_file),
+                                    absl::GetFlag(FLAGS_tls_key_file),
+                                    absl::GetFlag(FLAGS_tls_client_ca_file)});
   if (!tls.ok()) return tls.status();
   options.tls = *std::move(tls);
-  auto write_token = related::LoadToken(absl::GetFlag(FLAGS_write_token_file),
-                                        "RELATED_WRITE_TOKEN");
-  if (!write_token.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--write_token_file: ", write_token.status().message()));
-  }
+  auto write_token =
+      TokenFromFlag("write_token_file", absl::GetFlag(FLAGS_write_token_file),
+                    "RELATED_WRITE_TOKEN");
+  if (!write_token.ok()) return write_token.status();
   options.auth.write_token = *std::move(write_token);
-  auto read_token = related::LoadToken(absl::GetFlag(FLAGS_read_token_file),
-                                       "RELATED_READ_TOKEN");
-  if (!read_token.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--read_token_file: ", read_token.status().message()));
-  }
+  auto read_token =
+      TokenFromFlag("read_token_file", absl::GetFlag(FLAGS_read_token_file),
+                    "RELATED_READ_TOKEN");
+  if (!read_token.ok()) return read_token.status();
   options.auth.read_token = *std::move(read_token);
+  return absl::OkStatus();
+}
+
+// The index kind, dimension, request limits and HNSW parameters; the
+// default ranking policy comes from DefaultPolicyFromFlags.
+absl::StatusOr<related::ArticleIndexOptions> IndexOptionsFromFlags() {
   auto kind = related::ParseIndexKind(absl::GetFlag(FLAGS_index));
   if (!kind.has_value()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--index must be 'exact' or 'hnsw', got '",
                      absl::GetFlag(FLAGS_index), "'"));
   }
-  related::ArticleIndexOptions& index = options.index;
+  related::ArticleIndexOptions index;
   index.index_kind = *kind;
   index.dimension = absl::GetFlag(FLAGS_dim);
   index.default_limit = absl::GetFlag(FLAGS_default_limit);
@@ -221,31 +160,44 @@ absl::StatusOr<related::ServerOptions> OptionsFromFlags() {
   index.hnsw.m = absl::GetFlag(FLAGS_hnsw_m);
   index.hnsw.ef_construction = absl::GetFlag(FLAGS_hnsw_ef_construction);
   index.hnsw.ef_search = absl::GetFlag(FLAGS_hnsw_ef_search);
-  if (!absl::GetFlag(FLAGS_data_dir).empty()) {
-    related::storage::StoreOptions store;
-    store.data_dir = absl::GetFlag(FLAGS_data_dir);
-    const std::string durability = absl::GetFlag(FLAGS_durability);
-    if (durability == "fsync") {
-      store.durability = related::storage::Durability::kFsync;
-    } else if (durability == "periodic") {
-      store.durability = related::storage::Durability::kPeriodic;
-    } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--durability must be 'fsync' or 'periodic', got '",
-                       durability, "'"));
-    }
-    store.fsync_interval = absl::GetFlag(FLAGS_fsync_interval);
-    store.snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval);
-    store.snapshot_wal_bytes = absl::GetFlag(FLAGS_snapshot_wal_bytes);
-    if (store.fsync_interval <= absl::ZeroDuration()) {
-      return absl::InvalidArgumentError("--fsync_interval must be positive");
-    }
-    store.log = [](const std::string& line) {
-      std::fprintf(stderr, "related-server: %s\n", line.c_str());
-    };
-    options.store = store;
+  return index;
+}
+
+absl::StatusOr<related::storage::Durability> DurabilityFromFlag() {
+  const std::string durability = absl::GetFlag(FLAGS_durability);
+  if (durability == "fsync") return related::storage::Durability::kFsync;
+  if (durability == "periodic") {
+    return related::storage::Durability::kPeriodic;
   }
-  related::RankingPolicy& policy = index.default_policy;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--durability must be 'fsync' or 'periodic', got '", durability, "'"));
+}
+
+// Where and how articles are persisted; nullopt without --data_dir (memory
+// only).
+absl::StatusOr<std::optional<related::storage::StoreOptions>>
+StoreOptionsFromFlags() {
+  if (absl::GetFlag(FLAGS_data_dir).empty()) return std::nullopt;
+  related::storage::StoreOptions store;
+  store.data_dir = absl::GetFlag(FLAGS_data_dir);
+  auto durability = DurabilityFromFlag();
+  if (!durability.ok()) return durability.status();
+  store.durability = *durability;
+  store.fsync_interval = absl::GetFlag(FLAGS_fsync_interval);
+  store.snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval);
+  store.snapshot_wal_bytes = absl::GetFlag(FLAGS_snapshot_wal_bytes);
+  if (store.fsync_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--fsync_interval must be positive");
+  }
+  store.log = [](const std::string& line) { PrintLine(line); };
+  return store;
+}
+
+// The policy a request gets for each control it leaves unset. A flag at its
+// "off" value (threshold 1, zero durations, min score -1) leaves the
+// control unset.
+absl::StatusOr<related::RankingPolicy> DefaultPolicyFromFlags() {
+  related::RankingPolicy policy;
   if (absl::GetFlag(FLAGS_ranking_duplicate_threshold) < 1.0f) {
     policy.duplicate_threshold =
         absl::GetFlag(FLAGS_ranking_duplicate_threshold);
@@ -266,19 +218,31 @@ absl::StatusOr<related::ServerOptions> OptionsFromFlags() {
     return absl::InvalidArgumentError(
         absl::StrCat("--ranking_* flags: ", s.message()));
   }
+  return policy;
+}
+
+// The checks run in the order of the steps, so the first mistake on the
+// command line is the one reported.
+absl::StatusOr<related::ServerOptions> OptionsFromFlags() {
+  related::ServerOptions options;
+  options.grpc_address = absl::GetFlag(FLAGS_grpc_address);
+  options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  if (absl::Status s = SecurityFromFlags(options); !s.ok()) return s;
+  auto index = IndexOptionsFromFlags();
+  if (!index.ok()) return index.status();
+  options.index = *std::move(index);
+  auto store = StoreOptionsFromFlags();
+  if (!store.ok()) return store.status();
+  options.store = *std::move(store);
+  auto policy = DefaultPolicyFromFlags();
+  if (!policy.ok()) return policy.status();
+  options.index.default_policy = *std::move(policy);
   return options;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  // First of all: may restart the process (see huge_pages.h). Opt out with
-  // GLIBC_TUNABLES=glibc.malloc.hugetlb=0.
-  related::ReexecWithHugePages(argv);
-  // Debian builds Abseil without NDEBUG, which leaves absl::Mutex's
-  // lock-order (deadlock) checking on: a global graph update on every lock,
-  // and gRPC locks absl::Mutex several times per call. Tests keep it on.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+void ParseFlags(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Serves related articles over gRPC (related.v1.RelatedArticles).\n"
       "Usage: related-server [--grpc_address=0.0.0.0:50051] "
@@ -292,57 +256,42 @@ int main(int argc, char** argv) {
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
+}
 
-  auto options = OptionsFromFlags();
-  if (!options.ok()) {
-    std::fprintf(stderr, "related-server: %s\n",
-                 std::string(options.status().message()).c_str());
-    return 2;
-  }
-  InstallStopHandlers();
-  auto server = related::RelatedServer::Start(*options);
-  if (!server.ok()) {
-    std::fprintf(stderr, "related-server: %s\n",
-                 std::string(server.status().message()).c_str());
-    return 1;
-  }
+// The addresses bound (tests and scripts parse this line) and which
+// protections are on; the tokens themselves are never printed.
+void PrintListening(const related::RelatedServer& server,
+                    const related::ServerOptions& options) {
   std::fprintf(stderr, "related-server: listening grpc=%s metrics=%s\n",
-               (*server)->grpc_address().c_str(),
-               (*server)->metrics_address().c_str());
-  // Which protections are on; the tokens themselves are never printed.
+               server.grpc_address().c_str(), server.metrics_address().c_str());
   std::fprintf(
       stderr, "related-server: grpc %s; writes %s; reads %s\n",
-      !options->tls                     ? "plaintext"
-      : options->tls->client_ca.empty() ? "TLS"
-                                        : "TLS with client certificates",
-      options->auth.write_token.empty() ? "open" : "need a bearer token",
-      options->auth.read_token.empty() ? "open" : "need a bearer token");
+      !options.tls                     ? "plaintext"
+      : options.tls->client_ca.empty() ? "TLS"
+                                       : "TLS with client certificates",
+      options.auth.write_token.empty() ? "open" : "need a bearer token",
+      options.auth.read_token.empty() ? "open" : "need a bearer token");
+}
 
-  // Health stays NOT_SERVING while stored articles are recovered.
-  auto recovered = (*server)->LoadData();
-  if (!recovered.ok()) {
-    std::fprintf(stderr, "related-server: %s\n",
-                 std::string(recovered.status().message()).c_str());
-    (*server)->Shutdown().IgnoreError();
-    (*server)->Wait();
-    return 1;
-  }
-  const related::IndexStats stats = (*server)->index().Stats();
+void PrintServing(const related::RelatedServer& server,
+                  const related::ServerOptions& options) {
+  const related::IndexStats stats = server.index().Stats();
   std::fprintf(
       stderr, "related-server: serving %lld articles (index %s, dim %d%s%s)\n",
       static_cast<long long>(stats.article_count),
       std::string(related::IndexKindName(stats.index_kind)).c_str(),
-      stats.dimension, options->store ? ", data_dir " : ", in memory only",
-      options->store ? options->store->data_dir.c_str() : "");
+      stats.dimension, options.store ? ", data_dir " : ", in memory only",
+      options.store ? options.store->data_dir.c_str() : "");
+}
 
-  char signal = 0;
-  while (read(stop_pipe[0], &signal, 1) < 0 && errno == EINTR) {
-  }
+// Lets in-flight calls finish and writes the final snapshot; returns the
+// exit code.
+int Drain(related::RelatedServer& server, int signal) {
   std::fprintf(stderr, "related-server: %s received, draining\n",
                signal == SIGTERM ? "SIGTERM" : "SIGINT");
   const absl::Time drain_start = absl::Now();
-  const absl::Status stopped = (*server)->Shutdown();
-  (*server)->Wait();
+  const absl::Status stopped = server.Shutdown();
+  server.Wait();
   std::fprintf(stderr, "related-server: drained in %s\n",
                absl::FormatDuration(absl::Now() - drain_start).c_str());
   if (!stopped.ok()) {
@@ -353,6 +302,45 @@ int main(int argc, char** argv) {
         std::string(stopped.message()).c_str());
     return 1;
   }
-  std::fprintf(stderr, "related-server: stopped\n");
+  PrintLine("stopped");
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // First of all: may restart the process (see huge_pages.h). Opt out with
+  // GLIBC_TUNABLES=glibc.malloc.hugetlb=0.
+  related::ReexecWithHugePages(argv);
+  // Debian builds Abseil without NDEBUG, which leaves absl::Mutex's
+  // lock-order (deadlock) checking on: a global graph update on every lock,
+  // and gRPC locks absl::Mutex several times per call. Tests keep it on.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  ParseFlags(argc, argv);
+
+  auto options = OptionsFromFlags();
+  if (!options.ok()) {
+    PrintLine(options.status().message());
+    return 2;
+  }
+  if (absl::Status s = related::InstallStopHandlers(); !s.ok()) {
+    PrintLine(s.message());
+    return 1;
+  }
+  auto server = related::RelatedServer::Start(*options);
+  if (!server.ok()) {
+    PrintLine(server.status().message());
+    return 1;
+  }
+  PrintListening(**server, *options);
+  // Health stays NOT_SERVING while stored articles are recovered.
+  auto recovered = (*server)->LoadData();
+  if (!recovered.ok()) {
+    PrintLine(recovered.status().message());
+    (*server)->Shutdown().IgnoreError();
+    (*server)->Wait();
+    return 1;
+  }
+  PrintServing(**server, *options);
+  return Drain(**server, related::WaitForStopSignal());
 }

@@ -1,12 +1,41 @@
 #!/usr/bin/env bash
-# The core must stay free of transport, metrics and generated code
-# (../shared/STYLE.md): it is what we keep if the transport changes.
+# The layering of ../shared/STYLE.md, checked on #include lines:
+#   server/core  no transport, metrics or generated code: it is what we keep
+#                if the transport changes;
+#   client/      nothing of the server (it talks to it only over the API);
+#   common/      shared by server and client, so neither of them, and no
+#                transport, metrics or generated code either;
+#   bench/       nothing of tests/ (shared helpers live in support/).
+# Lists every offending line and exits 1 if there is one.
 set -euo pipefail
-core_dir=${1:?usage: layering_test.sh SERVER_CORE_DIR}
-leaks=$(grep -rnE '#include[[:space:]]*[<"](grpcpp/|grpc/|prometheus/|[^">]*\.pb\.h)' "$core_dir" || true)
-if [ -n "$leaks" ]; then
-  echo "server/core includes transport, metrics or generated headers:"
-  echo "$leaks"
-  exit 1
-fi
-echo "server/core: $(ls "$core_dir" | wc -l) files, no grpc/prometheus/protobuf includes"
+root=${1:?usage: layering_test.sh SOURCE_ROOT}
+
+transport='grpcpp/|grpc/|prometheus/|[^">]*\.pb\.h'
+failed=0
+
+# forbid DIR WHAT PATTERN: no file under ROOT/DIR may include a header whose
+# path matches the extended regex PATTERN (anchored at the path's start).
+forbid() {
+  local dir=$1 what=$2 pattern=$3
+  if [ ! -d "$root/$dir" ]; then
+    echo "$dir: not found under $root"
+    failed=1
+    return
+  fi
+  local leaks
+  leaks=$(grep -rnE "#include[[:space:]]*[<\"]($pattern)" "$root/$dir" || true)
+  if [ -n "$leaks" ]; then
+    echo "$dir includes $what:"
+    echo "$leaks"
+    failed=1
+  else
+    echo "$dir: $(find "$root/$dir" -type f -name '*.[ch]*' | wc -l) source files, no $what"
+  fi
+}
+
+forbid server/core "transport, metrics or generated headers" "$transport"
+forbid client "server headers" "server/"
+forbid common "server or client headers" "server/|client/"
+forbid common "transport, metrics or generated headers" "$transport"
+forbid bench "test headers" "tests/"
+exit "$failed"

@@ -43,8 +43,8 @@
 #include "client/related_client.h"
 #include "related/v1/related.grpc.pb.h"
 #include "server/core/article_index.h"
-#include "tests/core/test_data.h"
-#include "tests/integration/server_process.h"
+#include "support/server_process.h"
+#include "support/test_data.h"
 
 ABSL_FLAG(std::string, server, "",
           "related-server binary (default: the build's)");

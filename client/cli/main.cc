@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <set>
@@ -31,6 +32,7 @@
 #include "client/cli/commands.h"
 #include "client/cli/lookup_flags.h"
 #include "client/related_client.h"
+#include "common/token_file.h"
 
 ABSL_FLAG(std::string, address, "127.0.0.1:50051",
           "host:port of related-server.");
@@ -120,98 +122,13 @@ using related::cli::Output;
 using related::client::RelatedClient;
 
 constexpr absl::Duration kMinImportTimeout = absl::Minutes(10);
-
-struct Command {
-  const char* name;
-  const char* synopsis;
-  const char* purpose;
-  size_t min_args;
-  size_t max_args;
-  // The command-specific flags it reads; --address, --timeout and --json
-  // apply to every command.
-  std::vector<std::string> flags;
-};
-
 constexpr size_t kAnyNumber = static_cast<size_t>(-1);
 
-bool IsLookup(absl::string_view command) {
-  return command == "related" || command == "batch" || command == "search";
-}
-
-// The flags of related, batch and search: --limit, --exclude, the policy
-// flags, and `extra`.
-std::vector<std::string> LookupFlags(std::vector<std::string> extra = {}) {
-  std::vector<std::string> flags = {"limit", "exclude"};
-  for (absl::string_view flag : related::cli::kPolicyFlags) {
-    flags.emplace_back(flag);
-  }
-  flags.insert(flags.end(), extra.begin(), extra.end());
-  return flags;
-}
-
-// The order is the order of --help.
-const std::vector<Command>& Commands() {
-  static const auto* commands = new std::vector<Command>{
-      {"related", "related <id> [--limit=N] [--exclude=id1,id2] [policy flags]",
-       "the related articles, best first", 1, 1, LookupFlags()},
-      {"batch",
-       "batch <id> <id>... [--limit=N] [--exclude=id1,id2] [policy flags]",
-       "related articles for several IDs in one call", 1, kAnyNumber,
-       LookupFlags()},
-      {"search",
-       "search --vector=0.1,0.2,... | --vector_file=FILE [--limit=N] "
-       "[--exclude=id1,id2] [policy flags]",
-       "related articles for a vector that is not stored (a draft's)", 0, 0,
-       LookupFlags({"vector", "vector_file"})},
-      {"get",
-       "get <id> [--embedding]",
-       "one stored article",
-       1,
-       1,
-       {"embedding"}},
-      {"import",
-       "import <file.jsonl | -> [--batch_size=500]",
-       "bulk import, one JSON article per line",
-       1,
-       1,
-       {"batch_size"}},
-      {"delete", "delete <id> [<id>...]", "delete articles", 1, kAnyNumber, {}},
-      {"stats", "stats", "size and configuration of the index", 0, 0, {}},
-      {"health",
-       "health [--service=NAME]",
-       "health check; exit 0 only if SERVING",
-       0,
-       0,
-       {"service"}},
-      {"ping", "ping", "one round trip to the server", 0, 0, {}}};
-  return *commands;
-}
-
-int RunImportFile(RelatedClient& client, const std::string& path,
-                  const Output& output) {
-  related::cli::ImportOptions options;
-  options.batch_size = absl::GetFlag(FLAGS_batch_size);
-  options.stream_timeout =
-      std::max(absl::GetFlag(FLAGS_timeout), kMinImportTimeout);
-  options.show_progress = isatty(STDERR_FILENO);
-  if (path == "-") {
-    return related::cli::RunImport(client, std::cin, options, output);
-  }
-
-  std::error_code error;
-  if (std::filesystem::is_directory(path, error)) {
-    output.err << "related-cli: cannot import '" << path
-               << "': it is a directory\n";
-    return related::cli::kExitUsage;
-  }
-  std::ifstream file(path);
-  if (!file.is_open()) {
-    output.err << "related-cli: cannot open '" << path
-               << "': " << std::strerror(errno) << "\n";
-    return related::cli::kExitUsage;
-  }
-  return related::cli::RunImport(client, file, options, output);
-}
+// Flags every command accepts.
+constexpr absl::string_view kGlobalFlags[] = {
+    "address",         "timeout",       "json",
+    "tls_ca_file",     "tls_cert_file", "tls_key_file",
+    "tls_server_name", "token_file"};
 
 // --limit, --exclude and the policy flags that were `given`; a flag whose
 // text does not parse is INVALID_ARGUMENT.
@@ -257,29 +174,234 @@ absl::StatusOr<std::vector<float>> SearchVectorFromFlags(
   return related::cli::ParseVectorJson(content.str());
 }
 
-// Runs command `name` (one of Commands(), with a valid number of `args`);
-// `lookup` and `search_vector` are for the commands that use them.
-int Run(absl::string_view name, RelatedClient& client,
-        const std::vector<std::string>& args, const LookupOptions& lookup,
-        const std::vector<float>& search_vector, const Output& output) {
-  namespace cli = related::cli;
-  if (name == "related") {
-    return cli::RunRelated(client, args[0], lookup, output);
+// `import` of the file at `path`, or of stdin for "-". A file that cannot be
+// opened is reported and exits with kExitUsage.
+int RunImportFile(RelatedClient& client, const std::string& path,
+                  const related::cli::ImportOptions& options,
+                  const Output& output) {
+  if (path == "-") {
+    return related::cli::RunImport(client, std::cin, options, output);
   }
-  if (name == "batch") return cli::RunBatch(client, args, lookup, output);
-  if (name == "search") {
-    return cli::RunSearch(client, search_vector, lookup, output);
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    output.err << "related-cli: cannot import '" << path
+               << "': it is a directory\n";
+    return related::cli::kExitUsage;
   }
-  if (name == "get") {
-    return cli::RunGet(client, args[0], absl::GetFlag(FLAGS_embedding), output);
+  std::ifstream file(path);
+  if (!file.is_open()) {
+    output.err << "related-cli: cannot open '" << path
+               << "': " << std::strerror(errno) << "\n";
+    return related::cli::kExitUsage;
   }
-  if (name == "import") return RunImportFile(client, args[0], output);
-  if (name == "delete") return cli::RunDelete(client, args, output);
-  if (name == "stats") return cli::RunStats(client, output);
-  if (name == "health") {
-    return cli::RunHealth(client, absl::GetFlag(FLAGS_service), output);
+  return related::cli::RunImport(client, file, options, output);
+}
+
+// --- The commands ------------------------------------------------------------
+//
+// Each command's Prepare function reads its arguments (their number already
+// checked) and its own flags, and returns what to run once the client is
+// set up. A flag value that does not parse is INVALID_ARGUMENT, reported as
+// a usage error before any connection is made.
+
+using Action = std::function<int(RelatedClient& client, const Output& output)>;
+using Args = std::vector<std::string>;
+using GivenFlags = std::set<std::string>;
+
+absl::StatusOr<Action> PrepareRelated(const Args& args,
+                                      const GivenFlags& given) {
+  auto lookup = LookupOptionsFromFlags(given);
+  if (!lookup.ok()) return lookup.status();
+  return Action([id = args[0], lookup = *std::move(lookup)](
+                    RelatedClient& client, const Output& output) {
+    return related::cli::RunRelated(client, id, lookup, output);
+  });
+}
+
+absl::StatusOr<Action> PrepareBatch(const Args& args, const GivenFlags& given) {
+  auto lookup = LookupOptionsFromFlags(given);
+  if (!lookup.ok()) return lookup.status();
+  return Action([ids = args, lookup = *std::move(lookup)](
+                    RelatedClient& client, const Output& output) {
+    return related::cli::RunBatch(client, ids, lookup, output);
+  });
+}
+
+absl::StatusOr<Action> PrepareSearch(const Args&, const GivenFlags& given) {
+  auto lookup = LookupOptionsFromFlags(given);
+  if (!lookup.ok()) return lookup.status();
+  auto vector = SearchVectorFromFlags(given);
+  if (!vector.ok()) return vector.status();
+  return Action([vector = *std::move(vector), lookup = *std::move(lookup)](
+                    RelatedClient& client, const Output& output) {
+    return related::cli::RunSearch(client, vector, lookup, output);
+  });
+}
+
+absl::StatusOr<Action> PrepareGet(const Args& args, const GivenFlags&) {
+  return Action([id = args[0], embedding = absl::GetFlag(FLAGS_embedding)](
+                    RelatedClient& client, const Output& output) {
+    return related::cli::RunGet(client, id, embedding, output);
+  });
+}
+
+absl::StatusOr<Action> PrepareImport(const Args& args, const GivenFlags&) {
+  related::cli::ImportOptions options;
+  options.batch_size = absl::GetFlag(FLAGS_batch_size);
+  if (options.batch_size < 1) {
+    return absl::InvalidArgumentError("--batch_size must be at least 1");
   }
-  return cli::RunPing(client, output);
+  options.stream_timeout =
+      std::max(absl::GetFlag(FLAGS_timeout), kMinImportTimeout);
+  options.show_progress = isatty(STDERR_FILENO);
+  return Action(
+      [path = args[0], options](RelatedClient& client, const Output& output) {
+        return RunImportFile(client, path, options, output);
+      });
+}
+
+absl::StatusOr<Action> PrepareDelete(const Args& args, const GivenFlags&) {
+  return Action([ids = args](RelatedClient& client, const Output& output) {
+    return related::cli::RunDelete(client, ids, output);
+  });
+}
+
+absl::StatusOr<Action> PrepareStats(const Args&, const GivenFlags&) {
+  return Action(related::cli::RunStats);
+}
+
+absl::StatusOr<Action> PrepareHealth(const Args&, const GivenFlags&) {
+  return Action([service = absl::GetFlag(FLAGS_service)](RelatedClient& client,
+                                                         const Output& output) {
+    return related::cli::RunHealth(client, service, output);
+  });
+}
+
+absl::StatusOr<Action> PreparePing(const Args&, const GivenFlags&) {
+  return Action(related::cli::RunPing);
+}
+
+struct Command {
+  const char* name;
+  const char* synopsis;
+  const char* purpose;
+  size_t min_args;
+  size_t max_args;
+  // The command-specific flags it reads; kGlobalFlags apply to every
+  // command.
+  std::vector<std::string> flags;
+  absl::StatusOr<Action> (*prepare)(const Args& args, const GivenFlags& given);
+};
+
+// The flags of related, batch and search: --limit, --exclude, the policy
+// flags, and `extra`.
+std::vector<std::string> LookupFlags(std::vector<std::string> extra = {}) {
+  std::vector<std::string> flags = {"limit", "exclude"};
+  for (absl::string_view flag : related::cli::kPolicyFlags) {
+    flags.emplace_back(flag);
+  }
+  flags.insert(flags.end(), extra.begin(), extra.end());
+  return flags;
+}
+
+// Every command, once. --help lists them in this order; the command line is
+// checked against and dispatched through this table.
+const std::vector<Command>& Commands() {
+  static const auto* commands = new std::vector<Command>{
+      {.name = "related",
+       .synopsis =
+           "related <id> [--limit=N] [--exclude=id1,id2] [policy flags]",
+       .purpose = "the related articles, best first",
+       .min_args = 1,
+       .max_args = 1,
+       .flags = LookupFlags(),
+       .prepare = PrepareRelated},
+      {.name = "batch",
+       .synopsis =
+           "batch <id> <id>... [--limit=N] [--exclude=id1,id2] [policy flags]",
+       .purpose = "related articles for several IDs in one call",
+       .min_args = 1,
+       .max_args = kAnyNumber,
+       .flags = LookupFlags(),
+       .prepare = PrepareBatch},
+      {.name = "search",
+       .synopsis = "search --vector=0.1,0.2,... | --vector_file=FILE "
+                   "[--limit=N] [--exclude=id1,id2] [policy flags]",
+       .purpose =
+           "related articles for a vector that is not stored (a draft's)",
+       .min_args = 0,
+       .max_args = 0,
+       .flags = LookupFlags({"vector", "vector_file"}),
+       .prepare = PrepareSearch},
+      {.name = "get",
+       .synopsis = "get <id> [--embedding]",
+       .purpose = "one stored article",
+       .min_args = 1,
+       .max_args = 1,
+       .flags = {"embedding"},
+       .prepare = PrepareGet},
+      {.name = "import",
+       .synopsis = "import <file.jsonl | -> [--batch_size=500]",
+       .purpose = "bulk import, one JSON article per line",
+       .min_args = 1,
+       .max_args = 1,
+       .flags = {"batch_size"},
+       .prepare = PrepareImport},
+      {.name = "delete",
+       .synopsis = "delete <id> [<id>...]",
+       .purpose = "delete articles",
+       .min_args = 1,
+       .max_args = kAnyNumber,
+       .flags = {},
+       .prepare = PrepareDelete},
+      {.name = "stats",
+       .synopsis = "stats",
+       .purpose = "size and configuration of the index",
+       .min_args = 0,
+       .max_args = 0,
+       .flags = {},
+       .prepare = PrepareStats},
+      {.name = "health",
+       .synopsis = "health [--service=NAME]",
+       .purpose = "health check; exit 0 only if SERVING",
+       .min_args = 0,
+       .max_args = 0,
+       .flags = {"service"},
+       .prepare = PrepareHealth},
+      {.name = "ping",
+       .synopsis = "ping",
+       .purpose = "one round trip to the server",
+       .min_args = 0,
+       .max_args = 0,
+       .flags = {},
+       .prepare = PreparePing}};
+  return *commands;
+}
+
+// nullptr if `name` is no command.
+const Command* FindCommand(absl::string_view name) {
+  for (const Command& command : Commands()) {
+    if (name == command.name) return &command;
+  }
+  return nullptr;
+}
+
+// INVALID_ARGUMENT if the number of `args` or a flag `given` does not fit
+// `command`.
+absl::Status CheckUse(const Command& command, const Args& args,
+                      const GivenFlags& given) {
+  if (args.size() < command.min_args || args.size() > command.max_args) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "wrong number of arguments; usage: related-cli ", command.synopsis));
+  }
+  for (const std::string& flag : given) {
+    if (!absl::c_linear_search(kGlobalFlags, flag) &&
+        !absl::c_linear_search(command.flags, flag)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", flag, " does not apply to '", command.name, "'"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 // TLS and the bearer token from --tls_* and --token_file (or RELATED_TOKEN).
@@ -299,32 +421,13 @@ absl::Status SecurityFromFlags(related::client::ClientOptions& options) {
     return absl::InvalidArgumentError(
         "--tls_server_name needs --tls_ca_file or --tls_cert_file");
   }
-  // A trailing newline (echo, or a Kubernetes Secret made from a file) is
-  // not part of the token.
-  auto trim = [](std::string token) {
-    if (absl::EndsWith(token, "\n")) token.pop_back();
-    if (absl::EndsWith(token, "\r")) token.pop_back();
-    return token;
-  };
-  const std::string token_file = absl::GetFlag(FLAGS_token_file);
-  if (token_file.empty()) {
-    const char* env = std::getenv("RELATED_TOKEN");
-    if (env != nullptr) options.bearer_token = trim(env);
-    return absl::OkStatus();
-  }
-  std::ifstream in(token_file, std::ios::binary);
-  if (!in) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--token_file: cannot read ", token_file, ": ", std::strerror(errno)));
-  }
-  std::ostringstream content;
-  content << in.rdbuf();
-  std::string token = trim(content.str());
-  if (token.empty()) {
+  auto token =
+      related::LoadToken(absl::GetFlag(FLAGS_token_file), "RELATED_TOKEN");
+  if (!token.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--token_file: ", token_file, " is empty"));
+        absl::StrCat("--token_file: ", token.status().message()));
   }
-  options.bearer_token = std::move(token);
+  options.bearer_token = *std::move(token);
   return absl::OkStatus();
 }
 
@@ -445,9 +548,20 @@ int TerminalColumns() {
   return isatty(STDOUT_FILENO) ? 80 : 0;
 }
 
-}  // namespace
+// The address, deadline and security of the connection, from the flags that
+// apply to every command.
+absl::StatusOr<related::client::ClientOptions> ClientOptionsFromFlags() {
+  related::client::ClientOptions options;
+  options.address = absl::GetFlag(FLAGS_address);
+  options.timeout = absl::GetFlag(FLAGS_timeout);
+  if (options.timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--timeout must be positive");
+  }
+  if (absl::Status s = SecurityFromFlags(options); !s.ok()) return s;
+  return options;
+}
 
-int main(int argc, char** argv) {
+void ConfigureUsage() {
   absl::SetProgramUsageMessage(UsageText());
   // --help lists the flags defined here (absl's default looks for a file
   // named after the binary).
@@ -457,67 +571,36 @@ int main(int argc, char** argv) {
   };
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
+}
 
+}  // namespace
+
+int main(int argc, char** argv) {
+  ConfigureUsage();
   auto given_flags = CheckFlags(argc, argv);
   if (!given_flags.ok()) return UsageError(given_flags.status().message());
   const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() < 2) return UsageError("no command given", true);
 
   const std::string name = positional[1];
-  const Command* command = nullptr;
-  for (const Command& c : Commands()) {
-    if (name == c.name) command = &c;
-  }
+  const Command* command = FindCommand(name);
   if (command == nullptr) {
     return UsageError(absl::StrCat("unknown command '", name, "'"), true);
   }
-  const std::vector<std::string> args(positional.begin() + 2, positional.end());
-  if (args.size() < command->min_args || args.size() > command->max_args) {
-    return UsageError(absl::StrCat(
-        "wrong number of arguments; usage: related-cli ", command->synopsis));
-  }
-  for (const std::string& flag : *given_flags) {
-    static const std::set<std::string> kGlobal = {
-        "address",         "timeout",       "json",
-        "tls_ca_file",     "tls_cert_file", "tls_key_file",
-        "tls_server_name", "token_file"};
-    const bool global = kGlobal.count(flag) > 0;
-    if (!global && !absl::c_linear_search(command->flags, flag)) {
-      return UsageError(
-          absl::StrCat("--", flag, " does not apply to '", name, "'"));
-    }
-  }
-
-  related::client::ClientOptions options;
-  options.address = absl::GetFlag(FLAGS_address);
-  options.timeout = absl::GetFlag(FLAGS_timeout);
-  if (options.timeout <= absl::ZeroDuration()) {
-    return UsageError("--timeout must be positive");
-  }
-  if (absl::Status s = SecurityFromFlags(options); !s.ok()) {
+  const Args args(positional.begin() + 2, positional.end());
+  if (absl::Status s = CheckUse(*command, args, *given_flags); !s.ok()) {
     return UsageError(s.message());
   }
-  if (absl::GetFlag(FLAGS_batch_size) < 1) {
-    return UsageError("--batch_size must be at least 1");
-  }
-  LookupOptions lookup;
-  std::vector<float> search_vector;
-  if (IsLookup(name)) {
-    auto parsed = LookupOptionsFromFlags(*given_flags);
-    if (!parsed.ok()) return UsageError(parsed.status().message());
-    lookup = *std::move(parsed);
-  }
-  if (name == "search") {
-    auto vector = SearchVectorFromFlags(*given_flags);
-    if (!vector.ok()) return UsageError(vector.status().message());
-    search_vector = *std::move(vector);
-  }
+  auto options = ClientOptionsFromFlags();
+  if (!options.ok()) return UsageError(options.status().message());
+  auto action = command->prepare(args, *given_flags);
+  if (!action.ok()) return UsageError(action.status().message());
 
-  RelatedClient client(options);
+  RelatedClient client(*options);
   if (!client.setup_status().ok()) {
     return UsageError(client.setup_status().message());
   }
   const Output output{std::cout, std::cerr, absl::GetFlag(FLAGS_json),
                       TerminalColumns()};
-  return Run(name, client, args, lookup, search_vector, output);
+  return (*action)(client, output);
 }

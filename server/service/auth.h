@@ -12,8 +12,6 @@
 #include <optional>
 #include <string>
 
-#include "absl/status/statusor.h"
-
 namespace related {
 
 // What a call needs: reads (lookups, GetArticle, GetStats) or writes
@@ -46,14 +44,6 @@ class Authorizer {
   std::optional<Digest> write_digest_;
   std::optional<Digest> read_digest_;
 };
-
-// The token an operator configured: the content of `file` if non-empty,
-// else the environment variable `env_var`, else "" (no token). One trailing
-// newline (or CRLF) is removed from either, as `echo` or a Kubernetes Secret
-// created from a file leaves one. Fails naming the file if it cannot be
-// read or holds no token.
-absl::StatusOr<std::string> LoadToken(const std::string& file,
-                                      const char* env_var);
 
 }  // namespace related
 

@@ -20,7 +20,7 @@
 
 namespace related {
 
-// TLS for the gRPC port, as PEM text (main.cc reads the files).
+// TLS for the gRPC port, as PEM text (server/tls_files.h reads the files).
 struct TlsOptions {
   std::string cert_chain;
   std::string private_key;

@@ -12,7 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/article_index.h"
-#include "tests/core/test_data.h"
+#include "support/test_data.h"
 
 namespace related {
 namespace {

@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "server/core/article_index.h"
-#include "tests/core/test_data.h"
+#include "support/test_data.h"
 
 namespace related {
 namespace {

@@ -17,7 +17,7 @@
 #include "server/core/storage/record_codec.h"
 #include "server/core/storage/snapshot.h"
 #include "server/core/storage/wal.h"
-#include "tests/core/test_data.h"
+#include "support/test_data.h"
 
 namespace related::storage {
 namespace {

@@ -5,7 +5,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "gtest/gtest.h"
-#include "tests/core/test_data.h"
+#include "support/test_data.h"
 
 namespace related {
 namespace {

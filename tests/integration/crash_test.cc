@@ -19,7 +19,7 @@
 
 #include "client/related_client.h"
 #include "gtest/gtest.h"
-#include "tests/integration/server_process.h"
+#include "support/server_process.h"
 
 namespace related {
 namespace {

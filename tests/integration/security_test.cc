@@ -16,7 +16,7 @@
 #include "client/related_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/integration/server_process.h"
+#include "support/server_process.h"
 
 namespace related {
 namespace {

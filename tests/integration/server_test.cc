@@ -12,8 +12,8 @@
 #include "client/related_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/core/test_data.h"
-#include "tests/integration/server_process.h"
+#include "support/server_process.h"
+#include "support/test_data.h"
 
 namespace related {
 namespace {

@@ -1,8 +1,8 @@
 // Starts the real related-server binary on 127.0.0.1 with OS-chosen ports,
-// for integration tests. Readiness is the server's own "listening" line plus
-// the health check, never a sleep.
-#ifndef RELATED_TESTS_INTEGRATION_SERVER_PROCESS_H_
-#define RELATED_TESTS_INTEGRATION_SERVER_PROCESS_H_
+// for integration tests and benchmarks. Readiness is the server's own
+// "listening" line plus the health check, never a sleep.
+#ifndef RELATED_SUPPORT_SERVER_PROCESS_H_
+#define RELATED_SUPPORT_SERVER_PROCESS_H_
 
 #include <sys/types.h>
 
@@ -64,4 +64,4 @@ std::string ServerBinary();
 
 }  // namespace related::testing
 
-#endif  // RELATED_TESTS_INTEGRATION_SERVER_PROCESS_H_
+#endif  // RELATED_SUPPORT_SERVER_PROCESS_H_

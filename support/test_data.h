@@ -1,7 +1,7 @@
-// Deterministic data for core tests: clustered unit vectors (news embeddings
-// cluster by story and topic) and a brute-force reference search.
-#ifndef RELATED_TESTS_CORE_TEST_DATA_H_
-#define RELATED_TESTS_CORE_TEST_DATA_H_
+// Deterministic data for tests and benchmarks: clustered unit vectors (news
+// embeddings cluster by story and topic) and a brute-force reference search.
+#ifndef RELATED_SUPPORT_TEST_DATA_H_
+#define RELATED_SUPPORT_TEST_DATA_H_
 
 #include <algorithm>
 #include <cmath>
@@ -72,4 +72,4 @@ inline std::string TestId(int i) {
 
 }  // namespace related::testing
 
-#endif  // RELATED_TESTS_CORE_TEST_DATA_H_
+#endif  // RELATED_SUPPORT_TEST_DATA_H_
