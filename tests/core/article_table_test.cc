@@ -8,7 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/article_writes.h"
-#include "tests/core/test_data.h"
+#include "support/test_data.h"
 
 namespace related {
 namespace {

@@ -11,7 +11,7 @@
 #include "gtest/gtest.h"
 #include "server/core/article_writes.h"
 #include "server/core/ranking.h"
-#include "tests/core/test_data.h"
+#include "support/test_data.h"
 
 namespace related {
 namespace {
