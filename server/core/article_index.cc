@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "server/core/article_writes.h"
 #include "server/core/card_layout.h"
+#include "server/core/freed_memory.h"
 #include "server/core/related_search.h"
 
 namespace related {
@@ -191,14 +192,8 @@ void ArticleIndex::FinishBulkLoad(BulkLoad& bulk) {
 
 std::vector<Slot> ArticleIndex::WaitingLists(BulkLoad& bulk, bool& mostly_new) {
   absl::ReaderMutexLock lock(&mu_);
-  std::vector<Slot> waiting;
-  if (lists_ == nullptr) return waiting;
-  for (Slot slot : bulk.added_) {
-    // Not replaced or deleted later in the load.
-    if (articles_.Occupied(slot) && !lists_->Listed(slot)) {
-      waiting.push_back(slot);
-    }
-  }
+  if (lists_ == nullptr) return {};
+  const std::vector<Slot> waiting = Builder().StillAwaiting(bulk.added_);
   bulk.added_.clear();
   mostly_new =
       static_cast<int64_t>(waiting.size()) * 4 >= vectors_->LiveCount() * 3;
@@ -249,9 +244,9 @@ void ArticleIndex::Refine(const std::vector<Slot>& chunk) {
 }
 
 void ArticleIndex::RelayOutCardsIfWasteful() {
-  if (Shared([&] { return CardsNeedLayout(articles_.cards()); })) {
-    RelayOutCards();
-  }
+  if (!Shared([&] { return CardsNeedLayout(articles_.cards()); })) return;
+  RelayOutCards();
+  ReleaseFreedMemory();  // the old cards, freed as RelayOutCards returned
 }
 
 void ArticleIndex::RelayOutCards() {

@@ -169,6 +169,18 @@ std::vector<Neighbor> RelatedListBuilder::NeighboursOfNeighbours(
   return merged;
 }
 
+std::vector<Slot> RelatedListBuilder::StillAwaiting(
+    const std::vector<Slot>& added) const {
+  std::vector<Slot> waiting;
+  for (Slot slot : added) {
+    // Not replaced or deleted later in the load.
+    if (articles_.Occupied(slot) && !lists_.Listed(slot)) {
+      waiting.push_back(slot);
+    }
+  }
+  return waiting;
+}
+
 std::vector<Slot> RelatedListBuilder::Unranked(
     const absl::flat_hash_set<Slot>& slots) const {
   std::vector<Slot> unranked;

@@ -87,6 +87,9 @@ class RelatedListBuilder {
   // a search twice as wide. In parallel.
   std::vector<std::vector<Neighbor>> MergeNeighboursOfNeighbours(
       const std::vector<Slot>& slots) const;
+  // Of `added` (a bulk load's new articles), those still stored whose
+  // lists still wait for their candidates.
+  std::vector<Slot> StillAwaiting(const std::vector<Slot>& added) const;
   // Of `slots`, those with a list and no box (a bulk build's offers made
   // them stale).
   std::vector<Slot> Unranked(const absl::flat_hash_set<Slot>& slots) const;

@@ -57,6 +57,13 @@ TEST(SoakTest, MixedLoadHasNoErrorsAndBoundedMemory) {
   const std::string index = index_env != nullptr ? index_env : "exact";
   char pattern[] = "/tmp/related-soak-XXXXXX";
   const std::string data_dir = mkdtemp(pattern);
+  // glibc gives each thread that allocates its own pool (up to 8 per core),
+  // and each keeps what it freed: with gRPC's many call threads, resident
+  // memory climbs for a minute or two before it levels (measured: +25 MB
+  // over 150 s at this load), which 20 s cannot tell from a leak. Two pools
+  // level within ~30 s, so what grows after that is the server's own data.
+  // (The server adds its huge-page setting to this.)
+  setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2", /*overwrite=*/0);
   auto server = ServerProcess::Start(
       ServerBinary(), {"--data_dir=" + data_dir, "--dim=" + std::to_string(kDim),
                        "--index=" + index, "--snapshot_wal_bytes=8000000"});
@@ -118,13 +125,17 @@ TEST(SoakTest, MixedLoadHasNoErrorsAndBoundedMemory) {
   stop.store(true);
   for (auto& t : threads) t.join();
 
-  const int64_t mid = samples[samples.size() / 2];
-  const int64_t last = samples.back();
-  const int64_t peak = *std::max_element(samples.begin(), samples.end());
+  // Memory moves in a saw-tooth (retired cards pile up, then a layout
+  // frees them and the heap is trimmed), so single samples say little:
+  // compare the highest point of each half. A leak raises the second.
+  const auto half = samples.begin() + samples.size() / 2;
+  const int64_t first_peak = *std::max_element(samples.begin(), half);
+  const int64_t second_peak = *std::max_element(half, samples.end());
   std::cout << "soak (" << index << ", " << seconds << " s): " << reads << " reads, " << writes
             << " write batches, " << deletes << " delete+re-add, " << errors
-            << " errors; RSS KiB after load " << loaded_kib << ", at half time " << mid
-            << ", at end " << last << ", peak " << peak << "\n";
+            << " errors; RSS KiB after load " << loaded_kib << ", peak in the first half "
+            << first_peak << ", in the second " << second_peak << ", at end " << samples.back()
+            << "\n";
   EXPECT_EQ(errors.load(), 0);
   EXPECT_GT(reads.load(), 100);
   EXPECT_GT(writes.load(), 10);
@@ -133,8 +144,8 @@ TEST(SoakTest, MixedLoadHasNoErrorsAndBoundedMemory) {
   // resident memory grows by design; only the errors count in that build.
   std::cout << "AddressSanitizer build: resident memory not checked\n";
 #else
-  // Growth in the second half stays within 10% of the size at half time.
-  EXPECT_LE(last, mid + mid / 10) << "resident memory kept growing";
+  // The second half's peak stays within 10% of the first half's.
+  EXPECT_LE(second_peak, first_peak + first_peak / 10) << "resident memory kept growing";
 #endif
   EXPECT_EQ(*server->StopWith(SIGTERM), 0) << server->DrainStderr();
   std::filesystem::remove_all(data_dir);
