@@ -22,19 +22,6 @@ ArticleMetadata FullMetadata() {
   return m;
 }
 
-// The card as an ArticleMetadata again, to compare field by field.
-ArticleMetadata Metadata(const ArticleCard& card) {
-  ArticleMetadata m;
-  m.title = std::string(card.title);
-  m.url = std::string(card.url);
-  m.section = std::string(card.section);
-  m.language = std::string(card.language);
-  m.published_at = card.published_at;
-  ForEachAttribute(card, [&](absl::string_view key, absl::string_view value) {
-    m.attributes.emplace(std::string(key), std::string(value));
-  });
-  return m;
-}
 
 TEST(ArticleCards, CardsReadBackAsWritten) {
   ArticleCards cards;
@@ -56,7 +43,7 @@ TEST(ArticleCards, CardsReadBackAsWritten) {
   for (size_t i = 0; i < written.size(); ++i) {
     const ArticleCard card = cards.Get(refs[i]);
     EXPECT_EQ(card.id, written[i].first);
-    EXPECT_EQ(Metadata(card), written[i].second) << written[i].first;
+    EXPECT_EQ(MetadataOf(card), written[i].second) << written[i].first;
     EXPECT_FALSE(cards.Retired(refs[i]));
   }
   // Key order, as the std::map the attributes came from.
@@ -69,7 +56,7 @@ TEST(ArticleCards, CardsReadBackAsWritten) {
 
   const OwnedCard owned("2026/11/29/politics/budget", full);
   EXPECT_EQ(owned.card().id, "2026/11/29/politics/budget");
-  EXPECT_EQ(Metadata(owned.card()), full);
+  EXPECT_EQ(MetadataOf(owned.card()), full);
 }
 
 TEST(ArticleCards, RetiringCountsBytesAndCopiesAreLive) {
@@ -93,7 +80,7 @@ TEST(ArticleCards, RetiringCountsBytesAndCopiesAreLive) {
   const CardRef copy = laid_out.Copy(cards, first);
   EXPECT_FALSE(laid_out.Retired(copy));
   EXPECT_EQ(laid_out.Get(copy).id, "first");
-  EXPECT_EQ(Metadata(laid_out.Get(copy)), FullMetadata());
+  EXPECT_EQ(MetadataOf(laid_out.Get(copy)), FullMetadata());
   EXPECT_EQ(laid_out.RetiredBytes(), 0);
 }
 
