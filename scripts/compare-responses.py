@@ -59,7 +59,7 @@ def make_articles(pb, count, rng):
 
 def load(stub, pb, articles, rng):
     """Import stream, then single edits, replacements and deletes."""
-    batches = [pb.UpsertArticlesRequest(articles=articles[i:i + 250])
+    batches = [pb.ImportArticlesRequest(articles=articles[i:i + 250])
                for i in range(0, len(articles), 250)]
     stub.ImportArticles(iter(batches), timeout=300)
     for i in range(0, len(articles), 37):  # edited headline, same vector

@@ -148,10 +148,15 @@ void StatsToProto(const IndexStats& stats, const ArticleIndexOptions& options,
   proto->set_related_lists_precomputed(stats.related_lists_precomputed);
   proto->set_related_lists_memory_bytes(stats.related_lists_memory_bytes);
   proto->set_related_lists_stale(stats.related_lists_stale);
+  // Deprecated in the API (the Prometheus gauges carry them now), still
+  // filled for clients built against an older related.proto.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
   proto->set_cards_memory_bytes(stats.cards_memory_bytes);
   proto->set_card_pages_per_box(stats.card_pages_per_box);
   proto->set_card_layout_seconds(stats.card_layout_seconds);
   proto->set_card_layout_pause_seconds(stats.card_layout_pause_seconds);
+#pragma GCC diagnostic pop
 }
 
 absl::StatusOr<RankingPolicy> PolicyFromProto(const v1::RankingPolicy& proto,

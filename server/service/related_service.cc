@@ -92,10 +92,10 @@ void RelatedService::AddImportMethod() {
   AddMethod(new grpc::internal::RpcServiceMethod(
       MethodPath("ImportArticles"), grpc::internal::RpcMethod::CLIENT_STREAMING,
       new grpc::internal::ClientStreamingHandler<RelatedService,
-                                                 v1::UpsertArticlesRequest,
+                                                 v1::ImportArticlesRequest,
                                                  v1::ImportArticlesResponse>(
           [](RelatedService* service, grpc::ServerContext* context,
-             grpc::ServerReader<v1::UpsertArticlesRequest>* reader,
+             grpc::ServerReader<v1::ImportArticlesRequest>* reader,
              v1::ImportArticlesResponse* response) {
             return service->ImportArticles(context, reader, response);
           },
@@ -187,9 +187,10 @@ grpc::Status RelatedService::BatchGetRelated(
   return recorder.Finish(ToGrpcStatus(results.status()));
 }
 
-absl::Status RelatedService::Upsert(const v1::UpsertArticlesRequest& request,
-                                    ArticleIndex::BulkLoad* bulk) {
-  auto articles = ArticlesFromProto(request.articles());
+absl::Status RelatedService::Upsert(
+    const google::protobuf::RepeatedPtrField<v1::Article>& protos,
+    ArticleIndex::BulkLoad* bulk) {
+  auto articles = ArticlesFromProto(protos);
   if (!articles.ok()) return articles.status();
   const int64_t count = static_cast<int64_t>(articles->size());
   absl::Status status = index_.Upsert(*std::move(articles), bulk);
@@ -203,14 +204,14 @@ grpc::Status RelatedService::UpsertArticles(
     v1::UpsertArticlesResponse* response) {
   RequestRecorder recorder(metrics_, "UpsertArticles");
   if (auto refused = RefuseWrite(context)) return recorder.Finish(*refused);
-  absl::Status status = Upsert(*request, nullptr);
+  absl::Status status = Upsert(request->articles(), nullptr);
   if (status.ok()) response->set_upserted(request->articles_size());
   return recorder.Finish(ToGrpcStatus(status));
 }
 
 grpc::Status RelatedService::ImportArticles(
     grpc::ServerContext* context,
-    grpc::ServerReader<v1::UpsertArticlesRequest>* reader,
+    grpc::ServerReader<v1::ImportArticlesRequest>* reader,
     v1::ImportArticlesResponse* response) {
   RequestRecorder recorder(metrics_, "ImportArticles");
   if (auto refused = RefuseWrite(context)) return recorder.Finish(*refused);
@@ -226,12 +227,12 @@ grpc::Status RelatedService::ImportArticles(
 
 grpc::Status RelatedService::ImportBatches(
     grpc::ServerContext* context,
-    grpc::ServerReader<v1::UpsertArticlesRequest>* reader,
+    grpc::ServerReader<v1::ImportArticlesRequest>* reader,
     ArticleIndex::BulkLoad& bulk, v1::ImportArticlesResponse* response) {
-  v1::UpsertArticlesRequest batch;
+  v1::ImportArticlesRequest batch;
   while (reader->Read(&batch)) {
     if (auto refused = RefuseWrite(context)) return *refused;
-    absl::Status status = Upsert(batch, &bulk);
+    absl::Status status = Upsert(batch.articles(), &bulk);
     if (!status.ok()) {
       // Earlier batches stay applied; say how far the import got so the
       // client can resume after fixing the batch.

@@ -48,7 +48,7 @@ class RelatedService final : public grpc::Service {
                               v1::UpsertArticlesResponse* response);
   grpc::Status ImportArticles(
       grpc::ServerContext* context,
-      grpc::ServerReader<v1::UpsertArticlesRequest>* reader,
+      grpc::ServerReader<v1::ImportArticlesRequest>* reader,
       v1::ImportArticlesResponse* response);
   grpc::Status DeleteArticles(grpc::ServerContext* context,
                               const v1::DeleteArticlesRequest* request,
@@ -81,10 +81,10 @@ class RelatedService final : public grpc::Service {
   // Reads and applies an import stream's batches.
   grpc::Status ImportBatches(
       grpc::ServerContext* context,
-      grpc::ServerReader<v1::UpsertArticlesRequest>* reader,
+      grpc::ServerReader<v1::ImportArticlesRequest>* reader,
       ArticleIndex::BulkLoad& bulk, v1::ImportArticlesResponse* response);
   // `bulk`: the import stream this batch belongs to, or nullptr.
-  absl::Status Upsert(const v1::UpsertArticlesRequest& request,
+  absl::Status Upsert(const google::protobuf::RepeatedPtrField<v1::Article>& articles,
                       ArticleIndex::BulkLoad* bulk);
 
   // Registers `handler` as the unary method `name` of RelatedArticles. A

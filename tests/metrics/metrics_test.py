@@ -131,7 +131,7 @@ class MetricsTest(related_testlib.ServerTestCase):
         bad = pb2.Article(id="metrics/bad", embedding=[0.0] * dim)
         failing("UpsertArticles", pb2.UpsertArticlesRequest(articles=[bad]),
                 grpc.StatusCode.INVALID_ARGUMENT)
-        batches = [pb2.UpsertArticlesRequest(articles=[article(f"metrics/import-{b}-{i}")
+        batches = [pb2.ImportArticlesRequest(articles=[article(f"metrics/import-{b}-{i}")
                                                        for i in range(3)]) for b in range(2)]
         upserted += cls.stub.ImportArticles(iter(batches), timeout=RPC_TIMEOUT_S).upserted
         deleted = call("DeleteArticles", pb2.DeleteArticlesRequest(

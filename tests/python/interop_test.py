@@ -520,7 +520,7 @@ class InteropTest(related_testlib.ServerTestCase):
         # The last batch replaces an article of the first: the later one wins.
         batches[2][0] = self.make_article("import/a0", self.random_vector(),
                                           self.pb2.ArticleMetadata(title="a0 replaced"))
-        requests = [self.pb2.UpsertArticlesRequest(articles=b) for b in batches]
+        requests = [self.pb2.ImportArticlesRequest(articles=b) for b in batches]
         reply = self.stub.ImportArticles(iter(requests), timeout=RPC_TIMEOUT_S)
         self.assertEqual(reply.upserted, 15)
         self.assertEqual(reply.batches, 3)
@@ -544,6 +544,9 @@ class InteropTest(related_testlib.ServerTestCase):
         bad = [self.make_article("import-bad/in-bad-batch", self.random_vector()),
                self.make_article("import-bad/short", as_float32([1.0, 2.0, 3.0]))]
         after = [self.make_article("import-bad/after", self.random_vector())]
+        # Sent as UpsertArticlesRequest, the stream's message type before
+        # ImportArticlesRequest existed: the same bytes, so clients built
+        # from the older .proto keep working.
         requests = [self.pb2.UpsertArticlesRequest(articles=b) for b in (good, bad, after)]
         err = self.assertRpcError(INVALID, self.stub.ImportArticles, iter(requests),
                                   fragments=["articles[1].embedding"])
