@@ -35,7 +35,7 @@ Authorizer::Authorizer(const AuthOptions& options) {
 }
 
 std::optional<grpc::Status> Authorizer::Check(
-    const grpc::ServerContext& context, Access access) const {
+    const grpc::ServerContextBase& context, Access access) const {
   const std::optional<Digest>& required =
       access == Access::kWrite ? write_digest_ : read_digest_;
   if (!required.has_value()) return std::nullopt;

@@ -32,7 +32,7 @@ class Authorizer {
   // nullopt if the call may go ahead; otherwise UNAUTHENTICATED (no bearer
   // token sent) or PERMISSION_DENIED (a token that does not grant `access`).
   // The messages never echo the token.
-  std::optional<grpc::Status> Check(const grpc::ServerContext& context,
+  std::optional<grpc::Status> Check(const grpc::ServerContextBase& context,
                                     Access access) const;
 
   bool protects_reads() const { return read_digest_.has_value(); }

@@ -38,6 +38,33 @@ ServiceMetrics::ServiceMetrics(absl::string_view index_kind)
                         .Help("Memory held by vectors and index structures.")
                         .Register(*registry_)
                         .Add({})),
+      cards_memory_bytes_(
+          prometheus::BuildGauge()
+              .Name("related_cards_memory_bytes")
+              .Help("Memory held by the articles' cards (what a box shows "
+                    "of each article).")
+              .Register(*registry_)
+              .Add({})),
+      card_pages_per_box_(
+          prometheus::BuildGauge()
+              .Name("related_card_pages_per_box")
+              .Help("After the last card layout: distinct 4 KB pages the "
+                    "cards of one stored box span, on average (0 before "
+                    "any layout).")
+              .Register(*registry_)
+              .Add({})),
+      card_layout_seconds_(prometheus::BuildGauge()
+                               .Name("related_card_layout_seconds")
+                               .Help("How long the last card layout took "
+                                     "(writes wait for it).")
+                               .Register(*registry_)
+                               .Add({})),
+      card_layout_pause_seconds_(
+          prometheus::BuildGauge()
+              .Name("related_card_layout_pause_seconds")
+              .Help("How long the last card layout held reads off.")
+              .Register(*registry_)
+              .Add({})),
       upserted_(prometheus::BuildCounter()
                     .Name("related_articles_upserted_total")
                     .Help("Articles inserted or replaced.")
@@ -57,14 +84,38 @@ ServiceMetrics::ServiceMetrics(absl::string_view index_kind)
       .Set(1);
 }
 
-void ServiceMetrics::RecordRequest(const std::string& method,
-                                   grpc::StatusCode code,
-                                   absl::Duration latency) {
-  const std::string code_name =
-      absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
-  requests_.Add({{"method", method}, {"code", code_name}}).Increment();
-  latency_.Add({{"method", method}}, LatencyBuckets())
-      .Observe(absl::ToDoubleSeconds(latency));
+MethodMetrics::MethodMetrics(prometheus::Family<prometheus::Counter>& requests,
+                             prometheus::Family<prometheus::Histogram>& latency,
+                             const std::string& method)
+    : requests_(requests),
+      method_(method),
+      latency_(latency.Add({{"method", method}}, LatencyBuckets())) {}
+
+void MethodMetrics::Record(grpc::StatusCode code, absl::Duration latency) {
+  latency_.Observe(absl::ToDoubleSeconds(latency));
+  const size_t index = static_cast<size_t>(code) < by_code_.size()
+                           ? static_cast<size_t>(code)
+                           : static_cast<size_t>(grpc::StatusCode::UNKNOWN);
+  prometheus::Counter* counter =
+      by_code_[index].load(std::memory_order_acquire);
+  if (counter == nullptr) {
+    // Two threads may both get here: Add returns the same series to both.
+    counter = &requests_.Add(
+        {{"method", method_},
+         {"code",
+          absl::StatusCodeToString(static_cast<absl::StatusCode>(index))}});
+    by_code_[index].store(counter, std::memory_order_release);
+  }
+  counter->Increment();
+}
+
+MethodMetrics& ServiceMetrics::Method(const std::string& method) {
+  absl::MutexLock lock(&methods_mu_);
+  std::unique_ptr<MethodMetrics>& metrics = methods_[method];
+  if (metrics == nullptr) {
+    metrics = std::make_unique<MethodMetrics>(requests_, latency_, method);
+  }
+  return *metrics;
 }
 
 void ServiceMetrics::RecordWrites(int64_t upserted, int64_t deleted) {
@@ -75,6 +126,10 @@ void ServiceMetrics::RecordWrites(int64_t upserted, int64_t deleted) {
 void ServiceMetrics::SetIndexStats(const IndexStats& stats) {
   articles_.Set(static_cast<double>(stats.article_count));
   memory_bytes_.Set(static_cast<double>(stats.index_memory_bytes));
+  cards_memory_bytes_.Set(static_cast<double>(stats.cards_memory_bytes));
+  card_pages_per_box_.Set(stats.card_pages_per_box);
+  card_layout_seconds_.Set(stats.card_layout_seconds);
+  card_layout_pause_seconds_.Set(stats.card_layout_pause_seconds);
 }
 
 }  // namespace related

@@ -10,6 +10,9 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <array>
+#include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -18,6 +21,25 @@
 
 namespace related {
 
+// One RPC method's series, resolved once: prometheus-cpp looks a series up
+// by its labels under a lock shared by the whole family, which tens of
+// thousands of calls a second would otherwise queue on.
+class MethodMetrics {
+ public:
+  MethodMetrics(prometheus::Family<prometheus::Counter>& requests,
+                prometheus::Family<prometheus::Histogram>& latency,
+                const std::string& method);
+
+  void Record(grpc::StatusCode code, absl::Duration latency);
+
+ private:
+  prometheus::Family<prometheus::Counter>& requests_;
+  const std::string method_;
+  prometheus::Histogram& latency_;
+  // The counter of each status code, added on its first use.
+  std::array<std::atomic<prometheus::Counter*>, 17> by_code_{};
+};
+
 class ServiceMetrics {
  public:
   // `index_kind` and the build version go into related_build_info.
@@ -25,8 +47,9 @@ class ServiceMetrics {
 
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
-  void RecordRequest(const std::string& method, grpc::StatusCode code,
-                     absl::Duration latency);
+  // The series of RPC `method` ("GetRelated"); made on first use, then
+  // kept for the server's life.
+  MethodMetrics& Method(const std::string& method);
   void RecordWrites(int64_t upserted, int64_t deleted);
   void SetIndexStats(const IndexStats& stats);
 
@@ -36,27 +59,33 @@ class ServiceMetrics {
   prometheus::Family<prometheus::Histogram>& latency_;
   prometheus::Gauge& articles_;
   prometheus::Gauge& memory_bytes_;
+  prometheus::Gauge& cards_memory_bytes_;
+  prometheus::Gauge& card_pages_per_box_;
+  prometheus::Gauge& card_layout_seconds_;
+  prometheus::Gauge& card_layout_pause_seconds_;
   prometheus::Counter& upserted_;
   prometheus::Counter& deleted_;
+  absl::Mutex methods_mu_;
+  std::map<std::string, std::unique_ptr<MethodMetrics>> methods_
+      ABSL_GUARDED_BY(methods_mu_);
 };
 
 // Times one RPC from construction and records it when Finish is called:
-//   RequestRecorder recorder(metrics, "GetRelated");
+//   RequestRecorder recorder(metrics_.Method("GetRelated"));
 //   ...
 //   return recorder.Finish(status);
 class RequestRecorder {
  public:
-  RequestRecorder(ServiceMetrics& metrics, std::string method)
-      : metrics_(metrics), method_(std::move(method)), start_(absl::Now()) {}
+  explicit RequestRecorder(MethodMetrics& method)
+      : method_(method), start_(absl::Now()) {}
 
   grpc::Status Finish(grpc::Status status) {
-    metrics_.RecordRequest(method_, status.error_code(), absl::Now() - start_);
+    method_.Record(status.error_code(), absl::Now() - start_);
     return status;
   }
 
  private:
-  ServiceMetrics& metrics_;
-  std::string method_;
+  MethodMetrics& method_;
   absl::Time start_;
 };
 

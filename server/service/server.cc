@@ -9,13 +9,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "grpc/health/v1/health.pb.h"
 #include "server/core/freed_memory.h"
 
 namespace related {
 namespace {
 
 constexpr char kServiceName[] = "related.v1.RelatedArticles";
-constexpr int kMaxIdleCallThreads = 128;
+// Threads that apply writes and imports (see WriteWorker): enough for
+// concurrent writers to share disk syncs and for a long import to leave
+// room for single writes.
+constexpr int kWriteThreads = 8;
 
 // "host:0" with the port that was actually bound.
 std::string WithPort(const std::string& address, int port) {
@@ -53,8 +57,10 @@ absl::StatusOr<std::unique_ptr<RelatedServer>> RelatedServer::Start(
       std::make_unique<ServiceMetrics>(IndexKindName(options.index.index_kind));
   server->metrics_->SetIndexStats(server->index_->Stats());
   server->authorizer_ = std::make_unique<Authorizer>(options.auth);
-  server->service_ = std::make_unique<RelatedService>(
-      *server->index_, *server->metrics_, *server->authorizer_);
+  server->writes_ = std::make_unique<WriteWorker>(kWriteThreads);
+  server->service_ =
+      std::make_unique<RelatedService>(*server->index_, *server->metrics_,
+                                       *server->authorizer_, *server->writes_);
 
   try {
     server->exposer_ =
@@ -70,6 +76,11 @@ absl::StatusOr<std::unique_ptr<RelatedServer>> RelatedServer::Start(
                metrics_ports.empty() ? 0 : metrics_ports.front());
 
   grpc::EnableDefaultHealthCheckService(true);
+  // Reflection describes the services it lists from the descriptors linked
+  // into the binary. gRPC's own health service carries none (it is built
+  // on upb), so link the generated health messages: naming one keeps the
+  // linker from dropping them.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int grpc_port = 0;
@@ -79,17 +90,6 @@ absl::StatusOr<std::unique_ptr<RelatedServer>> RelatedServer::Start(
   // gRPC sets SO_REUSEPORT by default, which would let a second server
   // silently share (and steal calls from) a port already in use.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  // The synchronous server runs each call on the thread that took it from
-  // the queue, and keeps at most MAX_POLLERS idle threads: a thread that
-  // finishes a call when that many are idle exits, and a new one starts
-  // when none is idle. With gRPC's default of 2, 64 calls in flight made
-  // the server start and end over 1,000 threads a second (11,831 in 10 s at
-  // 20k articles; 16 idle threads still left 8,266), with much of its CPU
-  // in the kernel creating threads. 128 covers the concurrency we measure
-  // (3 threads started in those 10 s) and still bounds the threads a spike
-  // leaves behind. docs/performance.md has the figures.
-  builder.SetSyncServerOption(
-      grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, kMaxIdleCallThreads);
   builder.RegisterService(server->service_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || grpc_port == 0) {

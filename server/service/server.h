@@ -17,6 +17,7 @@
 #include "server/service/auth.h"
 #include "server/service/metrics.h"
 #include "server/service/related_service.h"
+#include "server/service/write_worker.h"
 
 namespace related {
 
@@ -80,6 +81,9 @@ class RelatedServer {
   std::unique_ptr<storage::ArticleStore> store_;
   std::unique_ptr<ServiceMetrics> metrics_;
   std::unique_ptr<Authorizer> authorizer_;
+  // Before the gRPC server, so that it is destroyed after it: the last
+  // calls finish on it.
+  std::unique_ptr<WriteWorker> writes_;
   std::unique_ptr<RelatedService> service_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<grpc::Server> server_;

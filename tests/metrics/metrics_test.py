@@ -27,8 +27,8 @@ import related_testlib  # noqa: E402
 from related_testlib import RPC_TIMEOUT_S  # noqa: E402
 
 SEED = 424242
-METHODS = ("GetRelated", "BatchGetRelated", "UpsertArticles", "ImportArticles",
-           "DeleteArticles", "GetArticle", "GetStats", "Ping")
+METHODS = ("GetRelated", "SearchByVector", "BatchGetRelated", "UpsertArticles",
+           "ImportArticles", "DeleteArticles", "GetArticle", "GetStats", "Ping")
 
 # The families the server promises, with their Prometheus types.
 EXPECTED_TYPES = {
@@ -39,6 +39,10 @@ EXPECTED_TYPES = {
     "related_articles_upserted_total": "counter",
     "related_articles_deleted_total": "counter",
     "related_build_info": "gauge",
+    "related_cards_memory_bytes": "gauge",
+    "related_card_pages_per_box": "gauge",
+    "related_card_layout_seconds": "gauge",
+    "related_card_layout_pause_seconds": "gauge",
 }
 
 _SAMPLE_RE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+-?\d+)?$")
@@ -294,6 +298,19 @@ class MetricsTest(related_testlib.ServerTestCase):
         self.assertGreaterEqual(value, self.want_articles * self.config.dim * 4)
         # Plausible: a few MB at most for 16 tiny vectors, not a unit mix-up.
         self.assertLess(value, 1 << 30)
+
+    def test_card_gauges(self):
+        """the card layout gauges carry what GetStats' deprecated fields say"""
+        self.assertGreater(self.metrics.value("related_cards_memory_bytes"), 0)
+        self.assertEqual(self.metrics.value("related_cards_memory_bytes"),
+                         self.stats.cards_memory_bytes)
+        for gauge, field in (("related_card_pages_per_box", "card_pages_per_box"),
+                             ("related_card_layout_seconds", "card_layout_seconds"),
+                             ("related_card_layout_pause_seconds",
+                              "card_layout_pause_seconds")):
+            value = self.metrics.value(gauge)
+            self.assertIsNotNone(value, f"{gauge} missing")
+            self.assertAlmostEqual(value, getattr(self.stats, field), places=6, msg=gauge)
 
     def test_articles_upserted_total(self):
         """related_articles_upserted_total equals the articles written (20)"""
