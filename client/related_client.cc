@@ -431,9 +431,6 @@ absl::StatusOr<Article> RelatedClient::GetArticle(const std::string& article_id,
                  MetadataFromProto(a.metadata())};
 }
 
-// TODO(issue 14): the deprecated layout fields leave the client's Stats.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 absl::StatusOr<Stats> RelatedClient::GetStats() {
   v1::GetStatsResponse response;
   grpc::ClientContext context;
@@ -452,13 +449,8 @@ absl::StatusOr<Stats> RelatedClient::GetStats() {
                response.max_metadata_bytes(),
                response.related_lists_precomputed(),
                response.related_lists_memory_bytes(),
-               response.related_lists_stale(),
-               response.cards_memory_bytes(),
-               response.card_pages_per_box(),
-               response.card_layout_seconds(),
-               response.card_layout_pause_seconds()};
+               response.related_lists_stale()};
 }
-#pragma GCC diagnostic pop
 
 absl::Status RelatedClient::Ping() {
   v1::PingResponse response;

@@ -136,14 +136,8 @@ struct Stats {
   bool related_lists_precomputed = false;
   int64_t related_lists_memory_bytes = 0;
   int64_t related_lists_stale = 0;
-  // The articles' cards (what a box shows of each): their memory, and how
-  // many 4 KB pages one box's cards spanned after the last layout.
-  int64_t cards_memory_bytes = 0;
-  double card_pages_per_box = 0;
-  // The last layout of the cards: its duration, and how long of it reads
-  // were held off.
-  double card_layout_seconds = 0;
-  double card_layout_pause_seconds = 0;
+  // (The card layout figures GetStats still carries are deprecated in the
+  // API and not read here: they are the server's Prometheus gauges.)
 };
 
 struct ImportSummary {

@@ -293,13 +293,7 @@ std::string StatsLines(const client::Stats& stats) {
       "related_lists_precomputed: ",
       stats.related_lists_precomputed ? "true" : "false", "\n",
       "related_lists_memory_bytes: ", stats.related_lists_memory_bytes, "\n",
-      "related_lists_stale: ", stats.related_lists_stale, "\n",
-      "cards_memory_bytes: ", stats.cards_memory_bytes, "\n",
-      "card_pages_per_box: ", absl::StrFormat("%.2f", stats.card_pages_per_box),
-      "\n", "card_layout_seconds: ",
-      absl::StrFormat("%.3f", stats.card_layout_seconds), "\n",
-      "card_layout_pause_seconds: ",
-      absl::StrFormat("%.3f", stats.card_layout_pause_seconds), "\n");
+      "related_lists_stale: ", stats.related_lists_stale, "\n");
 }
 
 std::string DebugLines(const client::RankingDebug& debug) {
@@ -396,11 +390,7 @@ Json StatsJson(const client::Stats& stats) {
           {"max_metadata_bytes", stats.max_metadata_bytes},
           {"related_lists_precomputed", stats.related_lists_precomputed},
           {"related_lists_memory_bytes", stats.related_lists_memory_bytes},
-          {"related_lists_stale", stats.related_lists_stale},
-          {"cards_memory_bytes", stats.cards_memory_bytes},
-          {"card_pages_per_box", stats.card_pages_per_box},
-          {"card_layout_seconds", stats.card_layout_seconds},
-          {"card_layout_pause_seconds", stats.card_layout_pause_seconds}};
+          {"related_lists_stale", stats.related_lists_stale}};
 }
 
 Json DebugJson(const client::RankingDebug& debug) {

@@ -12,6 +12,7 @@
 #include "client/related_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "support/metrics_scrape.h"
 #include "support/server_process.h"
 #include "support/test_data.h"
 
@@ -29,9 +30,11 @@ using ::testing::ElementsAre;
 using ::testing::Field;
 using ::testing::FloatEq;
 using ::testing::HasSubstr;
+using testing::MetricValue;
 using ::testing::Not;
 using ::testing::Optional;
 using ::testing::Pair;
+using testing::ScrapeMetrics;
 using testing::ServerBinary;
 using testing::ServerProcess;
 using testing::TestId;
@@ -159,7 +162,9 @@ TEST_P(ServerTest, PrecomputedBoxesFollowWrites) {
   EXPECT_EQ(stats->related_lists_precomputed, GetParam() == "hnsw");
   EXPECT_EQ(stats->related_lists_stale, 0);
   EXPECT_EQ(stats->max_metadata_bytes, 64 << 10);
-  EXPECT_GT(stats->cards_memory_bytes, 0);
+  auto metrics = ScrapeMetrics(server_->metrics_address());
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_GT(MetricValue(*metrics, "related_cards_memory_bytes").value_or(0), 0);
   if (GetParam() == "hnsw") {
     EXPECT_GT(stats->related_lists_memory_bytes, 0);
   }
@@ -484,8 +489,13 @@ TEST_P(ServerTest, StreamingImportAppliesBatchesInOrder) {
     // cards box by box. A cluster's ~100 cards of ~170 bytes fill about
     // four pages (3.55 per box measured); scattered over the 40-odd pages
     // of all the cards, a box's ten would span about eight.
-    EXPECT_GT(stats->card_pages_per_box, 0.9);
-    EXPECT_LT(stats->card_pages_per_box, 5.0);
+    // (A metric, no longer in the API.)
+    auto metrics = ScrapeMetrics(server_->metrics_address());
+    ASSERT_TRUE(metrics.ok()) << metrics.status();
+    const double pages =
+        MetricValue(*metrics, "related_card_pages_per_box").value_or(0);
+    EXPECT_GT(pages, 0.9);
+    EXPECT_LT(pages, 5.0);
   }
 
   // A bad batch ends the stream with its error; earlier batches stay.
@@ -578,8 +588,9 @@ std::set<int> ThreadIds(pid_t pid) {
 TEST_P(ServerTest, ConcurrentCallsReuseThreads) {
   RelatedClient& client = *client_;
   ServerProcess* server = server_.get();
-  ASSERT_TRUE(client.Upsert(MakeArticles(ClusteredVectors(50, kDim, 5, 3), 0,
-                                         50)).ok());
+  ASSERT_TRUE(
+      client.Upsert(MakeArticles(ClusteredVectors(50, kDim, 5, 3), 0, 50))
+          .ok());
   constexpr int kCallers = 64;
   std::atomic<bool> stop{false};
   std::atomic<int> calls{0}, failures{0};
