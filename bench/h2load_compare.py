@@ -15,7 +15,7 @@ shape the three methods take turns, in a rotated order every round
 machine hits all three alike. Ratios are taken within a round, then the
 median over rounds is printed with the range.
 
-Run (about 4 minutes with the defaults on a 2-core machine):
+Run (about 3 minutes with the defaults on a 2-core machine):
   /usr/bin/python3 bench/h2load_compare.py --server build/related-server
 
 Exit code: 0 when every run worked, whether or not a target holds (this is
@@ -83,7 +83,7 @@ def parse_args():
     parser.add_argument("--rounds", type=int, default=3,
                         help="rounds per shape, each running all three methods "
                              "(default: %(default)s)")
-    parser.add_argument("--seconds", type=int, default=4,
+    parser.add_argument("--seconds", type=int, default=5,
                         help="h2load -D: measured seconds per run (default: %(default)s)")
     parser.add_argument("--warm_up", type=int, default=1,
                         help="h2load --warm-up-time per run (default: %(default)s)")
