@@ -50,8 +50,8 @@ DEFAULT_SERVER = os.path.join(_REPO_ROOT, "build", "related-server")
 
 # Where Debian's grpc-proto package puts the standard gRPC service protos.
 _GRPC_PROTO_DIR = "/usr/share/grpc-proto"
-_HEALTH_PROTO = os.path.join(_GRPC_PROTO_DIR, "grpc/health/v1/health.proto")
-_REFLECTION_PROTO = os.path.join(_GRPC_PROTO_DIR, "grpc/reflection/v1alpha/reflection.proto")
+HEALTH_PROTO = os.path.join(_GRPC_PROTO_DIR, "grpc/health/v1/health.proto")
+REFLECTION_PROTO = os.path.join(_GRPC_PROTO_DIR, "grpc/reflection/v1alpha/reflection.proto")
 # Well-known types (google/protobuf/timestamp.proto) shipped with grpc_tools.
 _WELL_KNOWN_PROTO_DIR = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
 
@@ -87,14 +87,14 @@ def generate_stubs(proto_dir, out_dir):
     related_rel = os.path.join("related", "v1", "related.proto")
     if not os.path.isfile(os.path.join(proto_dir, related_rel)):
         raise SetupError(f"{related_rel} not found under --proto_dir {proto_dir}")
-    for path in (_HEALTH_PROTO, _REFLECTION_PROTO):
+    for path in (HEALTH_PROTO, REFLECTION_PROTO):
         if not os.path.isfile(path):
             raise SetupError(f"{path} not found (Debian package grpc-proto)")
 
     staging = os.path.join(out_dir, "_staging")
     os.makedirs(os.path.join(staging, _STD_PACKAGE), exist_ok=True)
-    shutil.copy(_HEALTH_PROTO, os.path.join(staging, _STD_PACKAGE, "health.proto"))
-    shutil.copy(_REFLECTION_PROTO, os.path.join(staging, _STD_PACKAGE, "reflection.proto"))
+    shutil.copy(HEALTH_PROTO, os.path.join(staging, _STD_PACKAGE, "health.proto"))
+    shutil.copy(REFLECTION_PROTO, os.path.join(staging, _STD_PACKAGE, "reflection.proto"))
 
     _run_protoc([proto_dir, _WELL_KNOWN_PROTO_DIR], out_dir, [related_rel])
     _run_protoc([staging], out_dir,
