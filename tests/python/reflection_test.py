@@ -19,7 +19,6 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import grpc  # noqa: E402
 from google.protobuf import json_format, message_factory  # noqa: E402
 
 import related_testlib  # noqa: E402
