@@ -27,6 +27,11 @@ packages=(
   python3-sklearn
   curl ca-certificates
 )
+# buf (tests/api) comes from the npm registry and needs Node.js and npm. A
+# machine that has them from elsewhere (e.g. a nodejs that bundles npm)
+# keeps its own: Debian's npm would conflict with it.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -41,9 +46,28 @@ build_faiss_avx2() {
   fi
 }
 
+# buf at the version tests/api/package-lock.json pins, into
+# tests/api/node_modules (as the calling user: it is part of the work tree).
+# --ignore-scripts: buf's postinstall only checks that its platform binary
+# (an optional dependency, pinned in the lockfile too) is there and its
+# version right, which the check below does as well.
+install_api_tools() {
+  local dir want buf
+  dir="$(cd "$(dirname "$0")/../tests/api" && pwd)"
+  want=$(sed -n 's/.*"@bufbuild\/buf": "\([^"]*\)".*/\1/p' "$dir/package.json")
+  buf="$dir/node_modules/.bin/buf"
+  if [ -x "$buf" ] && [ "$("$buf" --version 2>/dev/null)" = "$want" ]; then
+    echo "install-deps: buf $want already in tests/api/node_modules"
+    return
+  fi
+  echo "install-deps: npm ci in tests/api (buf $want)"
+  npm ci --prefix "$dir" --ignore-scripts --no-audit --no-fund
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages already installed"
   build_faiss_avx2
+  install_api_tools
   exit 0
 fi
 
@@ -66,3 +90,4 @@ if [ ! -e "$policy" ]; then
 fi
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 build_faiss_avx2
+install_api_tools

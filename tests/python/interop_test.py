@@ -24,7 +24,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import grpc  # noqa: E402
-from google.protobuf import descriptor_pb2, descriptor_pool  # noqa: E402
+from google.protobuf import descriptor_pb2  # noqa: E402
 
 import related_testlib  # noqa: E402
 from related_testlib import RPC_TIMEOUT_S  # noqa: E402
@@ -238,14 +238,10 @@ class InteropTest(related_testlib.ServerTestCase):
                             self.pb.health_pb2.HealthCheckRequest(service="no.such.Service"))
 
     def reflect(self, **request_fields):
-        stub = self.pb.reflection_pb2_grpc.ServerReflectionStub(self.channel)
-        request = self.pb.reflection_pb2.ServerReflectionRequest(**request_fields)
-        replies = list(stub.ServerReflectionInfo(iter([request]), timeout=RPC_TIMEOUT_S))
-        self.assertEqual(len(replies), 1, f"reflection replies to {request_fields}")
-        reply = replies[0]
-        self.assertFalse(reply.HasField("error_response"),
-                         f"reflection {request_fields}: {reply.error_response}")
-        return reply
+        try:
+            return related_testlib.reflect(self.pb, self.channel, **request_fields)
+        except related_testlib.ReflectionError as err:
+            self.fail(str(err))
 
     def test_reflection_lists_services(self):
         """reflection list_services includes RelatedArticles, Health and ServerReflection"""
@@ -257,11 +253,10 @@ class InteropTest(related_testlib.ServerTestCase):
 
     def test_reflection_describes_related_service(self):
         """reflection file_containing_symbol gives a usable descriptor of RelatedArticles"""
-        reply = self.reflect(file_containing_symbol=SERVICE)
-        files = {}
-        for blob in reply.file_descriptor_response.file_descriptor_proto:
-            fdp = descriptor_pb2.FileDescriptorProto.FromString(blob)
-            files[fdp.name] = fdp
+        try:
+            files = related_testlib.reflected_files(self.pb, self.channel, SERVICE)
+        except related_testlib.ReflectionError as err:
+            self.fail(str(err))
         owners = [f for f in files.values()
                   if f.package == "related.v1"
                   and any(s.name == "RelatedArticles" for s in f.service)]
@@ -269,31 +264,7 @@ class InteropTest(related_testlib.ServerTestCase):
         related_file = owners[0]
         self.assertEqual(related_file.name, "related/v1/related.proto")
         self.assertIn("google/protobuf/timestamp.proto", related_file.dependency)
-
-        # Fetch missing dependencies by name, as grpcurl would (bounded).
-        for _ in range(10):
-            missing = {d for f in files.values() for d in f.dependency} - set(files)
-            if not missing:
-                break
-            for name in sorted(missing):
-                dep = self.reflect(file_by_filename=name)
-                for blob in dep.file_descriptor_response.file_descriptor_proto:
-                    fdp = descriptor_pb2.FileDescriptorProto.FromString(blob)
-                    files[fdp.name] = fdp
-                self.assertIn(name, files, f"reflection file_by_filename({name!r})")
-        pool = descriptor_pool.DescriptorPool()
-        added = set()
-
-        def add(name):
-            if name in added:
-                return
-            for dep in files[name].dependency:
-                add(dep)
-            pool.Add(files[name])
-            added.add(name)
-
-        for name in sorted(files):
-            add(name)
+        pool = related_testlib.descriptor_pool_of(files)
 
         remote = pool.FindServiceByName(SERVICE)
         local = self.pb2.DESCRIPTOR.services_by_name["RelatedArticles"]

@@ -7,6 +7,8 @@ What lives here:
   * ServerProcess: starts the real binary on 127.0.0.1 with port 0, learns the
     ports from its "listening grpc=... metrics=..." stderr line, waits for the
     health service to say SERVING, and stops it with SIGTERM.
+  * reflect(), reflected_files(), descriptor_pool_of(): what a client that
+    knows no .proto does with server reflection (grpc.reflection.v1alpha).
   * parse_args_then_run(): the shared command line (--server, --proto_dir, ...)
     followed by unittest with one line per check.
 
@@ -29,7 +31,7 @@ import unittest
 
 import grpc
 import grpc_tools
-from google.protobuf import text_format
+from google.protobuf import descriptor_pb2, descriptor_pool, text_format
 from grpc_tools import protoc
 
 # How long the server may take to print its listening line and then to report
@@ -48,8 +50,8 @@ DEFAULT_SERVER = os.path.join(_REPO_ROOT, "build", "related-server")
 
 # Where Debian's grpc-proto package puts the standard gRPC service protos.
 _GRPC_PROTO_DIR = "/usr/share/grpc-proto"
-_HEALTH_PROTO = os.path.join(_GRPC_PROTO_DIR, "grpc/health/v1/health.proto")
-_REFLECTION_PROTO = os.path.join(_GRPC_PROTO_DIR, "grpc/reflection/v1alpha/reflection.proto")
+HEALTH_PROTO = os.path.join(_GRPC_PROTO_DIR, "grpc/health/v1/health.proto")
+REFLECTION_PROTO = os.path.join(_GRPC_PROTO_DIR, "grpc/reflection/v1alpha/reflection.proto")
 # Well-known types (google/protobuf/timestamp.proto) shipped with grpc_tools.
 _WELL_KNOWN_PROTO_DIR = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
 
@@ -85,14 +87,14 @@ def generate_stubs(proto_dir, out_dir):
     related_rel = os.path.join("related", "v1", "related.proto")
     if not os.path.isfile(os.path.join(proto_dir, related_rel)):
         raise SetupError(f"{related_rel} not found under --proto_dir {proto_dir}")
-    for path in (_HEALTH_PROTO, _REFLECTION_PROTO):
+    for path in (HEALTH_PROTO, REFLECTION_PROTO):
         if not os.path.isfile(path):
             raise SetupError(f"{path} not found (Debian package grpc-proto)")
 
     staging = os.path.join(out_dir, "_staging")
     os.makedirs(os.path.join(staging, _STD_PACKAGE), exist_ok=True)
-    shutil.copy(_HEALTH_PROTO, os.path.join(staging, _STD_PACKAGE, "health.proto"))
-    shutil.copy(_REFLECTION_PROTO, os.path.join(staging, _STD_PACKAGE, "reflection.proto"))
+    shutil.copy(HEALTH_PROTO, os.path.join(staging, _STD_PACKAGE, "health.proto"))
+    shutil.copy(REFLECTION_PROTO, os.path.join(staging, _STD_PACKAGE, "reflection.proto"))
 
     _run_protoc([proto_dir, _WELL_KNOWN_PROTO_DIR], out_dir, [related_rel])
     _run_protoc([staging], out_dir,
@@ -121,6 +123,79 @@ def _run_protoc(include_dirs, out_dir, files):
     rc = protoc.main(args)
     if rc != 0:
         raise SetupError(f"protoc failed with exit code {rc}: {' '.join(args)}")
+
+
+class ReflectionError(Exception):
+    """The reflection service answered with an error_response, or not once."""
+
+
+# Most rounds of file_by_filename look-ups for dependencies of dependencies.
+_MAX_DEPENDENCY_DEPTH = 10
+
+
+def reflect(pb, channel, **request_fields):
+    """Sends one ServerReflectionRequest (e.g. list_services="") on its own
+    stream and returns the one response. Raises ReflectionError if the
+    server answers with an error_response (its code and message are in the
+    exception's text), or with other than one response."""
+    stub = pb.reflection_pb2_grpc.ServerReflectionStub(channel)
+    request = pb.reflection_pb2.ServerReflectionRequest(**request_fields)
+    asked = ", ".join(f"{key}({value!r})" for key, value in request_fields.items())
+    replies = list(stub.ServerReflectionInfo(iter([request]), timeout=RPC_TIMEOUT_S))
+    if len(replies) != 1:
+        raise ReflectionError(f"reflection {asked}: {len(replies)} responses, want 1")
+    reply = replies[0]
+    if reply.HasField("error_response"):
+        error = reply.error_response
+        code = next((c.name for c in grpc.StatusCode if c.value[0] == error.error_code),
+                    f"code {error.error_code}")
+        raise ReflectionError(f"reflection {asked} answered {code} "
+                              f"{error.error_message!r}")
+    return reply
+
+
+def reflected_files(pb, channel, symbol):
+    """The file defining `symbol` and every file it depends on, as a dict
+    name -> FileDescriptorProto: file_containing_symbol, then
+    file_by_filename for each dependency the server did not send along.
+    Raises ReflectionError if the server cannot describe one of them."""
+    files = {}
+
+    def add(reply):
+        for blob in reply.file_descriptor_response.file_descriptor_proto:
+            proto = descriptor_pb2.FileDescriptorProto.FromString(blob)
+            files[proto.name] = proto
+
+    add(reflect(pb, channel, file_containing_symbol=symbol))
+    for _ in range(_MAX_DEPENDENCY_DEPTH):
+        missing = {d for f in files.values() for d in f.dependency} - set(files)
+        if not missing:
+            return files
+        for name in sorted(missing):
+            add(reflect(pb, channel, file_by_filename=name))
+            if name not in files:
+                raise ReflectionError(f"reflection file_by_filename({name!r}) "
+                                      f"did not return {name}")
+    raise ReflectionError(f"dependencies of {symbol} nest deeper than "
+                          f"{_MAX_DEPENDENCY_DEPTH} levels")
+
+
+def descriptor_pool_of(files):
+    """A new DescriptorPool holding `files` (name -> FileDescriptorProto),
+    each added after its dependencies."""
+    pool = descriptor_pool.DescriptorPool()
+    added = set()
+
+    def add(name):
+        if name not in added:
+            added.add(name)
+            for dependency in files[name].dependency:
+                add(dependency)
+            pool.Add(files[name])
+
+    for name in sorted(files):
+        add(name)
+    return pool
 
 
 class ServerProcess:
