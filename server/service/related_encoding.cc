@@ -1,6 +1,7 @@
 #include "server/service/related_encoding.h"
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 
 #include "google/protobuf/timestamp.pb.h"
@@ -28,17 +29,29 @@ size_t VarintSize(uint64_t value) {
   return size;
 }
 
-void PutVarint(uint64_t value, std::string& out) {
+// Writes through a cursor into room the caller made: the sizes are known
+// before anything is written (every length prefix needs them anyway), so
+// each byte is a store, not a string append with its capacity check.
+struct Cursor {
+  char* at;
+};
+
+void PutVarint(uint64_t value, Cursor& out) {
   while (value >= 0x80) {
-    out.push_back(static_cast<char>((value & 0x7f) | 0x80));
+    *out.at++ = static_cast<char>((value & 0x7f) | 0x80);
     value >>= 7;
   }
-  out.push_back(static_cast<char>(value));
+  *out.at++ = static_cast<char>(value);
+}
+
+void PutBytes(absl::string_view bytes, Cursor& out) {
+  std::memcpy(out.at, bytes.data(), bytes.size());
+  out.at += bytes.size();
 }
 
 size_t TagSize(int field) { return VarintSize(uint32_t(field) << 3); }
 
-void PutTag(int field, uint32_t wire_type, std::string& out) {
+void PutTag(int field, uint32_t wire_type, Cursor& out) {
   PutVarint((uint32_t(field) << 3) | wire_type, out);
 }
 
@@ -47,7 +60,7 @@ size_t FieldSize(int field, size_t size) {
   return TagSize(field) + VarintSize(size) + size;
 }
 
-void PutFieldHeader(int field, size_t size, std::string& out) {
+void PutFieldHeader(int field, size_t size, Cursor& out) {
   PutTag(field, kLengthDelimited, out);
   PutVarint(size, out);
 }
@@ -57,10 +70,10 @@ size_t StringFieldSize(int field, absl::string_view value) {
   return value.empty() ? 0 : FieldSize(field, value.size());
 }
 
-void PutStringField(int field, absl::string_view value, std::string& out) {
+void PutStringField(int field, absl::string_view value, Cursor& out) {
   if (value.empty()) return;
   PutFieldHeader(field, value.size(), out);
-  out.append(value.data(), value.size());
+  PutBytes(value, out);
 }
 
 // ... and an integer field that is zero. Negative int64 values are written
@@ -69,7 +82,7 @@ size_t IntegerFieldSize(int field, int64_t value) {
   return value == 0 ? 0 : TagSize(field) + VarintSize(uint64_t(value));
 }
 
-void PutIntegerField(int field, int64_t value, std::string& out) {
+void PutIntegerField(int field, int64_t value, Cursor& out) {
   if (value == 0) return;
   PutTag(field, kVarint, out);
   PutVarint(uint64_t(value), out);
@@ -107,7 +120,7 @@ size_t MetadataSize(const ArticleCard& card, const PbTimestamp* published_at) {
 }
 
 void PutMetadata(const ArticleCard& card, const PbTimestamp* published_at,
-                 std::string& out) {
+                 Cursor& out) {
   PutStringField(PbMetadata::kTitleFieldNumber, card.title, out);
   PutStringField(PbMetadata::kUrlFieldNumber, card.url, out);
   PutStringField(PbMetadata::kSectionFieldNumber, card.section, out);
@@ -126,16 +139,16 @@ void PutMetadata(const ArticleCard& card, const PbTimestamp* published_at,
     PutFieldHeader(PbMetadata::kAttributesFieldNumber,
                    AttributeSize(key, value), out);
     PutFieldHeader(kMapKey, key.size(), out);
-    out.append(key.data(), key.size());
+    PutBytes(key, out);
     PutFieldHeader(kMapValue, value.size(), out);
-    out.append(value.data(), value.size());
+    PutBytes(value, out);
   });
 }
 
 }  // namespace
 
 void AppendRelatedArticle(const ArticleCard& card, float score,
-                          std::string& out) {
+                          std::string& bytes) {
   PbTimestamp published_at;
   if (card.published_at.has_value()) {
     TimeToProto(*card.published_at, &published_at);
@@ -150,17 +163,24 @@ void AppendRelatedArticle(const ArticleCard& card, float score,
                 FieldSize(PbRelated::kMetadataFieldNumber, metadata_size);
   if (score_bits != 0) size += TagSize(PbRelated::kScoreFieldNumber) + 4;
 
+  const size_t start = bytes.size();
+  bytes.resize(start +
+               FieldSize(v1::GetRelatedResponse::kArticlesFieldNumber, size));
+  Cursor out{bytes.data() + start};
   PutFieldHeader(v1::GetRelatedResponse::kArticlesFieldNumber, size, out);
   PutStringField(PbRelated::kArticleIdFieldNumber, card.id, out);
   if (score_bits != 0) {
     PutTag(PbRelated::kScoreFieldNumber, kFixed32, out);
     for (int byte = 0; byte < 4; ++byte) {  // little-endian
-      out.push_back(static_cast<char>(score_bits >> (8 * byte)));
+      *out.at++ = static_cast<char>(score_bits >> (8 * byte));
     }
   }
   // Always present, as RelatedToProto sets it even when empty.
   PutFieldHeader(PbRelated::kMetadataFieldNumber, metadata_size, out);
   PutMetadata(card, timestamp, out);
+  // The sizes above and the writes must agree; a mismatch would corrupt the
+  // response (tests/service/related_encoding_test.cc compares the bytes).
+  if (out.at != bytes.data() + bytes.size()) std::abort();
 }
 
 void AppendRelatedArticles(const std::vector<RelatedArticle>& related,
@@ -171,10 +191,15 @@ void AppendRelatedArticles(const std::vector<RelatedArticle>& related,
   }
 }
 
-void AppendRankingDebug(const v1::RankingDebug& debug, std::string& out) {
-  const std::string bytes = debug.SerializeAsString();
-  PutFieldHeader(v1::GetRelatedResponse::kDebugFieldNumber, bytes.size(), out);
-  out.append(bytes);
+void AppendRankingDebug(const v1::RankingDebug& debug, std::string& bytes) {
+  const std::string message = debug.SerializeAsString();
+  const size_t start = bytes.size();
+  bytes.resize(start + FieldSize(v1::GetRelatedResponse::kDebugFieldNumber,
+                                 message.size()));
+  Cursor out{bytes.data() + start};
+  PutFieldHeader(v1::GetRelatedResponse::kDebugFieldNumber, message.size(),
+                 out);
+  PutBytes(message, out);
 }
 
 }  // namespace related
