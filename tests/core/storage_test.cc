@@ -144,6 +144,20 @@ TEST(RecordCodec, RoundTripsAndRejectsEveryTruncation) {
   EXPECT_THAT(deletes->ids, ::testing::ElementsAre("a", "b"));
 }
 
+TEST_F(StorageTest, OneStoreAtATimePerDataDirectory) {
+  auto index = NewIndex();
+  auto first = ArticleStore::Open(Options(), *index, nullptr);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto other_index = NewIndex();
+  auto second = ArticleStore::Open(Options(), *other_index, nullptr);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(second.status().message()),
+              ::testing::HasSubstr("is in use by another related-server"));
+  first->reset();  // released: the directory can be opened again
+  EXPECT_TRUE(ArticleStore::Open(Options(), *other_index, nullptr).ok());
+}
+
 TEST_F(StorageTest, RecoversWritesAfterACrashWithoutSnapshot) {
   std::map<std::string, Article> before;
   {
@@ -183,9 +197,11 @@ TEST_F(StorageTest, SnapshotPlusLogRecoversAndOldFilesAreRemoved) {
         index->Delete({related::testing::TestId(0)}).ok());  // only in the log
     before = Contents(*index);
   }
-  // Two snapshots kept (newest and its fallback), the log from the older on.
+  // Two snapshots kept (newest and its fallback), the log from the older on,
+  // and the directory's lock file.
   EXPECT_THAT(Files(),
-              ::testing::ElementsAre("snapshot-00000000000000000002.snap",
+              ::testing::ElementsAre("LOCK",
+                                     "snapshot-00000000000000000002.snap",
                                      "snapshot-00000000000000000003.snap",
                                      "wal-00000000000000000002.log",
                                      "wal-00000000000000000003.log"));

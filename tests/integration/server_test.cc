@@ -653,5 +653,35 @@ TEST(ServerLifecycle, StartupErrorsAreOneClearLineAndNonZero) {
   EXPECT_THAT(clash->stderr_text, HasSubstr("cannot serve gRPC on"));
 }
 
+// Two pods on one node sharing a volume: the second server on a data
+// directory in use refuses to start, and says why; once the first has
+// stopped, the directory is free again.
+TEST(ServerLifecycle, ASecondServerOnTheSameDataDirectoryRefusesToStart) {
+  char pattern[] = "/tmp/related-lock-XXXXXX";
+  const std::string data_dir = mkdtemp(pattern);
+  const std::vector<std::string> flags = {"--data_dir=" + data_dir, "--dim=4"};
+  auto first = ServerProcess::Start(ServerBinary(), flags);
+  ASSERT_TRUE(first.ok()) << first.status();
+  client::RelatedClient client({first->grpc_address(), absl::Seconds(10)});
+  ASSERT_TRUE(client.WaitUntilServing(absl::Seconds(20)).ok());
+  std::vector<std::string> second_flags = flags;
+  second_flags.insert(second_flags.begin(), {"--grpc_address=127.0.0.1:0",
+                                             "--metrics_address=127.0.0.1:0"});
+  auto second = ServerProcess::RunToExit(ServerBinary(), second_flags);
+  ASSERT_TRUE(second.ok());
+  EXPECT_NE(second->code, 0);
+  EXPECT_THAT(second->stderr_text,
+              HasSubstr("is in use by another related-server (pid " +
+                        std::to_string(first->pid()) + ")"));
+  EXPECT_EQ(*first->StopWith(SIGTERM), 0);
+  auto again = ServerProcess::Start(ServerBinary(), flags);
+  ASSERT_TRUE(again.ok()) << again.status();
+  client::RelatedClient client_again(
+      {again->grpc_address(), absl::Seconds(10)});
+  EXPECT_TRUE(client_again.WaitUntilServing(absl::Seconds(20)).ok());
+  EXPECT_EQ(*again->StopWith(SIGTERM), 0);
+  std::filesystem::remove_all(data_dir);
+}
+
 }  // namespace
 }  // namespace related

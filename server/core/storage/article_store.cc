@@ -27,7 +27,12 @@ absl::StatusOr<std::unique_ptr<ArticleStore>> ArticleStore::Open(
         "ArticleStore::Open needs an empty index");
   }
   if (absl::Status s = EnsureDir(options.data_dir); !s.ok()) return s;
-  std::unique_ptr<ArticleStore> store(new ArticleStore(options, index));
+  // Before anything is read: two servers on one directory (two pods on one
+  // node sharing a volume) would each replay and append to the same log.
+  auto lock = DirectoryLock::Acquire(options.data_dir);
+  if (!lock.ok()) return lock.status();
+  std::unique_ptr<ArticleStore> store(
+      new ArticleStore(options, index, *std::move(lock)));
   RecoveryReport local;
   if (absl::Status s = store->Recover(report != nullptr ? *report : local);
       !s.ok()) {

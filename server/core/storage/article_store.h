@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "server/core/article_index.h"
 #include "server/core/journal.h"
+#include "server/core/storage/file.h"
 #include "server/core/storage/wal.h"
 
 namespace related::storage {
@@ -62,7 +63,8 @@ class ArticleStore : public Journal {
   // the index's writes. Fails with a one-line reason when the data cannot
   // be trusted: every snapshot corrupt and the log not reaching back to the
   // start, a log segment missing or corrupt before the last one, another
-  // format version, embeddings of another dimension than the index's.
+  // format version, embeddings of another dimension than the index's;
+  // FAILED_PRECONDITION if another process holds the directory's lock.
   static absl::StatusOr<std::unique_ptr<ArticleStore>> Open(
       const StoreOptions& options, ArticleIndex& index, RecoveryReport* report);
   ~ArticleStore() override;  // stops the background thread; no snapshot
@@ -83,8 +85,9 @@ class ArticleStore : public Journal {
   absl::Status Commit(uint64_t ticket) override;
 
  private:
-  ArticleStore(const StoreOptions& options, ArticleIndex& index)
-      : options_(options), index_(index) {}
+  ArticleStore(const StoreOptions& options, ArticleIndex& index,
+               DirectoryLock lock)
+      : options_(options), index_(index), lock_(std::move(lock)) {}
   // Recovery: the newest readable snapshot, then the log after it.
   absl::Status Recover(RecoveryReport& report);
   absl::Status LoadNewestSnapshot(const std::vector<uint64_t>& snapshots,
@@ -105,6 +108,8 @@ class ArticleStore : public Journal {
 
   const StoreOptions options_;
   ArticleIndex& index_;
+  // This server's claim on the data directory, for the store's life.
+  DirectoryLock lock_;
   std::unique_ptr<WalWriter> wal_;
   // Serialises snapshots (background thread vs shutdown).
   absl::Mutex snapshot_mu_;

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace related::storage {
@@ -116,6 +118,37 @@ absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) {
   }
   closedir(d);
   return names;
+}
+
+absl::StatusOr<DirectoryLock> DirectoryLock::Acquire(const std::string& dir) {
+  const std::string path = dir + "/LOCK";
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoStatus(errno, "cannot open", path);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    char holder[32] = {};
+    [[maybe_unused]] ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
+    close(fd);
+    if (error != EWOULDBLOCK) return ErrnoStatus(error, "cannot lock", path);
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data directory ", dir, " is in use by another related-server (pid ",
+        absl::StripAsciiWhitespace(holder),
+        "); each server needs a data directory of its own"));
+  }
+  // Who holds it, for the message above; the lock itself is the flock.
+  const std::string pid = absl::StrCat(getpid(), "\n");
+  if (ftruncate(fd, 0) != 0 ||
+      pwrite(fd, pid.data(), pid.size(), 0) != ssize_t(pid.size())) {
+    // Only the message would lack the pid: the lock is held.
+  }
+  return DirectoryLock(fd);
+}
+
+DirectoryLock::DirectoryLock(DirectoryLock&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)) {}
+
+DirectoryLock::~DirectoryLock() {
+  if (fd_ >= 0) close(fd_);  // releases the flock
 }
 
 absl::Status EnsureDir(const std::string& dir) {

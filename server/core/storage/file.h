@@ -49,6 +49,24 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path);
 absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir);
 // Creates `dir` if it is missing (one level).
 absl::Status EnsureDir(const std::string& dir);
+// An exclusive lock on a data directory, held while this object lives (an
+// OS lock, flock, on the file `LOCK` in it: released by the kernel when the
+// process ends, however it ends).
+class DirectoryLock {
+ public:
+  // FAILED_PRECONDITION naming the directory (and the holder's pid, which
+  // the file records) if another process holds it.
+  static absl::StatusOr<DirectoryLock> Acquire(const std::string& dir);
+
+  DirectoryLock(DirectoryLock&& other) noexcept;
+  DirectoryLock& operator=(DirectoryLock&&) = delete;
+  ~DirectoryLock();
+
+ private:
+  explicit DirectoryLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
 // Makes renames and creations in `dir` durable.
 absl::Status SyncDir(const std::string& dir);
 absl::Status RenameFile(const std::string& from, const std::string& to);
