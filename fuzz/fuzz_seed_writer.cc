@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "server/core/storage/record_codec.h"
-#include "server/core/storage/snapshot.h"
+#include "server/core/storage/snapshot_v1.h"
 #include "server/core/storage/wal.h"
 
 namespace {

@@ -6,7 +6,7 @@
 
 #include "fuzz/scratch_file.h"
 #include "server/core/storage/record_codec.h"
-#include "server/core/storage/snapshot.h"
+#include "server/core/storage/snapshot_v1.h"
 
 // A snapshot ends with a CRC-32 of everything before it, so almost every
 // random mutation would stop at the checksum. Most of the time, re-seal the

@@ -178,6 +178,7 @@ CardRef ArticleCards::Allocate(size_t size, char** at) {
     }
     const size_t block_bytes = std::max(kBlockBytes, padded);
     blocks_.push_back(std::make_unique<char[]>(block_bytes));
+    block_bytes_.push_back(block_bytes);
     allocated_bytes_ += static_cast<int64_t>(block_bytes);
     used_in_last_ = 0;
   }
@@ -218,6 +219,65 @@ void ArticleCards::Retire(CardRef card) {
   const int64_t padded = (Read<uint32_t>(at + kSize) + 7) & ~int64_t{7};
   live_bytes_ -= padded;
   retired_bytes_ += padded;
+}
+
+bool ArticleCards::Valid(CardRef card) const {
+  const size_t block = card >> kOffsetBits;
+  if (block >= blocks_.size()) return false;
+  const size_t offset = size_t{card & ((CardRef{1} << kOffsetBits) - 1)} * 8;
+  const size_t room = block + 1 == blocks_.size()
+                          ? std::min(used_in_last_, block_bytes_[block])
+                          : block_bytes_[block];
+  if (offset + kHeaderBytes > room) return false;
+  const char* at = blocks_[block].get() + offset;
+  const size_t size = Read<uint32_t>(at + kSize);
+  if (size < kHeaderBytes || size > room - offset ||
+      static_cast<uint8_t>(at[kRetired]) > 1 ||
+      static_cast<uint8_t>(at[kTimeKind]) > 3) {
+    return false;
+  }
+  size_t text = 0;
+  for (int i = 0; i < kFields; ++i)
+    text += Read<uint32_t>(at + kLengths + 4 * i);
+  return text <= size - kHeaderBytes;
+}
+
+void ArticleCards::Save(StateWriter& out) const {
+  out.Value<uint64_t>(blocks_.size());
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    out.Array(blocks_[i].get(), block_bytes_[i]);
+  }
+  out.Value<uint64_t>(used_in_last_);
+  out.Value<int64_t>(live_bytes_);
+  out.Value<int64_t>(retired_bytes_);
+}
+
+absl::StatusOr<ArticleCards> ArticleCards::Load(StateReader& in) {
+  ArticleCards cards;
+  const uint64_t blocks = in.Value<uint64_t>();
+  if (blocks > (uint64_t{1} << (32 - kOffsetBits))) in.Fail("too many blocks");
+  for (uint64_t i = 0; i < blocks && in.status().ok(); ++i) {
+    const uint64_t size = in.Value<uint64_t>();
+    if (size < kBlockBytes || size > in.remaining()) {
+      in.Fail("a card block of impossible size");
+      break;
+    }
+    cards.blocks_.push_back(std::make_unique<char[]>(size));
+    cards.block_bytes_.push_back(size);
+    in.Bytes(cards.blocks_.back().get(), size);
+    cards.allocated_bytes_ += static_cast<int64_t>(size);
+  }
+  cards.used_in_last_ = in.Value<uint64_t>();
+  cards.live_bytes_ = in.Value<int64_t>();
+  cards.retired_bytes_ = in.Value<int64_t>();
+  if (blocks == 0) cards.used_in_last_ = kBlockBytes;
+  if (in.status().ok() &&
+      (cards.live_bytes_ < 0 || cards.retired_bytes_ < 0 ||
+       (blocks > 0 && cards.used_in_last_ > cards.block_bytes_.back()))) {
+    in.Fail("card block accounting out of range");
+  }
+  if (!in.status().ok()) return in.status();
+  return cards;
 }
 
 void ArticleCards::Prefetch(CardRef card) const {

@@ -24,9 +24,11 @@
 #include <vector>
 
 #include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/core/article.h"
+#include "server/core/state_io.h"
 
 namespace related {
 
@@ -100,6 +102,16 @@ class ArticleCards {
   // Heap bytes held (whole blocks).
   int64_t MemoryBytes() const { return allocated_bytes_; }
 
+  // Whether `card` is a card of this store: inside a block, with a header
+  // and lengths that fit. For references read back from a snapshot.
+  bool Valid(CardRef card) const;
+
+  // The blocks as they are, so that a restart finds every card where it was
+  // (and so every box's pages as they were laid out).
+  void Save(StateWriter& out) const;
+  // DATA_LOSS if the state is not what Save wrote.
+  static absl::StatusOr<ArticleCards> Load(StateReader& in);
+
  private:
   // Large enough that a block's page-table entries are few; a card larger
   // than this (metadata can be up to 64 KB by default, more if configured)
@@ -115,6 +127,7 @@ class ArticleCards {
   CardRef Allocate(size_t size, char** at);
 
   std::vector<std::unique_ptr<char[]>> blocks_;
+  std::vector<size_t> block_bytes_;    // each block's size
   size_t used_in_last_ = kBlockBytes;  // no block yet: the next one is new
   int64_t live_bytes_ = 0;
   int64_t retired_bytes_ = 0;

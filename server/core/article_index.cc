@@ -361,16 +361,45 @@ void ArticleIndex::AttachJournal(Journal* journal) {
 }
 
 absl::Status ArticleIndex::Checkpoint(
-    absl::FunctionRef<absl::Status(int dimension)> cut,
-    absl::FunctionRef<absl::Status(const Article&)> visit) const {
+    absl::FunctionRef<absl::Status()> cut,
+    absl::FunctionRef<absl::Status(const IndexParts&)> save) const {
   absl::MutexLock write_lock(&write_mu_);
-  if (absl::Status s = cut(dimension_.load()); !s.ok()) return s;
+  if (absl::Status s = cut(); !s.ok()) return s;
   absl::ReaderMutexLock lock(&mu_);
-  absl::Status status;
-  articles_.ForEach([&](absl::string_view, Slot slot) {
-    if (status.ok()) status = visit(ArticleAt(*vectors_, articles_, slot));
-  });
-  return status;
+  return save(IndexParts{vectors_.get(), &articles_, lists_.get()});
+}
+
+absl::Status ArticleIndex::Restore(RestoredParts parts) {
+  std::vector<Slot> unlisted;
+  {
+    absl::MutexLock write_lock(&write_mu_);
+    absl::WriterMutexLock lock(&mu_);
+    if (articles_.size() != 0 || (vectors_ && vectors_->SlotCount() != 0)) {
+      return absl::FailedPreconditionError("Restore needs an empty index");
+    }
+    if (parts.vectors == nullptr) return absl::OkStatus();
+    if (parts.vectors->Kind() != options_.index_kind) {
+      return absl::FailedPreconditionError("the snapshot's index kind differs");
+    }
+    const bool restored_lists = parts.lists != nullptr;
+    dimension_.store(parts.vectors->Dimension());
+    vectors_ = std::move(parts.vectors);
+    articles_ = std::move(parts.articles);
+    lists_ = std::move(parts.lists);
+    if (lists_ == nullptr) lists_ = MakeRelatedLists(options_, *vectors_);
+    card_pages_per_box_.store(CardPagesPerBox(articles_.cards(), lists_.get(),
+                                              articles_.slot_count()));
+    if (lists_ != nullptr && !restored_lists) {
+      // Only a restored list is listed; the rest are built below.
+      for (Slot slot = 0; slot < articles_.slot_count(); ++slot) {
+        if (articles_.Occupied(slot) && !lists_->Listed(slot)) {
+          unlisted.push_back(slot);
+        }
+      }
+    }
+  }
+  if (!unlisted.empty()) RebuildRelatedLists(unlisted);
+  return absl::OkStatus();
 }
 
 IndexStats ArticleIndex::Stats() const {

@@ -59,6 +59,20 @@ struct IndexStats {
   double card_layout_pause_seconds = 0;
 };
 
+// The index's parts as a snapshot saves them (see Checkpoint).
+struct IndexParts {
+  const VectorIndex* vectors = nullptr;  // null until the first write
+  const ArticleTable* articles = nullptr;
+  const RelatedLists* lists = nullptr;  // null when no lists are kept
+};
+
+// A snapshot's parts, for Restore.
+struct RestoredParts {
+  std::unique_ptr<VectorIndex> vectors;  // null: nothing was stored
+  ArticleTable articles;
+  std::unique_ptr<RelatedLists> lists;  // null: build them
+};
+
 class ArticleIndex {
  public:
   // Fails (INVALID_ARGUMENT) on options that cannot work, e.g. limits < 1.
@@ -66,6 +80,8 @@ class ArticleIndex {
       const ArticleIndexOptions& options);
 
   const ArticleIndexOptions& options() const { return options_; }
+  // 0 until the first write or --dim fixes it.
+  int dimension() const { return dimension_.load(); }
 
   // Inserts or replaces `articles` by ID. The batch is validated first and
   // applied only if every article is valid (INVALID_ARGUMENT naming
@@ -147,13 +163,19 @@ class ArticleIndex {
   // replays through Upsert/Delete with no journal). Not owned.
   void AttachJournal(Journal* journal);
 
-  // A consistent cut for a snapshot: holds writers off, calls `cut` with the
-  // dimension (e.g. to start a new log segment), then calls `visit` with
-  // every stored article. Readers are never blocked: writers wait on the
-  // writers' lock, not on the index lock the readers share.
+  // A consistent cut for a snapshot: holds writers off, calls `cut` (e.g.
+  // to start a new log segment), then `save` with the parts as they stand.
+  // Readers are never blocked: writers wait on the writers' lock, not on
+  // the index lock the readers share.
   absl::Status Checkpoint(
-      absl::FunctionRef<absl::Status(int dimension)> cut,
-      absl::FunctionRef<absl::Status(const Article&)> visit) const;
+      absl::FunctionRef<absl::Status()> cut,
+      absl::FunctionRef<absl::Status(const IndexParts&)> save) const;
+
+  // Recovery: puts a snapshot's parts in place of this empty index's, then,
+  // if the lists are kept but `parts` has none, builds them (as a bulk load
+  // does). FAILED_PRECONDITION if the index is not empty, or the parts are
+  // of another index kind than the options'.
+  absl::Status Restore(RestoredParts parts);
 
  private:
   explicit ArticleIndex(const ArticleIndexOptions& options);

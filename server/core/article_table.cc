@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+
 namespace related {
 
 std::optional<Slot> ArticleTable::Find(absl::string_view id) const {
@@ -45,6 +47,33 @@ void ArticleTable::Remove(Slot slot, std::optional<SlotMove> move) {
 void ArticleTable::ForEach(
     absl::FunctionRef<void(absl::string_view id, Slot slot)> visit) const {
   for (const auto& [id, slot] : slot_of_) visit(id, slot);
+}
+
+void ArticleTable::Save(StateWriter& out) const {
+  out.Array(card_at_);
+  cards_.Save(out);
+}
+
+absl::StatusOr<ArticleTable> ArticleTable::Load(StateReader& in) {
+  ArticleTable table;
+  in.Array(table.card_at_);
+  auto cards = ArticleCards::Load(in);
+  if (!cards.ok()) return cards.status();
+  table.cards_ = *std::move(cards);
+  for (Slot slot = 0; slot < table.slot_count(); ++slot) {
+    const CardRef card = table.card_at_[slot];
+    if (card == kNoCard) continue;
+    if (!table.cards_.Valid(card) || table.cards_.Retired(card)) {
+      return absl::DataLossError(
+          absl::StrCat("slot ", slot, " refers to no live card"));
+    }
+    const absl::string_view id = table.cards_.Get(card).id;
+    if (!table.slot_of_.try_emplace(id, slot).second) {
+      return absl::DataLossError(
+          absl::StrCat("article '", id, "' is stored at two slots"));
+    }
+  }
+  return table;
 }
 
 void ArticleTable::SwapCards(ArticleCards& cards,

@@ -15,9 +15,11 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "server/core/article.h"
 #include "server/core/article_cards.h"
+#include "server/core/state_io.h"
 #include "server/core/vector_index.h"
 
 namespace related {
@@ -66,6 +68,12 @@ class ArticleTable {
   // back through the arguments, so that the caller can free them outside
   // its lock.
   void SwapCards(ArticleCards& cards, std::vector<CardRef>& card_at);
+
+  // The table for a snapshot: each slot's card reference, then the cards.
+  void Save(StateWriter& out) const;
+  // DATA_LOSS if the state is not what Save wrote: a reference outside the
+  // cards, an ID stored twice.
+  static absl::StatusOr<ArticleTable> Load(StateReader& in);
 
  private:
   absl::flat_hash_map<ArticleId, Slot> slot_of_;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "server/core/ranking.h"
 #include "server/core/related_search.h"
@@ -30,6 +31,15 @@ std::unique_ptr<RelatedLists> MakeRelatedLists(
                                             ? std::max(3 * limit, 20)
                                             : CandidatePoolSize(policy, limit),
                                         limit, by_similarity);
+}
+
+std::string RelatedListsFingerprint(const ArticleIndexOptions& options) {
+  const RankingPolicy& p = options.default_policy;
+  // %a: floats exactly, so any change of a threshold shows.
+  return absl::StrFormat(
+      "limit=%d duplicates=%a lambda=%a min_score=%a candidates=%d",
+      options.default_limit, p.duplicate_threshold.value_or(2.0f),
+      p.diversity_lambda, p.min_score.value_or(-2.0f), p.candidates);
 }
 
 namespace {

@@ -11,6 +11,7 @@
 #define RELATED_SERVER_CORE_RELATED_LIST_BUILDER_H_
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -27,6 +28,11 @@ namespace related {
 // index that moves slots, or a default policy that is not precomputable).
 std::unique_ptr<RelatedLists> MakeRelatedLists(
     const ArticleIndexOptions& options, const VectorIndex& vectors);
+
+// What the lists' boxes depend on besides the articles: the default policy
+// and limit. Saved with the lists, so that lists ranked under other
+// defaults are ranked again rather than served.
+std::string RelatedListsFingerprint(const ArticleIndexOptions& options);
 
 // Ranks a list's box under the default policy, from the list's candidates.
 // Shared lock.

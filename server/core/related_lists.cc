@@ -174,6 +174,106 @@ void RelatedLists::RemapCards(
   }
 }
 
+namespace {
+
+// A list as a snapshot holds it: flags, then the candidates and the box.
+struct SavedBoxHeader {
+  uint16_t candidates_considered;
+  uint16_t removed_by_min_score;
+  uint16_t removed_as_near_duplicate;
+  uint8_t widened;
+  uint8_t fresh;
+  uint8_t listed;
+  uint8_t unused = 0;  // no padding: every byte written is defined
+};
+
+}  // namespace
+
+void RelatedLists::Save(absl::string_view fingerprint, StateWriter& out) const {
+  out.Array(fingerprint.data(), fingerprint.size());
+  out.Value<int32_t>(pool_size_);
+  out.Value<int32_t>(box_size_);
+  out.Value<uint8_t>(box_follows_similarity_);
+  out.Value<uint64_t>(lists_.size());
+  for (const List& list : lists_) {
+    const StoredBox& box = list.box;
+    out.Value(SavedBoxHeader{
+        box.candidates_considered, box.removed_by_min_score,
+        box.removed_as_near_duplicate, static_cast<uint8_t>(box.widened),
+        static_cast<uint8_t>(list.fresh), static_cast<uint8_t>(list.listed)});
+    out.Array(list.candidates);
+    out.Array(box.chosen.data(), box.chosen.size());
+  }
+  std::vector<uint8_t> released(released_.begin(), released_.end());
+  out.Array(released);
+}
+
+absl::Status RelatedLists::Load(absl::string_view fingerprint, Slot slot_count,
+                                const ArticleCards& cards, StateReader& in) {
+  std::vector<char> saved;
+  in.Array(saved);
+  const int32_t pool = in.Value<int32_t>();
+  const int32_t box_size = in.Value<int32_t>();
+  const bool by_similarity = in.Value<uint8_t>() != 0;
+  if (in.status().ok() &&
+      (absl::string_view(saved.data(), saved.size()) != fingerprint ||
+       pool != pool_size_ || box_size != box_size_ ||
+       by_similarity != box_follows_similarity_)) {
+    in.Fail("the lists were ranked under another default policy or limit");
+  }
+  const uint64_t count = in.Value<uint64_t>();
+  if (in.status().ok() && count > static_cast<uint64_t>(slot_count)) {
+    in.Fail("more lists than slots");
+  }
+  lists_.clear();
+  stale_count_ = 0;
+  if (in.status().ok()) lists_.reserve(count);
+  for (uint64_t slot = 0; slot < count && in.status().ok(); ++slot) {
+    List& list = lists_.emplace_back();
+    const auto header = in.Value<SavedBoxHeader>();
+    // Room for a full list, as SetCandidates makes.
+    if (header.listed) list.candidates.reserve(pool_size_);
+    in.Array(list.candidates);
+    std::vector<BoxedArticle> chosen;
+    in.Array(chosen);
+    if (!in.status().ok()) break;
+    const auto bad_slot = [&](uint32_t s) {
+      return s >= static_cast<uint64_t>(slot_count);
+    };
+    const bool valid =
+        list.candidates.size() <= static_cast<size_t>(pool_size_) &&
+        chosen.size() <= static_cast<size_t>(std::max(box_size_, pool_size_)) &&
+        std::none_of(
+            list.candidates.begin(), list.candidates.end(),
+            [&](const ListedNeighbor& n) { return bad_slot(n.slot); }) &&
+        std::none_of(chosen.begin(), chosen.end(), [&](const BoxedArticle& e) {
+          return bad_slot(e.slot) ||
+                 (e.card != kNoCard && !cards.Valid(e.card));
+        });
+    if (!valid) {
+      in.Fail("a list refers to slots or cards that do not exist");
+      break;
+    }
+    list.box.chosen.assign(chosen.begin(), chosen.end());
+    list.box.candidates_considered = header.candidates_considered;
+    list.box.removed_by_min_score = header.removed_by_min_score;
+    list.box.removed_as_near_duplicate = header.removed_as_near_duplicate;
+    list.box.widened = header.widened != 0;
+    list.fresh = header.fresh != 0;
+    list.listed = header.listed != 0;
+    if (!list.fresh) ++stale_count_;
+  }
+  std::vector<uint8_t> released;
+  in.Array(released);
+  released_.assign(released.begin(), released.end());
+  if (!in.status().ok()) {
+    lists_.clear();
+    released_.clear();
+    stale_count_ = 0;
+  }
+  return in.status();
+}
+
 int64_t RelatedLists::MemoryBytes() const {
   int64_t bytes = static_cast<int64_t>(lists_.capacity() * sizeof(List) +
                                        released_.capacity() / 8);

@@ -23,7 +23,10 @@
 
 #include "absl/container/inlined_vector.h"
 #include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "server/core/article_cards.h"
+#include "server/core/state_io.h"
 #include "server/core/vector_index.h"
 
 namespace related {
@@ -108,6 +111,16 @@ class RelatedLists {
 
   // Boxes waiting to be ranked again.
   int64_t StaleCount() const { return stale_count_; }
+
+  // Every list and box for a snapshot, with `fingerprint`: what the boxes
+  // were ranked under (default policy and limit), so that a server started
+  // with other defaults ranks them again instead of serving these.
+  void Save(absl::string_view fingerprint, StateWriter& out) const;
+  // DATA_LOSS if the state is not what Save wrote for lists like these
+  // (pool and box size, `fingerprint`) over `slot_count` slots whose cards
+  // are in `cards`.
+  absl::Status Load(absl::string_view fingerprint, Slot slot_count,
+                    const ArticleCards& cards, StateReader& in);
   // Heap bytes held by the lists.
   int64_t MemoryBytes() const;
 

@@ -69,6 +69,27 @@ absl::StatusOr<std::vector<Neighbor>> SearchFlat(
   });
 }
 
+// A flat index's vectors: how many, then their floats in slot order.
+void SaveFlatVectors(const faiss::IndexFlatCodes& index, StateWriter& out) {
+  out.Value<int64_t>(index.ntotal);
+  out.Array(index.codes);
+}
+
+absl::Status LoadFlatVectors(StateReader& in, faiss::IndexFlatCodes& index) {
+  const int64_t count = in.Value<int64_t>();
+  std::vector<uint8_t> codes;
+  in.Array(codes);
+  if (in.status().ok() &&
+      (count < 0 || codes.size() != static_cast<size_t>(count) *
+                                        static_cast<size_t>(index.code_size))) {
+    in.Fail("the vectors do not have the index's dimension");
+  }
+  if (!in.status().ok()) return in.status();
+  index.codes = std::move(codes);
+  index.ntotal = count;
+  return absl::OkStatus();
+}
+
 // Exact search over all vectors. Removal moves the last vector into the
 // hole, so storage stays dense and every search scans live vectors only.
 class FlatVectorIndex : public VectorIndex {
@@ -120,6 +141,17 @@ class FlatVectorIndex : public VectorIndex {
     return SearchFlat(index_, query, k, admit, nullptr);
   }
 
+  int64_t SlotCount() const override { return index_.ntotal; }
+  void SaveVectors(StateWriter& out) const override {
+    SaveFlatVectors(index_, out);
+  }
+  void SaveGraph(StateWriter&) const override {}
+  absl::Status LoadVectors(StateReader& in) override {
+    return LoadFlatVectors(in, index_);
+  }
+  absl::Status LoadGraph(StateReader&) override { return absl::OkStatus(); }
+  absl::Status BuildGraph(int) override { return absl::OkStatus(); }
+
  private:
   faiss::IndexFlatIP index_;
 };
@@ -161,6 +193,7 @@ class HnswVectorIndex : public VectorIndex {
  public:
   HnswVectorIndex(int dimension, const HnswOptions& options)
       : index_(dimension, options.m, faiss::METRIC_INNER_PRODUCT),
+        m_(options.m),
         ef_search_(options.ef_search) {
     index_.hnsw.efConstruction = options.ef_construction;
     index_.hnsw.efSearch = options.ef_search;
@@ -237,6 +270,48 @@ class HnswVectorIndex : public VectorIndex {
     return SearchFlat(*index_.storage, query, k, admit, &removed_);
   }
 
+  int64_t SlotCount() const override { return index_.ntotal; }
+
+  void SaveVectors(StateWriter& out) const override {
+    SaveFlatVectors(Storage(), out);
+  }
+
+  absl::Status LoadVectors(StateReader& in) override {
+    if (absl::Status s = LoadFlatVectors(in, Storage()); !s.ok()) return s;
+    index_.ntotal = Storage().ntotal;
+    removed_.assign(index_.ntotal, false);
+    removed_count_ = 0;
+    GrowLocks();
+    return absl::OkStatus();
+  }
+
+  void SaveGraph(StateWriter& out) const override {
+    const faiss::HNSW& hnsw = index_.hnsw;
+    out.Value<int32_t>(m_);
+    out.Array(hnsw.levels);
+    out.Array(hnsw.offsets);
+    out.Array(hnsw.neighbors);
+    out.Value<int32_t>(hnsw.entry_point);
+    out.Value<int32_t>(hnsw.max_level);
+  }
+
+  absl::Status LoadGraph(StateReader& in) override;
+
+  absl::Status BuildGraph(int threads) override {
+    return CallFaiss("graph build",
+                     [&] {
+                       faiss::HNSW& hnsw = index_.hnsw;
+                       hnsw.levels.clear();
+                       hnsw.offsets.assign(1, 0);
+                       hnsw.neighbors.clear();
+                       hnsw.entry_point = -1;
+                       hnsw.max_level = -1;
+                       Link(0, std::max(threads, 1));
+                       return true;
+                     })
+        .status();
+  }
+
  private:
   // IndexHNSW::add, without its per-call costs. FAISS 1.7.3 creates and
   // initialises one lock per vector of the whole index and a visited table
@@ -249,15 +324,17 @@ class HnswVectorIndex : public VectorIndex {
   // graph logic itself is FAISS's (HNSW::add_with_locks), in its order:
   // highest level first, so upper levels exist before the nodes below.
   void Insert(const float* x, int64_t n, int threads) {
-    faiss::HNSW& hnsw = index_.hnsw;
     const int64_t n0 = index_.ntotal;
     index_.storage->add(n, x);
     index_.ntotal = index_.storage->ntotal;
-    hnsw.prepare_level_tab(n, /*preset_levels=*/false);
-    // Unlocked locks: safe to move when the vector grows (no insert runs).
-    const size_t had = locks_.size();
-    locks_.resize(index_.ntotal);
-    for (size_t i = had; i < locks_.size(); ++i) omp_init_lock(&locks_[i]);
+    Link(n0, threads);
+  }
+
+  // Places the slots from `n0` on, already in the storage, in the graph.
+  void Link(int64_t n0, int threads) {
+    faiss::HNSW& hnsw = index_.hnsw;
+    hnsw.prepare_level_tab(index_.ntotal - n0, /*preset_levels=*/false);
+    GrowLocks();
 
     std::vector<std::vector<int>> by_level;
     for (int64_t id = n0; id < index_.ntotal; ++id) {
@@ -271,27 +348,106 @@ class HnswVectorIndex : public VectorIndex {
       const std::vector<int>& ids = by_level[level];
       // A level above the graph's top, or an empty graph, changes the entry
       // point: those go one at a time.
-      const bool parallel = ids.size() > 1 && hnsw.entry_point >= 0 &&
-                            level <= hnsw.max_level;
+      const bool parallel =
+          ids.size() > 1 && hnsw.entry_point >= 0 && level <= hnsw.max_level;
 #pragma omp parallel num_threads(parallel ? threads : 1)
       {
         NegatedInnerProduct distance(*index_.storage);
         faiss::VisitedTable& visited = ThreadVisitedTable(total);
 #pragma omp for schedule(dynamic, 1)
         for (size_t i = 0; i < ids.size(); ++i) {
-          distance.set_query(x + (ids[i] - n0) * index_.d);
+          distance.set_query(StoredVector(ids[i]));
           hnsw.add_with_locks(distance, level, ids[i], locks_, visited);
         }
       }
     }
   }
 
+  faiss::IndexFlatCodes& Storage() {
+    return *static_cast<faiss::IndexFlatCodes*>(index_.storage);
+  }
+  const faiss::IndexFlatCodes& Storage() const {
+    return *static_cast<const faiss::IndexFlatCodes*>(index_.storage);
+  }
+  // One lock per slot. Unlocked locks: safe to move when the vector grows
+  // (no insert runs then).
+  void GrowLocks() {
+    const size_t had = locks_.size();
+    locks_.resize(index_.ntotal);
+    for (size_t i = had; i < locks_.size(); ++i) omp_init_lock(&locks_[i]);
+  }
+  // Whether a loaded graph fits this index's vectors and settings.
+  absl::Status CheckGraph(int32_t m) const;
+
   faiss::IndexHNSWFlat index_;
+  const int m_;
   std::vector<omp_lock_t> locks_;  // one per graph node, for Insert
   int ef_search_;
   std::vector<bool> removed_;  // by slot
   int64_t removed_count_ = 0;
 };
+
+absl::Status HnswVectorIndex::LoadGraph(StateReader& in) {
+  faiss::HNSW& hnsw = index_.hnsw;
+  const int32_t m = in.Value<int32_t>();
+  in.Array(hnsw.levels);
+  in.Array(hnsw.offsets);
+  in.Array(hnsw.neighbors);
+  hnsw.entry_point = in.Value<int32_t>();
+  hnsw.max_level = in.Value<int32_t>();
+  absl::Status status = in.status();
+  if (status.ok()) status = CheckGraph(m);
+  if (!status.ok()) {
+    // Left as an empty graph, for BuildGraph.
+    hnsw.levels.clear();
+    hnsw.offsets.assign(1, 0);
+    hnsw.neighbors.clear();
+    hnsw.entry_point = -1;
+    hnsw.max_level = -1;
+  }
+  return status;
+}
+
+absl::Status HnswVectorIndex::CheckGraph(int32_t m) const {
+  const faiss::HNSW& hnsw = index_.hnsw;
+  const int64_t n = index_.ntotal;
+  const auto bad = [](absl::string_view what) {
+    return absl::DataLossError(absl::StrCat("HNSW graph: ", what));
+  };
+  if (m != m_) {
+    return bad(absl::StrCat("built with M ", m, ", this server uses ", m_));
+  }
+  if (static_cast<int64_t>(hnsw.levels.size()) != n ||
+      static_cast<int64_t>(hnsw.offsets.size()) != n + 1 ||
+      hnsw.offsets[0] != 0) {
+    return bad("its node tables do not match the vectors");
+  }
+  const int top = static_cast<int>(hnsw.cum_nneighbor_per_level.size()) - 1;
+  int highest = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const int level = hnsw.levels[i];
+    if (level < 1 || level > top ||
+        hnsw.offsets[i + 1] - hnsw.offsets[i] !=
+            size_t(hnsw.cum_nneighbor_per_level[level])) {
+      return bad(absl::StrCat("node ", i, " has an impossible level"));
+    }
+    highest = std::max(highest, level);
+  }
+  if (hnsw.neighbors.size() != hnsw.offsets[n]) {
+    return bad("its neighbour table has the wrong size");
+  }
+  for (faiss::HNSW::storage_idx_t neighbor : hnsw.neighbors) {
+    if (neighbor < -1 || neighbor >= n) return bad("a neighbour out of range");
+  }
+  const bool empty = n == 0;
+  if (empty ? (hnsw.entry_point != -1 || hnsw.max_level != -1)
+            : (hnsw.entry_point < 0 || hnsw.entry_point >= n ||
+               hnsw.max_level != highest - 1 ||
+               hnsw.levels[hnsw.entry_point] != highest)) {
+    return bad("its entry point is not on its top level");
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 

@@ -16,6 +16,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/core/state_io.h"
 
 namespace related {
 
@@ -92,6 +93,22 @@ class VectorIndex {
   // As Search, but exact: compares `query` with every live vector.
   virtual absl::StatusOr<std::vector<Neighbor>> SearchExhaustive(
       const float* query, int k, SlotFilter admit) const = 0;
+
+  // Slots held, live or removed: the next Add takes this one.
+  virtual int64_t SlotCount() const = 0;
+
+  // --- Snapshots. The vectors of every slot, removed ones included (so
+  // that slots keep their numbers), and for HNSW the graph; a restart reads
+  // them back into a new, empty index of the same kind and settings, then
+  // removes the slots that were empty.
+  virtual void SaveVectors(StateWriter& out) const = 0;
+  virtual void SaveGraph(StateWriter& out) const = 0;
+  virtual absl::Status LoadVectors(StateReader& in) = 0;
+  // After LoadVectors: the graph as saved. DATA_LOSS if it does not fit the
+  // vectors or was built with other settings; then BuildGraph places the
+  // loaded vectors in a new graph instead (on `threads` threads).
+  virtual absl::Status LoadGraph(StateReader& in) = 0;
+  virtual absl::Status BuildGraph(int threads) = 0;
 };
 
 // Creates an empty index of `kind` for vectors of `dimension` floats.

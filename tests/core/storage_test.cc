@@ -13,9 +13,11 @@
 #include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/core/article_writes.h"
 #include "server/core/storage/article_store.h"
 #include "server/core/storage/record_codec.h"
 #include "server/core/storage/snapshot.h"
+#include "server/core/storage/snapshot_v1.h"
 #include "server/core/storage/wal.h"
 #include "support/test_data.h"
 
@@ -74,9 +76,14 @@ class StorageTest : public ::testing::Test {
   static std::map<std::string, Article> Contents(const ArticleIndex& index) {
     std::map<std::string, Article> out;
     EXPECT_TRUE(index
-                    .Checkpoint([](int) { return absl::OkStatus(); },
-                                [&](const Article& a) {
-                                  out[a.id] = a;
+                    .Checkpoint([] { return absl::OkStatus(); },
+                                [&](const IndexParts& parts) {
+                                  parts.articles->ForEach(
+                                      [&](absl::string_view id, Slot slot) {
+                                        out[std::string(id)] = ArticleAt(
+                                            *parts.vectors, *parts.articles,
+                                            slot);
+                                      });
                                   return absl::OkStatus();
                                 })
                     .ok());

@@ -7,9 +7,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/core/article_writes.h"
 #include "server/core/storage/record_codec.h"
 #include "server/core/storage/replayer.h"
 #include "server/core/storage/snapshot.h"
+#include "server/core/storage/snapshot_v1.h"
 
 namespace related::storage {
 namespace {
@@ -107,26 +109,79 @@ absl::Status ArticleStore::LoadNewestSnapshot(
   for (uint64_t segment : snapshots) {
     const std::string path = Path(options_.data_dir, SnapshotName(segment));
     options_.log(absl::StrCat("recovery: loading snapshot ", path));
-    int64_t loaded = 0;
-    auto info = ReadSnapshot(path, [&](Article a) {
-      if (++loaded % 100000 == 0) {
-        options_.log(absl::StrCat("recovery: ", loaded, " articles loaded"));
-      }
-      return replayer.Upsert(std::move(a));
-    });
-    if (info.ok()) {
+    bool applied = false;
+    auto format = SnapshotFormat(path);
+    absl::Status s = !format.ok() ? format.status()
+                     : *format == 2
+                         ? LoadSnapshotV2(path, replayer, report, applied)
+                         : LoadSnapshotV1(path, replayer, report, applied);
+    if (s.ok()) {
       report.snapshot_segment = segment;
-      report.snapshot_articles = static_cast<int64_t>(info->articles);
+      report.snapshot_format = format.ok() ? *format : 0;
       return replayer.Flush();
     }
-    if (info.status().code() != absl::StatusCode::kDataLoss || loaded > 0) {
-      return info.status();  // not corruption (or half applied): stop here
+    if (s.code() != absl::StatusCode::kDataLoss || applied) {
+      return s;  // not corruption (or half applied): stop here
     }
-    options_.log(absl::StrCat("recovery: ", info.status().message(),
+    options_.log(absl::StrCat("recovery: ", s.message(),
                               "; falling back to the previous snapshot"));
     ++report.corrupt_snapshots_skipped;
   }
   return absl::OkStatus();
+}
+
+absl::Status ArticleStore::LoadSnapshotV1(const std::string& path,
+                                          Replayer& replayer,
+                                          RecoveryReport& report,
+                                          bool& applied) {
+  int64_t loaded = 0;
+  auto info = ReadSnapshot(path, [&](Article a) {
+    applied = true;
+    if (++loaded % 100000 == 0) {
+      options_.log(absl::StrCat("recovery: ", loaded, " articles loaded"));
+    }
+    return replayer.Upsert(std::move(a));
+  });
+  if (!info.ok()) return info.status();
+  report.snapshot_articles = static_cast<int64_t>(info->articles);
+  return absl::OkStatus();
+}
+
+absl::Status ArticleStore::LoadSnapshotV2(const std::string& path,
+                                          Replayer& replayer,
+                                          RecoveryReport& report,
+                                          bool& applied) {
+  const ArticleIndexOptions& options = index_.options();
+  auto loaded = LoadSnapshot(path, options, WriteThreads(options));
+  if (!loaded.ok()) return loaded.status();
+  if (!loaded->problems.empty()) {
+    options_.log(absl::StrCat("recovery: ", path, ": ", loaded->problems,
+                              "rebuilding what they held from the articles"));
+  }
+  report.snapshot_articles = loaded->articles;
+  report.snapshot_bytes = loaded->bytes;
+  RestoredParts& parts = loaded->parts;
+  if (parts.vectors == nullptr) return absl::OkStatus();  // nothing stored
+  if (absl::Status s = replayer.CheckDimension(parts.vectors->Dimension());
+      !s.ok()) {
+    return s;
+  }
+  applied = true;
+  if (parts.vectors->Kind() != options.index_kind) {
+    // Written by a server with the other index kind: its articles go in as
+    // a bulk load, as from a snapshot of the first format.
+    options_.log(absl::StrCat("recovery: ", path,
+                              " holds another index kind; rebuilding"));
+    absl::Status s;
+    parts.articles.ForEach([&](absl::string_view, Slot slot) {
+      if (s.ok())
+        s = replayer.Upsert(ArticleAt(*parts.vectors, parts.articles, slot));
+    });
+    return s;
+  }
+  report.graph_loaded = !loaded->graph_rebuilt;
+  report.lists_loaded = !loaded->lists_rebuilt && parts.lists != nullptr;
+  return index_.Restore(std::move(parts));
 }
 
 absl::StatusOr<uint64_t> ArticleStore::ReplayLog(
@@ -209,33 +264,27 @@ absl::Status ArticleStore::Commit(uint64_t ticket) {
 
 absl::Status ArticleStore::Snapshot() {
   absl::MutexLock lock(&snapshot_mu_);
-  const absl::Time started = absl::Now();
-  std::optional<SnapshotWriter> writer;
   uint64_t segment = 0;
-  int64_t articles = 0;
+  absl::StatusOr<SnapshotReport> written;
   absl::Status status = index_.Checkpoint(
-      [&](int dimension) -> absl::Status {
+      [&] {
         // Writes from here on go to the new segment; the snapshot holds all
         // before it.
         segment = wal_->segment() + 1;
-        if (absl::Status s = wal_->Rotate(segment); !s.ok()) return s;
-        auto started_writer =
-            SnapshotWriter::Start(options_.data_dir, segment, dimension);
-        if (!started_writer.ok()) return started_writer.status();
-        writer.emplace(*std::move(started_writer));
-        return absl::OkStatus();
+        return wal_->Rotate(segment);
       },
-      [&](const Article& article) {
-        ++articles;
-        return writer->Add(article);
+      [&](const IndexParts& parts) {
+        written =
+            WriteSnapshot(options_.data_dir, segment, parts, index_.options());
+        return written.status();
       });
-  if (status.ok()) status = writer->Finish();
   last_snapshot_ =
       absl::Now();  // also after a failure: retry at the next interval
   if (!status.ok()) return status;
-  options_.log(absl::StrCat("snapshot ", SnapshotName(segment), ": ", articles,
-                            " articles in ",
-                            absl::FormatDuration(absl::Now() - started)));
+  options_.log(absl::StrCat("snapshot ", SnapshotName(segment), ": ",
+                            written->articles, " articles, ", written->bytes,
+                            " bytes in ",
+                            absl::FormatDuration(written->duration)));
   RemoveObsoleteFiles(segment);
   return absl::OkStatus();
 }

@@ -50,7 +50,14 @@ struct StoreOptions {
 
 struct RecoveryReport {
   uint64_t snapshot_segment = 0;  // 0: none used
+  // 2: the snapshot held the graph and lists; 1: the articles only, so
+  // everything derived from them was rebuilt.
+  int snapshot_format = 0;
   int64_t snapshot_articles = 0;
+  int64_t snapshot_bytes = 0;
+  // What the restart loaded from the snapshot rather than rebuilt.
+  bool graph_loaded = false;
+  bool lists_loaded = false;
   int64_t wal_segments = 0;
   int64_t wal_records = 0;
   int64_t torn_tail_bytes = 0;  // cut off the last segment
@@ -103,6 +110,12 @@ class ArticleStore : public Journal {
   absl::StatusOr<bool> ReplaySegment(uint64_t segment, bool is_last,
                                      Replayer& replayer,
                                      RecoveryReport& report);
+  // One snapshot of each format. `applied` says whether the index was
+  // touched (a failure after that cannot fall back to an older snapshot).
+  absl::Status LoadSnapshotV1(const std::string& path, Replayer& replayer,
+                              RecoveryReport& report, bool& applied);
+  absl::Status LoadSnapshotV2(const std::string& path, Replayer& replayer,
+                              RecoveryReport& report, bool& applied);
   void BackgroundLoop();
   void RemoveObsoleteFiles(uint64_t newest_snapshot);
 

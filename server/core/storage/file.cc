@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -67,6 +68,19 @@ absl::Status File::Write(absl::string_view data) {
   return absl::OkStatus();
 }
 
+absl::Status File::WriteAt(int64_t offset, absl::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = pwrite(fd_, data.data(), data.size(), offset);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "cannot write", path_);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+    offset += n;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status File::Sync() {
   if (fdatasync(fd_) != 0) return ErrnoStatus(errno, "cannot sync", path_);
   return absl::OkStatus();
@@ -118,6 +132,82 @@ absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) {
   }
   closedir(d);
   return names;
+}
+
+absl::StatusOr<FileReader> FileReader::Open(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "cannot open", path);
+  struct stat st = {};
+  if (fstat(fd, &st) != 0) {
+    const int error = errno;
+    close(fd);
+    return ErrnoStatus(error, "cannot stat", path);
+  }
+  return FileReader(fd, path, static_cast<uint64_t>(st.st_size));
+}
+
+FileReader::FileReader(FileReader&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)),
+      path_(std::move(other.path_)),
+      size_(other.size_),
+      position_(other.position_),
+      buffer_(std::move(other.buffer_)),
+      buffered_from_(other.buffered_from_) {}
+
+FileReader::~FileReader() {
+  if (fd_ >= 0) close(fd_);
+}
+
+absl::Status FileReader::ReadDirect(char* data, size_t size) {
+  while (size > 0) {
+    const ssize_t n = read(fd_, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "cannot read", path_);
+    }
+    if (n == 0) return absl::DataLossError(absl::StrCat(path_, ": cut short"));
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FileReader::Read(void* data, size_t size) {
+  constexpr size_t kBufferBytes = size_t{1} << 20;
+  if (size > remaining()) {
+    return absl::DataLossError(absl::StrCat(path_, ": cut short"));
+  }
+  char* out = static_cast<char*>(data);
+  const size_t buffered = std::min(size, buffer_.size() - buffered_from_);
+  std::memcpy(out, buffer_.data() + buffered_from_, buffered);
+  buffered_from_ += buffered;
+  position_ += buffered;
+  out += buffered;
+  size -= buffered;
+  if (size == 0) return absl::OkStatus();
+  if (size >= kBufferBytes) {  // large: straight into place
+    position_ += size;
+    return ReadDirect(out, size);
+  }
+  buffer_.resize(std::min<uint64_t>(kBufferBytes, remaining()));
+  buffered_from_ = 0;
+  if (absl::Status s = ReadDirect(buffer_.data(), buffer_.size()); !s.ok()) {
+    return s;
+  }
+  std::memcpy(out, buffer_.data(), size);
+  buffered_from_ = size;
+  position_ += size;
+  return absl::OkStatus();
+}
+
+absl::Status FileReader::Skip(uint64_t size) {
+  char scratch[1 << 16];
+  while (size > 0) {
+    const size_t part = std::min<uint64_t>(size, sizeof scratch);
+    if (absl::Status s = Read(scratch, part); !s.ok()) return s;
+    size -= part;
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<DirectoryLock> DirectoryLock::Acquire(const std::string& dir) {

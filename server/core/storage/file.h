@@ -32,6 +32,8 @@ class File {
 
   // Writes all of `data`; on failure some of it may have been written.
   absl::Status Write(absl::string_view data);
+  // Writes `data` at `offset`, leaving the write position as it was.
+  absl::Status WriteAt(int64_t offset, absl::string_view data);
   absl::Status Sync();  // fdatasync
   // Cuts the file to `size` and moves the write position there.
   absl::Status Truncate(int64_t size);
@@ -45,6 +47,37 @@ class File {
 };
 
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path);
+
+// Reads a file front to back through a buffer; a large read goes straight
+// into the caller's memory (no second copy of it is ever held).
+class FileReader {
+ public:
+  static absl::StatusOr<FileReader> Open(const std::string& path);
+
+  FileReader(FileReader&& other) noexcept;
+  FileReader& operator=(FileReader&&) = delete;
+  ~FileReader();
+
+  // Reads exactly `size` bytes; DATA_LOSS if the file ends first.
+  absl::Status Read(void* data, size_t size);
+  absl::Status Skip(uint64_t size);
+  // Bytes not read yet.
+  uint64_t remaining() const { return size_ - position_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  FileReader(int fd, std::string path, uint64_t size)
+      : fd_(fd), path_(std::move(path)), size_(size) {}
+  // Reads into `data` from the file itself (not the buffer).
+  absl::Status ReadDirect(char* data, size_t size);
+
+  int fd_ = -1;
+  std::string path_;
+  uint64_t size_ = 0;
+  uint64_t position_ = 0;  // of the caller, in the file
+  std::string buffer_;
+  size_t buffered_from_ = 0;  // the unread part of buffer_ starts here
+};
 // Names (not paths) of the entries of `dir`.
 absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir);
 // Creates `dir` if it is missing (one level).

@@ -8,14 +8,22 @@
 
 namespace related::storage {
 
-absl::Status Replayer::Upsert(Article article) {
-  const int dimension = index_.Stats().dimension;
-  const int got = static_cast<int>(article.embedding.size());
+absl::Status Replayer::CheckDimension(int got) const {
+  const int dimension = index_.dimension();
   if (dimension != 0 && got != dimension) {
     return absl::FailedPreconditionError(absl::StrCat(
         "data directory ", data_dir_, " holds ", got,
         "-dimensional embeddings, but the server is configured for ", dimension,
         " (--dim); start with --dim=", got, " or another --data_dir"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Replayer::Upsert(Article article) {
+  if (absl::Status s =
+          CheckDimension(static_cast<int>(article.embedding.size()));
+      !s.ok()) {
+    return s;
   }
   pending_.push_back(std::move(article));
   return pending_.size() >= static_cast<size_t>(index_.options().max_batch_size)

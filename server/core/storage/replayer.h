@@ -21,6 +21,8 @@ class Replayer {
   // Queues an upsert; FAILED_PRECONDITION if its dimension is not the
   // index's (the data directory belongs to another configuration).
   absl::Status Upsert(Article article);
+  // That check alone, for vectors of `dimension`.
+  absl::Status CheckDimension(int dimension) const;
   // Applies the queued upserts, then deletes `ids`.
   absl::Status Delete(std::vector<ArticleId> ids);
   // Applies the queued upserts.

@@ -1,180 +1,290 @@
 #include "server/core/storage/snapshot.h"
 
-#include "absl/strings/numbers.h"
+#include <utility>
+
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/strings/strip.h"
-#include "server/core/storage/record_codec.h"
-#include "server/core/storage/wal.h"
+#include "absl/time/clock.h"
+#include "server/core/related_list_builder.h"
+#include "server/core/storage/snapshot_sections.h"
+#include "server/core/storage/snapshot_v1.h"
 
 namespace related::storage {
 namespace {
 
-constexpr char kMagic[] = "RELSNAP1";  // 8 bytes
-constexpr size_t kHeaderBytes = 8 + 4 + 4 + 8;
-constexpr uint32_t kTrailerMarker = 0xFFFFFFFFu;
-constexpr size_t kTrailerBytes = 4 + 8 + 4;
-constexpr size_t kFlushBytes = 1 << 20;
+constexpr uint32_t kFormat = 2;
+
+// The header section's fields.
+struct Header {
+  uint32_t format = kFormat;
+  int32_t dimension = 0;
+  uint8_t index_kind = 0;  // IndexKind
+  uint64_t segment = 0;
+  int64_t slots = 0;
+  int64_t articles = 0;
+};
+
+void SaveHeader(const Header& h, StateWriter& out) {
+  out.Value(h.format);
+  out.Value(h.dimension);
+  out.Value(h.index_kind);
+  out.Value(h.segment);
+  out.Value(h.slots);
+  out.Value(h.articles);
+}
+
+Header LoadHeader(StateReader& in) {
+  Header h;
+  h.format = in.Value<uint32_t>();
+  h.dimension = in.Value<int32_t>();
+  h.index_kind = in.Value<uint8_t>();
+  h.segment = in.Value<uint64_t>();
+  h.slots = in.Value<int64_t>();
+  h.articles = in.Value<int64_t>();
+  return h;
+}
+
+// Writes one section with `save` as its payload.
+absl::Status WriteSection(File& file, int64_t& offset, SectionKind kind,
+                          absl::FunctionRef<void(StateWriter&)> save) {
+  SectionWriter section(file, offset, kind);
+  save(section);
+  return section.Finish();
+}
+
+absl::Status WriteSections(File& file, uint64_t segment,
+                           const IndexParts& parts,
+                           const ArticleIndexOptions& options) {
+  int64_t offset = 0;
+  if (absl::Status s = file.Write(kSnapshotMagic); !s.ok()) return s;
+  offset += static_cast<int64_t>(kSnapshotMagic.size());
+  Header header;
+  header.dimension = parts.vectors ? parts.vectors->Dimension() : 0;
+  header.index_kind = static_cast<uint8_t>(parts.vectors ? parts.vectors->Kind()
+                                                         : options.index_kind);
+  header.segment = segment;
+  header.slots = parts.vectors ? parts.vectors->SlotCount() : 0;
+  header.articles = parts.articles->size();
+  absl::Status s = WriteSection(file, offset, SectionKind::kHeader,
+                                [&](StateWriter& w) { SaveHeader(header, w); });
+  if (s.ok()) {
+    s = WriteSection(file, offset, SectionKind::kArticles,
+                     [&](StateWriter& w) { parts.articles->Save(w); });
+  }
+  if (s.ok() && parts.vectors != nullptr) {
+    s = WriteSection(file, offset, SectionKind::kVectors,
+                     [&](StateWriter& w) { parts.vectors->SaveVectors(w); });
+    if (s.ok()) {
+      s = WriteSection(file, offset, SectionKind::kGraph,
+                       [&](StateWriter& w) { parts.vectors->SaveGraph(w); });
+    }
+  }
+  if (s.ok() && parts.lists != nullptr) {
+    s = WriteSection(file, offset, SectionKind::kLists, [&](StateWriter& w) {
+      parts.lists->Save(RelatedListsFingerprint(options), w);
+    });
+  }
+  if (s.ok()) {
+    s = WriteSection(file, offset, SectionKind::kEnd, [](StateWriter&) {});
+  }
+  return s;
+}
 
 }  // namespace
 
-std::string SnapshotName(uint64_t segment) {
-  return absl::StrFormat("snapshot-%020d.snap", segment);
-}
-
-uint64_t ParseSnapshotName(absl::string_view name) {
-  if (!absl::ConsumePrefix(&name, "snapshot-") ||
-      !absl::ConsumeSuffix(&name, ".snap") || name.size() != 20) {
-    return 0;
-  }
-  uint64_t segment = 0;
-  return absl::SimpleAtoi(name, &segment) ? segment : 0;
-}
-
-absl::StatusOr<SnapshotWriter> SnapshotWriter::Start(const std::string& dir,
-                                                     uint64_t segment,
-                                                     int dimension) {
+absl::StatusOr<SnapshotReport> WriteSnapshot(
+    const std::string& dir, uint64_t segment, const IndexParts& parts,
+    const ArticleIndexOptions& options) {
+  const absl::Time start = absl::Now();
   const std::string final_path = absl::StrCat(dir, "/", SnapshotName(segment));
   const std::string tmp_path = final_path + ".tmp";
   auto file = File::Create(tmp_path);
   if (!file.ok()) return file.status();
-  SnapshotWriter writer(dir, tmp_path, final_path, *std::move(file));
-  Encoder header;
-  header.buffer().append(kMagic, 8);
-  header.U32(kFormatVersion);
-  header.U32(static_cast<uint32_t>(dimension));
-  header.U64(segment);
-  writer.buffer_ = std::move(header.buffer());
-  return writer;
+  absl::Status s = WriteSections(*file, segment, parts, options);
+  if (s.ok()) s = file->Sync();
+  auto size = s.ok() ? file->Size() : absl::StatusOr<int64_t>(s);
+  if (size.ok()) s = RenameFile(tmp_path, final_path);
+  if (!size.ok() || !s.ok()) {
+    RemoveFile(tmp_path).IgnoreError();
+    return size.ok() ? s : size.status();
+  }
+  if (absl::Status synced = SyncDir(dir); !synced.ok()) return synced;
+  return SnapshotReport{segment, parts.articles->size(), *size,
+                        absl::Now() - start};
 }
 
-SnapshotWriter::~SnapshotWriter() {
-  if (!finished_ && !tmp_path_.empty()) RemoveFile(tmp_path_).IgnoreError();
-}
-
-absl::Status SnapshotWriter::Flush() {
-  crc_ = Crc32(buffer_, crc_);
-  absl::Status s = file_.Write(buffer_);
-  buffer_.clear();
-  return s;
-}
-
-absl::Status SnapshotWriter::Add(const Article& article) {
-  Encoder record;
-  record.ArticleRecord(article);
-  Encoder length;
-  length.U32(static_cast<uint32_t>(record.buffer().size()));
-  buffer_ += length.buffer();
-  buffer_ += record.buffer();
-  ++count_;
-  return buffer_.size() >= kFlushBytes ? Flush() : absl::OkStatus();
-}
-
-absl::Status SnapshotWriter::Finish() {
-  Encoder marker;
-  marker.U32(kTrailerMarker);
-  marker.U64(count_);
-  buffer_ += marker.buffer();
-  if (absl::Status s = Flush(); !s.ok()) return s;
-  Encoder crc;
-  crc.U32(crc_);
-  if (absl::Status s = file_.Write(crc.buffer()); !s.ok()) return s;
-  if (absl::Status s = file_.Sync(); !s.ok()) return s;
-  if (absl::Status s = RenameFile(tmp_path_, final_path_); !s.ok()) return s;
-  finished_ = true;
-  return SyncDir(dir_);
+absl::StatusOr<int> SnapshotFormat(const std::string& path) {
+  auto file = FileReader::Open(path);
+  if (!file.ok()) return file.status();
+  char magic[8];
+  if (!file->Read(magic, sizeof magic).ok()) {
+    return absl::DataLossError(absl::StrCat(path, ": not a snapshot"));
+  }
+  const absl::string_view got(magic, sizeof magic);
+  if (got == kSnapshotMagic) return 2;
+  if (got == kSnapshotV1Magic) return 1;
+  return absl::DataLossError(absl::StrCat(path, ": not a snapshot"));
 }
 
 namespace {
 
-// A snapshot file's frame checked: its header, checksum and trailer.
-struct SnapshotFrame {
-  SnapshotInfo info;
-  absl::string_view body;  // the article records
-};
-
-absl::StatusOr<SnapshotFrame> CheckFrame(const std::string& path,
-                                         absl::string_view all) {
-  if (all.size() < kHeaderBytes + kTrailerBytes ||
-      all.substr(0, 8) != absl::string_view(kMagic, 8)) {
-    return absl::DataLossError(
-        absl::StrCat(path, ": not a snapshot, or cut short"));
-  }
-  Decoder header(all.substr(8, kHeaderBytes - 8));
-  SnapshotFrame frame;
-  const uint32_t version = *header.U32();
-  if (version != kFormatVersion) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(path, ": format version ", version,
-                     ", this build reads version ", kFormatVersion));
-  }
-  frame.info.dimension = static_cast<int>(*header.U32());
-  frame.info.segment = *header.U64();
-  const absl::string_view covered = all.substr(0, all.size() - 4);
-  Decoder crc_field(all.substr(all.size() - 4));
-  if (Crc32(covered) != *crc_field.U32()) {
-    return absl::DataLossError(absl::StrCat(path, ": checksum mismatch"));
-  }
-  Decoder trailer(all.substr(all.size() - kTrailerBytes, 12));
-  if (*trailer.U32() != kTrailerMarker) {
-    return absl::DataLossError(absl::StrCat(path, ": trailer missing"));
-  }
-  frame.info.articles = *trailer.U64();
-  frame.body =
-      all.substr(kHeaderBytes, all.size() - kHeaderBytes - kTrailerBytes);
-  return frame;
+// Loads one section with `load`; DATA_LOSS names the section.
+absl::Status LoadSection(FileReader& file, SectionKind kind,
+                         absl::string_view name,
+                         absl::FunctionRef<absl::Status(StateReader&)> load) {
+  auto section = OpenSection(file, kind);
+  absl::Status s = section.ok() ? load(*section) : section.status();
+  if (s.ok()) s = section->Finish();
+  if (s.ok()) return s;
+  return absl::Status(s.code(), absl::StrCat(file.path(), ": ", name,
+                                             " section: ", s.message()));
 }
 
-// Decodes every article record of `frame`, handing each to `apply` if set.
-absl::Status DecodeRecords(const std::string& path, const SnapshotFrame& frame,
-                           const std::function<absl::Status(Article)>* apply) {
-  Decoder records(frame.body);
-  uint64_t count = 0;
-  while (records.remaining() > 0) {
-    auto blob = records.Bytes();
-    if (!blob.ok()) {
-      return absl::DataLossError(
-          absl::StrCat(path, ": ", blob.status().message()));
-    }
-    Decoder record(*blob);
-    auto article = record.ArticleRecord();
-    if (!article.ok() || record.remaining() != 0) {
-      return absl::DataLossError(
-          absl::StrCat(path, ": article record ", count + 1, " is malformed"));
-    }
-    if (frame.info.dimension != 0 &&
-        static_cast<int>(article->embedding.size()) != frame.info.dimension) {
-      return absl::DataLossError(absl::StrCat(
-          path, ": article record ", count + 1, " has the wrong dimension"));
-    }
-    ++count;
-    if (apply != nullptr) {
-      if (absl::Status s = (*apply)(*std::move(article)); !s.ok()) return s;
-    }
+// A derived section: loaded by `load`, or, if that fails for any reason,
+// skipped (the file is left at the next section when it can be) with the
+// reason added to `problems`. False if the rest of the file cannot be
+// found (the section's header was damaged).
+bool LoadDerivedSection(FileReader& file, SectionKind kind,
+                        absl::string_view name,
+                        absl::FunctionRef<absl::Status(StateReader&)> load,
+                        bool& loaded, std::string& problems) {
+  auto section = OpenSection(file, kind);
+  loaded = false;
+  if (!section.ok()) {
+    absl::StrAppend(&problems, name, " section: ", section.status().message(),
+                    "; ");
+    return false;
   }
-  if (count != frame.info.articles) {
-    return absl::DataLossError(absl::StrCat(path, ": trailer counts ",
-                                            frame.info.articles,
-                                            " articles, found ", count));
+  absl::Status s = load(*section);
+  if (s.ok()) s = section->Finish();
+  if (s.ok()) {
+    loaded = true;
+    return true;
+  }
+  absl::StrAppend(&problems, name, " section: ", s.message(), "; ");
+  return section->SkipRest().ok();
+}
+
+// The data sections: header, articles, vectors. Fills `header`.
+absl::Status LoadData(FileReader& file, const ArticleIndexOptions& options,
+                      Header& header, LoadedSnapshot& out) {
+  // (A snapshot of an index that never stored anything has dimension 0, no
+  // articles and no vectors.)
+  absl::Status s =
+      LoadSection(file, SectionKind::kHeader, "header", [&](StateReader& in) {
+        header = LoadHeader(in);
+        if (in.status().ok() && header.format != kFormat) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("format version ", header.format,
+                           ", this build reads version ", kFormat));
+        }
+        if (in.status().ok() &&
+            (header.dimension < 0 || header.index_kind > 1)) {
+          in.Fail("dimension or index kind out of range");
+        }
+        return in.status();
+      });
+  if (!s.ok()) return s;
+  s = LoadSection(file, SectionKind::kArticles, "articles",
+                  [&](StateReader& in) -> absl::Status {
+                    auto table = ArticleTable::Load(in);
+                    if (!table.ok()) return table.status();
+                    out.parts.articles = *std::move(table);
+                    return absl::OkStatus();
+                  });
+  if (!s.ok() || header.dimension == 0) return s;
+  out.parts.vectors = MakeVectorIndex(static_cast<IndexKind>(header.index_kind),
+                                      header.dimension, options.hnsw);
+  return LoadSection(
+      file, SectionKind::kVectors, "vectors",
+      [&](StateReader& in) { return out.parts.vectors->LoadVectors(in); });
+}
+
+// Whether the table and the vectors agree: every article has a vector, and
+// an index that fills its holes (exact) has none.
+absl::Status CheckSlots(const std::string& path, const RestoredParts& parts) {
+  const Slot slots = parts.vectors->SlotCount();
+  for (Slot slot = 0; slot < parts.articles.slot_count(); ++slot) {
+    const bool occupied = parts.articles.Occupied(slot);
+    if ((occupied && slot >= slots) ||
+        (!occupied && slot < slots && parts.vectors->MovesSlots())) {
+      return absl::DataLossError(absl::StrCat(
+          path, ": the article table and the vectors disagree at slot ", slot));
+    }
   }
   return absl::OkStatus();
 }
 
+// The graph: loaded, or built again from the vectors. Then the slots with
+// no article are removed from the index (HNSW keeps them as tombstones).
+bool LoadGraph(FileReader& file, int threads, LoadedSnapshot& out) {
+  bool loaded = false;
+  const bool more = LoadDerivedSection(
+      file, SectionKind::kGraph, "graph",
+      [&](StateReader& in) { return out.parts.vectors->LoadGraph(in); }, loaded,
+      out.problems);
+  if (!loaded) {
+    out.graph_rebuilt = true;
+    out.parts.vectors->BuildGraph(threads).IgnoreError();
+  }
+  for (Slot slot = 0; slot < out.parts.vectors->SlotCount(); ++slot) {
+    if (!out.parts.articles.Occupied(slot)) out.parts.vectors->Remove(slot);
+  }
+  return more;
+}
+
+// The lists, if this server keeps them: loaded, or left null (rebuilt by
+// the index).
+void LoadLists(FileReader& file, bool more, const ArticleIndexOptions& options,
+               LoadedSnapshot& out) {
+  out.parts.lists = MakeRelatedLists(options, *out.parts.vectors);
+  if (out.parts.lists == nullptr) return;
+  bool loaded = false;
+  if (more) {
+    LoadDerivedSection(
+        file, SectionKind::kLists, "lists",
+        [&](StateReader& in) {
+          return out.parts.lists->Load(RelatedListsFingerprint(options),
+                                       out.parts.articles.slot_count(),
+                                       out.parts.articles.cards(), in);
+        },
+        loaded, out.problems);
+  } else {
+    absl::StrAppend(&out.problems, "lists section: not reached; ");
+  }
+  if (!loaded) {
+    out.parts.lists = nullptr;
+    out.lists_rebuilt = true;
+  }
+}
+
 }  // namespace
 
-absl::StatusOr<SnapshotInfo> ReadSnapshot(
-    const std::string& path,
-    const std::function<absl::Status(Article)>& apply) {
-  auto data = ReadWholeFile(path);
-  if (!data.ok()) return data.status();
-  auto frame = CheckFrame(path, *data);
-  if (!frame.ok()) return frame.status();
-  // Two passes: the first checks every record (so a structurally broken
-  // snapshot applies nothing), the second applies them, without holding a
-  // second copy of every article in memory.
-  if (absl::Status s = DecodeRecords(path, *frame, nullptr); !s.ok()) return s;
-  if (absl::Status s = DecodeRecords(path, *frame, &apply); !s.ok()) return s;
-  return frame->info;
+absl::StatusOr<LoadedSnapshot> LoadSnapshot(const std::string& path,
+                                            const ArticleIndexOptions& options,
+                                            int threads) {
+  auto file = FileReader::Open(path);
+  if (!file.ok()) return file.status();
+  LoadedSnapshot out;
+  out.bytes = static_cast<int64_t>(file->remaining());
+  char magic[8];
+  if (!file->Read(magic, sizeof magic).ok() ||
+      absl::string_view(magic, sizeof magic) != kSnapshotMagic) {
+    return absl::DataLossError(absl::StrCat(path, ": not a snapshot"));
+  }
+  Header header;
+  if (absl::Status s = LoadData(*file, options, header, out); !s.ok()) return s;
+  out.articles = out.parts.articles.size();
+  if (out.parts.vectors == nullptr) {
+    if (out.articles != 0) {
+      return absl::DataLossError(
+          absl::StrCat(path, ": articles without vectors"));
+    }
+    return out;
+  }
+  if (absl::Status s = CheckSlots(path, out.parts); !s.ok()) return s;
+  const bool more = LoadGraph(*file, threads, out);
+  LoadLists(*file, more, options, out);
+  return out;
 }
 
 }  // namespace related::storage

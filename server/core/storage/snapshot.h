@@ -1,71 +1,79 @@
-// Snapshots: every stored article (ID, vector, metadata) at one point of the
-// write-ahead log, in snapshot-<segment>.snap, where <segment> is the first
-// WAL segment holding writes the snapshot does not contain.
+// Snapshots (format 2): what a restart needs to serve at once, not only the
+// articles. One consistent cut of the index (ArticleIndex::Checkpoint), in
+// snapshot-<segment>.snap, where <segment> is the first write-ahead log
+// segment holding writes the snapshot does not contain. After the magic
+// "RELSNAP2" come sections, each framed as
+//   kind (u32), payload length (u64), payload CRC-32 (u32), header CRC-32
+// and written by the part it belongs to (server/core/state_io.h):
+//   header    format version, dimension, index kind, slots and articles
+//   articles  the article table: each slot's card, and the cards (IDs and
+//             metadata) as they were laid out
+//   vectors   every slot's vector, once: the graph refers to them by slot
+//   graph     HNSW only: levels and neighbour lists
+//   lists     the related lists and boxes, with the defaults they were
+//             ranked under
+//   end
+// A snapshot is written to a temporary file, synced, and renamed into
+// place, so a crash leaves either the old set of snapshots or the new one.
 //
-// Layout: header (magic, format version, dimension, segment), then one
-// length-prefixed article record each, then a trailer (marker, article
-// count, CRC-32 of everything before the trailer). A snapshot is written to
-// a temporary file, synced, and renamed into place, so a crash leaves either
-// the old set of snapshots or the new one.
+// Loading streams the file section by section straight into the parts'
+// memory. The header, articles and vectors are the data: if one is bad the
+// snapshot is unusable (DATA_LOSS; recovery falls back to the previous
+// snapshot). The graph and lists are derived: if one is bad, missing or
+// made under other settings, it is built again from the data, and the load
+// says so.
 #ifndef RELATED_SERVER_CORE_STORAGE_SNAPSHOT_H_
 #define RELATED_SERVER_CORE_STORAGE_SNAPSHOT_H_
 
 #include <cstdint>
-#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "server/core/article.h"
-#include "server/core/storage/file.h"
+#include "absl/time/time.h"
+#include "server/core/article_index.h"
 
 namespace related::storage {
 
-std::string SnapshotName(
-    uint64_t segment);  // "snapshot-00000000000000000007.snap"
-uint64_t ParseSnapshotName(absl::string_view name);  // 0 if not a snapshot
+// The first 8 bytes of a snapshot of this format.
+inline constexpr absl::string_view kSnapshotMagic = "RELSNAP2";
 
-class SnapshotWriter {
- public:
-  // Starts writing the snapshot for `segment` to a temporary file in `dir`.
-  static absl::StatusOr<SnapshotWriter> Start(const std::string& dir,
-                                              uint64_t segment, int dimension);
-  absl::Status Add(const Article& article);
-  // Writes the trailer, syncs, and renames the file into place.
-  absl::Status Finish();
-
-  SnapshotWriter(SnapshotWriter&&) = default;
-  ~SnapshotWriter();  // removes the temporary file if Finish did not succeed
-
- private:
-  SnapshotWriter(std::string dir, std::string tmp_path, std::string final_path,
-                 File file)
-      : dir_(std::move(dir)),
-        tmp_path_(std::move(tmp_path)),
-        final_path_(std::move(final_path)),
-        file_(std::move(file)) {}
-  absl::Status Flush();
-
-  std::string dir_;
-  std::string tmp_path_;
-  std::string final_path_;
-  File file_;
-  std::string buffer_;
-  uint32_t crc_ = 0;
-  uint64_t count_ = 0;
-  bool finished_ = false;
-};
-
-struct SnapshotInfo {
-  int dimension = 0;
+struct SnapshotReport {
   uint64_t segment = 0;
-  uint64_t articles = 0;
+  int64_t articles = 0;
+  int64_t bytes = 0;  // the file's size
+  absl::Duration duration;
 };
 
-// Verifies the whole snapshot (header, every record, count, checksum) and
-// only then calls `apply` with each article. DATA_LOSS names what is wrong;
-// FAILED_PRECONDITION for another format version.
-absl::StatusOr<SnapshotInfo> ReadSnapshot(
-    const std::string& path, const std::function<absl::Status(Article)>& apply);
+// Writes the snapshot of `parts` (a cut at log segment `segment`) into
+// `dir`. `options` are the index's (the lists record their defaults).
+absl::StatusOr<SnapshotReport> WriteSnapshot(
+    const std::string& dir, uint64_t segment, const IndexParts& parts,
+    const ArticleIndexOptions& options);
+
+struct LoadedSnapshot {
+  RestoredParts parts;
+  int64_t articles = 0;
+  int64_t bytes = 0;
+  // A derived part that was bad or made under other settings: the graph was
+  // built again from the vectors (here), the lists are left to the index
+  // (parts.lists is null).
+  bool graph_rebuilt = false;
+  bool lists_rebuilt = false;
+  // Why, for the log; empty if nothing was rebuilt.
+  std::string problems;
+};
+
+// Loads the snapshot at `path` into parts of the snapshot's own index kind
+// (`options` give the HNSW settings and the lists' defaults), building the
+// graph on `threads` threads if it must. DATA_LOSS naming the section if a
+// data section is bad; FAILED_PRECONDITION for another format version.
+absl::StatusOr<LoadedSnapshot> LoadSnapshot(const std::string& path,
+                                            const ArticleIndexOptions& options,
+                                            int threads);
+
+// The format of the snapshot at `path`: 1 or 2 (by its magic); DATA_LOSS if
+// it is neither.
+absl::StatusOr<int> SnapshotFormat(const std::string& path);
 
 }  // namespace related::storage
 
