@@ -80,6 +80,10 @@ ABSL_FLAG(
 ABSL_FLAG(
     int64_t, snapshot_wal_bytes, int64_t{256} << 20,
     "Take a snapshot when the write-ahead log segment reaches this size.");
+ABSL_FLAG(int64_t, snapshot_after_import, 10000,
+          "Take a snapshot in the background after an import stream of at "
+          "least this many articles, so that the next restart loads it "
+          "(0: never).");
 ABSL_FLAG(std::string, tls_cert_file, "",
           "PEM certificate chain for TLS on the gRPC port (with "
           "--tls_key_file). Neither: plaintext gRPC.");
@@ -186,6 +190,7 @@ StoreOptionsFromFlags() {
   store.fsync_interval = absl::GetFlag(FLAGS_fsync_interval);
   store.snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval);
   store.snapshot_wal_bytes = absl::GetFlag(FLAGS_snapshot_wal_bytes);
+  store.snapshot_after_import = absl::GetFlag(FLAGS_snapshot_after_import);
   if (store.fsync_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--fsync_interval must be positive");
   }

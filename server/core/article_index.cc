@@ -165,6 +165,13 @@ bool ArticleIndex::DeferRelatedLists(const std::vector<Slot>& added,
 }
 
 void ArticleIndex::FinishBulkLoad(BulkLoad& bulk) {
+  const int64_t added = static_cast<int64_t>(bulk.added_.size());
+  BuildBulkLoadLists(bulk);
+  absl::MutexLock write_lock(&write_mu_);
+  if (journal_ != nullptr && added > 0) journal_->BulkLoadFinished(added);
+}
+
+void ArticleIndex::BuildBulkLoadLists(BulkLoad& bulk) {
   std::vector<Slot> all;
   {
     absl::MutexLock write_lock(&write_mu_);
@@ -409,6 +416,8 @@ IndexStats ArticleIndex::Stats() const {
   stats.dimension = dimension_.load();
   stats.index_kind = options_.index_kind;
   stats.index_memory_bytes = vectors_ ? vectors_->MemoryBytes() : 0;
+  stats.slots = vectors_ ? vectors_->SlotCount() : 0;
+  stats.tombstones = vectors_ ? stats.slots - vectors_->LiveCount() : 0;
   if (lists_ != nullptr) {
     stats.related_lists_precomputed = true;
     stats.related_lists_memory_bytes = lists_->MemoryBytes();

@@ -43,6 +43,10 @@ struct IndexStats {
   int dimension = 0;
   IndexKind index_kind = IndexKind::kHnsw;
   int64_t index_memory_bytes = 0;
+  // Slots held by replaced or deleted articles (HNSW keeps them until a
+  // compaction), and all slots.
+  int64_t tombstones = 0;
+  int64_t slots = 0;
   // Related lists: whether they are kept, their memory, and how many boxes
   // wait to be ranked again (0 whenever no write is in progress).
   bool related_lists_precomputed = false;
@@ -212,6 +216,8 @@ class ArticleIndex {
   // them under the exclusive one.
   void RankAndPublish(const std::vector<Slot>& stale)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // FinishBulkLoad's work: the lists `bulk` left waiting.
+  void BuildBulkLoadLists(BulkLoad& bulk) ABSL_LOCKS_EXCLUDED(write_mu_);
   // Marks `added` as waiting for `bulk`. False if no lists are kept.
   bool DeferRelatedLists(const std::vector<Slot>& added, BulkLoad& bulk)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);

@@ -30,6 +30,10 @@ class Journal {
   // Called without the writers' lock, so concurrent writers can share one
   // disk sync.
   virtual absl::Status Commit(uint64_t ticket) = 0;
+
+  // A bulk load (an import stream) of `articles` ended and its lists are
+  // built: a moment to take a snapshot.
+  virtual void BulkLoadFinished(int64_t /*articles*/) {}
 };
 
 }  // namespace related

@@ -38,6 +38,12 @@ ServiceMetrics::ServiceMetrics(absl::string_view index_kind)
                         .Help("Memory held by vectors and index structures.")
                         .Register(*registry_)
                         .Add({})),
+      tombstone_ratio_(prometheus::BuildGauge()
+                           .Name("related_index_tombstone_ratio")
+                           .Help("Share of the index's slots held by replaced "
+                                 "or deleted articles (until a compaction).")
+                           .Register(*registry_)
+                           .Add({})),
       cards_memory_bytes_(
           prometheus::BuildGauge()
               .Name("related_cards_memory_bytes")
@@ -126,6 +132,8 @@ void ServiceMetrics::RecordWrites(int64_t upserted, int64_t deleted) {
 void ServiceMetrics::SetIndexStats(const IndexStats& stats) {
   articles_.Set(static_cast<double>(stats.article_count));
   memory_bytes_.Set(static_cast<double>(stats.index_memory_bytes));
+  tombstone_ratio_.Set(
+      stats.slots > 0 ? double(stats.tombstones) / double(stats.slots) : 0.0);
   cards_memory_bytes_.Set(static_cast<double>(stats.cards_memory_bytes));
   card_pages_per_box_.Set(stats.card_pages_per_box);
   card_layout_seconds_.Set(stats.card_layout_seconds);

@@ -59,6 +59,7 @@ class ServiceMetrics {
   prometheus::Family<prometheus::Histogram>& latency_;
   prometheus::Gauge& articles_;
   prometheus::Gauge& memory_bytes_;
+  prometheus::Gauge& tombstone_ratio_;
   prometheus::Gauge& cards_memory_bytes_;
   prometheus::Gauge& card_pages_per_box_;
   prometheus::Gauge& card_layout_seconds_;

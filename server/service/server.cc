@@ -70,6 +70,8 @@ absl::StatusOr<std::unique_ptr<RelatedServer>> RelatedServer::Start(
         "cannot serve metrics on ", options.metrics_address, ": ", e.what()));
   }
   server->exposer_->RegisterCollectable(server->metrics_->registry());
+  server->storage_metrics_ =
+      std::make_unique<StorageMetrics>(*server->metrics_->registry());
   const std::vector<int> metrics_ports = server->exposer_->GetListeningPorts();
   server->metrics_address_ =
       WithPort(options.metrics_address,
@@ -108,7 +110,9 @@ absl::StatusOr<std::unique_ptr<RelatedServer>> RelatedServer::Start(
 absl::StatusOr<storage::RecoveryReport> RelatedServer::LoadData() {
   storage::RecoveryReport report;
   if (options_.store.has_value()) {
-    auto store = storage::ArticleStore::Open(*options_.store, *index_, &report);
+    storage::StoreOptions store_options = *options_.store;
+    store_options.observer = storage_metrics_.get();
+    auto store = storage::ArticleStore::Open(store_options, *index_, &report);
     if (!store.ok()) return store.status();
     store_ = *std::move(store);
     ReleaseFreedMemory();  // the snapshot and journal records just replayed

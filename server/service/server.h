@@ -17,6 +17,7 @@
 #include "server/service/auth.h"
 #include "server/service/metrics.h"
 #include "server/service/related_service.h"
+#include "server/service/storage_metrics.h"
 #include "server/service/write_worker.h"
 
 namespace related {
@@ -78,8 +79,10 @@ class RelatedServer {
 
   ServerOptions options_;
   std::unique_ptr<ArticleIndex> index_;
-  std::unique_ptr<storage::ArticleStore> store_;
   std::unique_ptr<ServiceMetrics> metrics_;
+  // Before the store, which reports to it until it is destroyed.
+  std::unique_ptr<StorageMetrics> storage_metrics_;
+  std::unique_ptr<storage::ArticleStore> store_;
   std::unique_ptr<Authorizer> authorizer_;
   // Before the gRPC server, so that it is destroyed after it: the last
   // calls finish on it.

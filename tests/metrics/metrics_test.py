@@ -43,6 +43,17 @@ EXPECTED_TYPES = {
     "related_card_pages_per_box": "gauge",
     "related_card_layout_seconds": "gauge",
     "related_card_layout_pause_seconds": "gauge",
+    "related_index_tombstone_ratio": "gauge",
+    "related_recovery_duration_seconds": "gauge",
+    "related_recovery_part_loaded": "gauge",
+    "related_recovery_log_records": "gauge",
+    "related_snapshot_last_success_timestamp_seconds": "gauge",
+    "related_snapshot_size_bytes": "gauge",
+    "related_snapshot_duration_seconds": "gauge",
+    "related_snapshots_total": "counter",
+    "related_wal_fsync_duration_seconds": "histogram",
+    "related_wal_bytes_since_snapshot": "gauge",
+    "related_write_failures_total": "counter",
 }
 
 _SAMPLE_RE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+-?\d+)?$")

@@ -36,9 +36,14 @@ absl::StatusOr<std::unique_ptr<ArticleStore>> ArticleStore::Open(
   std::unique_ptr<ArticleStore> store(
       new ArticleStore(options, index, *std::move(lock)));
   RecoveryReport local;
-  if (absl::Status s = store->Recover(report != nullptr ? *report : local);
-      !s.ok()) {
-    return s;
+  RecoveryReport& recovery = report != nullptr ? *report : local;
+  const absl::Time start = absl::Now();
+  if (absl::Status s = store->Recover(recovery); !s.ok()) return s;
+  recovery.duration = absl::Now() - start;
+  if (StoreObserver* observer = options.observer) {
+    observer->Recovered(recovery);
+    store->wal_->set_sync_timer(
+        [observer](absl::Duration d) { observer->LogSynced(d); });
   }
   index.AttachJournal(store.get());
   store->background_ = std::thread([s = store.get()] { s->BackgroundLoop(); });
@@ -249,17 +254,40 @@ absl::StatusOr<bool> ArticleStore::ReplaySegment(uint64_t segment, bool is_last,
 
 absl::StatusOr<uint64_t> ArticleStore::RecordUpsert(
     const std::vector<Article>& articles) {
-  return wal_->Append(EncodeUpsertRecord(articles));
+  return Appended(wal_->Append(EncodeUpsertRecord(articles)));
 }
 
 absl::StatusOr<uint64_t> ArticleStore::RecordDelete(
     const std::vector<ArticleId>& ids) {
-  return wal_->Append(EncodeDeleteRecord(ids));
+  return Appended(wal_->Append(EncodeDeleteRecord(ids)));
+}
+
+absl::StatusOr<uint64_t> ArticleStore::Appended(
+    absl::StatusOr<uint64_t> ticket) {
+  if (options_.observer != nullptr) {
+    if (ticket.ok()) {
+      options_.observer->LogBytesSinceSnapshot(wal_->segment_bytes());
+    } else {
+      options_.observer->WriteFailed(ticket.status().code());
+    }
+  }
+  return ticket;
 }
 
 absl::Status ArticleStore::Commit(uint64_t ticket) {
   if (options_.durability == Durability::kPeriodic) return absl::OkStatus();
-  return wal_->SyncUpTo(ticket);
+  absl::Status s = wal_->SyncUpTo(ticket);
+  if (!s.ok() && options_.observer != nullptr) {
+    options_.observer->WriteFailed(s.code());
+  }
+  return s;
+}
+
+void ArticleStore::BulkLoadFinished(int64_t articles) {
+  if (options_.snapshot_after_import > 0 &&
+      articles >= options_.snapshot_after_import) {
+    snapshot_requested_.store(true);
+  }
 }
 
 absl::Status ArticleStore::Snapshot() {
@@ -280,6 +308,14 @@ absl::Status ArticleStore::Snapshot() {
       });
   last_snapshot_ =
       absl::Now();  // also after a failure: retry at the next interval
+  if (StoreObserver* observer = options_.observer) {
+    if (status.ok()) {
+      observer->SnapshotTaken(written->bytes, written->duration);
+      observer->LogBytesSinceSnapshot(wal_->segment_bytes());
+    } else {
+      observer->SnapshotFailed();
+    }
+  }
   if (!status.ok()) return status;
   options_.log(absl::StrCat("snapshot ", SnapshotName(segment), ": ",
                             written->articles, " articles, ", written->bytes,
@@ -322,8 +358,9 @@ void ArticleStore::BackgroundLoop() {
       }
       last_sync = now;
     }
-    bool due = options_.snapshot_wal_bytes > 0 &&
-               wal_->segment_bytes() >= options_.snapshot_wal_bytes;
+    bool due = snapshot_requested_.exchange(false) ||
+               (options_.snapshot_wal_bytes > 0 &&
+                wal_->segment_bytes() >= options_.snapshot_wal_bytes);
     {
       absl::MutexLock lock(&snapshot_mu_);
       due = due || (options_.snapshot_interval > absl::ZeroDuration() &&

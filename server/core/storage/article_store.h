@@ -37,6 +37,27 @@ enum class Durability {
   kPeriodic,
 };
 
+struct RecoveryReport;
+
+// What the store reports as it works, for the service layer to export as
+// metrics (the core knows nothing of Prometheus). Called from the store's
+// and the writers' threads; implementations must be thread-safe.
+class StoreObserver {
+ public:
+  virtual ~StoreObserver() = default;
+  virtual void Recovered(const RecoveryReport& report) = 0;
+  // A snapshot was written (`size` bytes, in `duration`), or failed.
+  virtual void SnapshotTaken(int64_t size, absl::Duration duration) = 0;
+  virtual void SnapshotFailed() = 0;
+  // One fdatasync of the log.
+  virtual void LogSynced(absl::Duration latency) = 0;
+  // Bytes the log holds that the newest snapshot does not.
+  virtual void LogBytesSinceSnapshot(int64_t bytes) = 0;
+  // A write could not be made durable; `cause` is the status code
+  // (RESOURCE_EXHAUSTED: disk full; UNAVAILABLE: read-only or I/O error).
+  virtual void WriteFailed(absl::StatusCode cause) = 0;
+};
+
 struct StoreOptions {
   std::string data_dir;
   Durability durability = Durability::kFsync;
@@ -46,6 +67,12 @@ struct StoreOptions {
   int64_t snapshot_wal_bytes = int64_t{256} << 20;
   // Where recovery and snapshots report progress (one line per call).
   std::function<void(const std::string&)> log = [](const std::string&) {};
+  // Not owned; may be null.
+  StoreObserver* observer = nullptr;
+  // A bulk load (an import stream) of at least this many articles is
+  // followed by a snapshot in the background, so that the next restart
+  // loads it instead of replaying the import from the log (0: never).
+  int64_t snapshot_after_import = 10000;
 };
 
 struct RecoveryReport {
@@ -62,6 +89,7 @@ struct RecoveryReport {
   int64_t wal_records = 0;
   int64_t torn_tail_bytes = 0;  // cut off the last segment
   int corrupt_snapshots_skipped = 0;
+  absl::Duration duration;  // the whole recovery
 };
 
 class ArticleStore : public Journal {
@@ -90,6 +118,7 @@ class ArticleStore : public Journal {
   absl::StatusOr<uint64_t> RecordDelete(
       const std::vector<ArticleId>& ids) override;
   absl::Status Commit(uint64_t ticket) override;
+  void BulkLoadFinished(int64_t articles) override;
 
  private:
   ArticleStore(const StoreOptions& options, ArticleIndex& index,
@@ -97,6 +126,8 @@ class ArticleStore : public Journal {
       : options_(options), index_(index), lock_(std::move(lock)) {}
   // Recovery: the newest readable snapshot, then the log after it.
   absl::Status Recover(RecoveryReport& report);
+  // Reports an append to the observer.
+  absl::StatusOr<uint64_t> Appended(absl::StatusOr<uint64_t> ticket);
   absl::Status LoadNewestSnapshot(const std::vector<uint64_t>& snapshots,
                                   Replayer& replayer, RecoveryReport& report);
   // Replays the segments from `replay_from` on, which must follow each
@@ -128,6 +159,8 @@ class ArticleStore : public Journal {
   absl::Mutex snapshot_mu_;
   absl::Time last_snapshot_ ABSL_GUARDED_BY(snapshot_mu_) = absl::Now();
   absl::Notification stop_;
+  // Set after a large import; the background thread takes the snapshot.
+  std::atomic<bool> snapshot_requested_{false};
   std::thread background_;
 };
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "server/core/storage/record_codec.h"
 
 namespace related::storage {
@@ -102,7 +103,9 @@ absl::Status WalWriter::SyncUpTo(uint64_t sequence) {
     absl::Status s;
     {
       mu_.Unlock();
+      const absl::Time start = absl::Now();
       s = file_.Sync();  // fd stays valid: Rotate waits for !syncing_
+      if (sync_timer_) sync_timer_(absl::Now() - start);
       mu_.Lock();
     }
     syncing_ = false;

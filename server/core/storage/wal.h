@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "server/core/storage/file.h"
 
 namespace related::storage {
@@ -28,6 +29,10 @@ uint64_t ParseWalSegmentName(absl::string_view name);
 
 class WalWriter {
  public:
+  // Called with the time each fdatasync of the log took.
+  using SyncTimer = std::function<void(absl::Duration)>;
+  void set_sync_timer(SyncTimer timer) { sync_timer_ = std::move(timer); }
+
   // Starts segment `segment` in `dir` (a new, empty file).
   static absl::StatusOr<std::unique_ptr<WalWriter>> Create(
       const std::string& dir, uint64_t segment);
@@ -69,6 +74,7 @@ class WalWriter {
   uint64_t appended_ ABSL_GUARDED_BY(mu_) = 0;  // last sequence appended
   uint64_t synced_ ABSL_GUARDED_BY(mu_) = 0;    // last sequence on disk
   bool syncing_ ABSL_GUARDED_BY(mu_) = false;
+  SyncTimer sync_timer_;
 };
 
 // What reading a segment found.
