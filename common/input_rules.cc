@@ -102,6 +102,10 @@ absl::Status NormalizeEmbedding(std::vector<float>& embedding, int dimension,
                      ": the zero vector (or one too small to normalise) has no "
                      "direction for cosine similarity"));
   }
+  // A vector this normalised before (a stored one coming back through a
+  // log replay or a compaction) is left as it is: dividing by a norm a few
+  // float steps from 1 would move its last bits on every pass.
+  if (std::abs(norm - 1.0) <= 4e-7) return absl::OkStatus();
   for (float& v : embedding) v = static_cast<float>(v / norm);
   return absl::OkStatus();
 }

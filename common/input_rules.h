@@ -17,7 +17,9 @@ absl::Status ValidateArticleId(absl::string_view id, int max_bytes,
 
 // Checks that `embedding` has `dimension` finite values, not all zero, and
 // scales it to unit length in place (cosine similarity becomes inner
-// product). `dimension` 0 accepts any non-empty length.
+// product). A vector already of unit length (within float rounding) is
+// left exactly as it is, so normalising twice changes nothing. `dimension`
+// 0 accepts any non-empty length.
 absl::Status NormalizeEmbedding(std::vector<float>& embedding, int dimension,
                                 absl::string_view field);
 

@@ -44,6 +44,57 @@ ArticleIndex::ArticleIndex(const ArticleIndexOptions& options)
   }
 }
 
+ArticleIndex::~ArticleIndex() {
+  std::shared_ptr<Compaction> compaction;
+  {
+    absl::MutexLock write_lock(&write_mu_);
+    compaction = std::move(compaction_);
+  }
+  if (compaction != nullptr) {
+    // Without the writers' lock, which the run may be waiting for.
+    compaction->Stop();
+    compaction->AwaitFinished();
+  }
+}
+
+void ArticleIndex::MaybeCompact() {
+  if (compaction_ != nullptr) {
+    if (!compaction_->finished()) return;
+    compaction_.reset();  // its thread needs no lock any more
+  }
+  const double threshold = options_.compaction_threshold;
+  const auto [tombstones, slots] = Shared([&] {
+    return vectors_ ? std::pair(vectors_->SlotCount() - vectors_->LiveCount(),
+                                vectors_->SlotCount())
+                    : std::pair<int64_t, int64_t>(0, 0);
+  });
+  if (threshold > 0 && tombstones >= options_.compaction_min_tombstones &&
+      double(tombstones) > threshold * double(slots)) {
+    compacting_.store(true);
+    compaction_ = std::make_shared<Compaction>(*this);
+  }
+}
+
+void ArticleIndex::AwaitCompaction() const {
+  std::shared_ptr<Compaction> running;
+  {
+    absl::MutexLock write_lock(&write_mu_);
+    running = compaction_;
+  }
+  if (running != nullptr) running->AwaitFinished();
+}
+
+void ArticleIndex::SwapParts(ArticleIndex& fresh) {
+  absl::WriterMutexLock lock(&mu_);
+  absl::WriterMutexLock fresh_lock(&fresh.mu_);
+  std::swap(vectors_, fresh.vectors_);
+  std::swap(articles_, fresh.articles_);
+  std::swap(lists_, fresh.lists_);
+  card_pages_per_box_.store(fresh.card_pages_per_box_.load());
+  card_layout_seconds_.store(fresh.card_layout_seconds_.load());
+  card_layout_pause_seconds_.store(fresh.card_layout_pause_seconds_.load());
+}
+
 void ArticleIndex::CreateVectors(int dimension) {
   absl::WriterMutexLock lock(&mu_);
   vectors_ = MakeVectorIndex(options_.index_kind, dimension, options_.hnsw);
@@ -76,6 +127,7 @@ absl::Status ArticleIndex::Upsert(std::vector<Article> articles,
     // in the log too.
     recorded = Record([&](Journal& j) { return j.RecordUpsert(articles); });
     if (!recorded.ok()) return recorded.status();
+    if (compaction_ != nullptr) compaction_->Record(articles);
     if (dimension_.load() == 0) {
       CreateVectors(static_cast<int>(articles.front().embedding.size()));
     }
@@ -85,6 +137,7 @@ absl::Status ArticleIndex::Upsert(std::vector<Article> articles,
       if (absl::Status s = ApplyChunk(part, bulk); !s.ok()) return s;
     }
     RelayOutCardsIfWasteful();
+    MaybeCompact();
   }
   return recorded->Commit();
 }
@@ -113,6 +166,7 @@ absl::StatusOr<int> ArticleIndex::Delete(const std::vector<ArticleId>& ids) {
     if (stored.empty()) return 0;
     recorded = Record([&](Journal& j) { return j.RecordDelete(stored); });
     if (!recorded.ok()) return recorded.status();
+    if (compaction_ != nullptr) compaction_->Record(stored);
     ForEachChunk(
         ids, options_.write_chunk_size, [&](absl::Span<const ArticleId> chunk) {
           const std::vector<Slot> removed = Exclusive(
@@ -121,6 +175,7 @@ absl::StatusOr<int> ArticleIndex::Delete(const std::vector<ArticleId>& ids) {
           UpdateRelatedLists({}, removed);
         });
     RelayOutCardsIfWasteful();
+    MaybeCompact();
   }
   if (absl::Status s = recorded->Commit(); !s.ok()) return s;
   return deleted;
@@ -427,6 +482,9 @@ IndexStats ArticleIndex::Stats() const {
   stats.card_pages_per_box = card_pages_per_box_.load();
   stats.card_layout_seconds = card_layout_seconds_.load();
   stats.card_layout_pause_seconds = card_layout_pause_seconds_.load();
+  stats.compactions = compactions_.load();
+  stats.compacting = compacting_.load();
+  stats.compaction_seconds = compaction_seconds_.load();
   return stats;
 }
 

@@ -27,6 +27,7 @@
 #include "absl/synchronization/mutex.h"
 #include "server/core/article.h"
 #include "server/core/article_table.h"
+#include "server/core/compaction.h"
 #include "server/core/index_options.h"
 #include "server/core/journal.h"
 #include "server/core/related_list_builder.h"
@@ -61,6 +62,11 @@ struct IndexStats {
   // long of it readers were held off (the exclusive swap).
   double card_layout_seconds = 0;
   double card_layout_pause_seconds = 0;
+  // Compactions (compaction.h): how many swapped in, how long the last
+  // took, and whether one runs now.
+  int64_t compactions = 0;
+  double compaction_seconds = 0;
+  bool compacting = false;
 };
 
 // The index's parts as a snapshot saves them (see Checkpoint).
@@ -82,6 +88,8 @@ class ArticleIndex {
   // Fails (INVALID_ARGUMENT) on options that cannot work, e.g. limits < 1.
   static absl::StatusOr<std::unique_ptr<ArticleIndex>> Create(
       const ArticleIndexOptions& options);
+  // Stops a compaction that still runs.
+  ~ArticleIndex();
 
   const ArticleIndexOptions& options() const { return options_; }
   // 0 until the first write or --dim fixes it.
@@ -162,6 +170,9 @@ class ArticleIndex {
 
   IndexStats Stats() const;
 
+  // Blocks until a compaction that runs now has finished (tests, benches).
+  void AwaitCompaction() const;
+
   // From now on, every write is recorded in `journal` before it is applied
   // and committed before Upsert/Delete return. Attach after recovery (which
   // replays through Upsert/Delete with no journal). Not owned.
@@ -182,7 +193,13 @@ class ArticleIndex {
   absl::Status Restore(RestoredParts parts);
 
  private:
+  friend class Compaction;  // copies the articles, swaps in the new parts
+
   explicit ArticleIndex(const ArticleIndexOptions& options);
+  // Starts a compaction when tombstones cross the threshold.
+  void MaybeCompact() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Exchanges the parts with `fresh`'s (a compaction's new index).
+  void SwapParts(ArticleIndex& fresh) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   // --- Writes; the writers' lock is held.
   // A write in the journal (if there is one), to commit once the writers'
@@ -276,6 +293,12 @@ class ArticleIndex {
   // order and the dimension is fixed once); readers never take it.
   mutable absl::Mutex write_mu_;
   Journal* journal_ ABSL_GUARDED_BY(write_mu_) = nullptr;
+  // The running (or finished, not yet reaped) compaction, if any.
+  // (Shared: AwaitCompaction keeps it alive while it waits.)
+  std::shared_ptr<Compaction> compaction_ ABSL_GUARDED_BY(write_mu_);
+  std::atomic<int64_t> compactions_ = 0;
+  std::atomic<double> compaction_seconds_ = 0;
+  std::atomic<bool> compacting_ = false;
   // Guards the three views of the articles by slot: readers share it, a
   // writer holds it exclusively for one memory update at a time. The
   // vectors and lists exist once the dimension is known; the lists only if

@@ -30,6 +30,13 @@ absl::Status ValidateIndexOptions(const ArticleIndexOptions& options) {
     return absl::InvalidArgumentError(
         "HNSW needs m >= 2, ef_construction >= 1 and ef_search >= 1");
   }
+  if (!(options.compaction_threshold >= 0 &&
+        options.compaction_threshold < 1) ||
+      options.compaction_min_tombstones < 1) {
+    return absl::InvalidArgumentError(
+        "compaction_threshold must be in [0, 1) and "
+        "compaction_min_tombstones >= 1");
+  }
   if (absl::Status s = ValidateRankingPolicy(options.default_policy); !s.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("default ranking policy: ", s.message()));

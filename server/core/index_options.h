@@ -33,6 +33,12 @@ struct ArticleIndexOptions {
   // index (stable slots) and a default policy that does not depend on the
   // clock or on metadata filters (RankingIsPrecomputable).
   bool precompute_related = true;
+  // Compaction (HNSW): when replaced and deleted articles hold more than
+  // this share of the slots (and at least compaction_min_tombstones), the
+  // index is rebuilt without them in the background and swapped in
+  // (compaction.h). 0: never.
+  double compaction_threshold = 0.2;
+  int64_t compaction_min_tombstones = 1000;
   // The editorial policy a request gets for every control it does not set.
   RankingPolicy default_policy;
 };

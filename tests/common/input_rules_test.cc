@@ -71,5 +71,13 @@ TEST(NormalizeEmbedding, RejectsBadVectorsNamingTheField) {
   EXPECT_NEAR(huge[0], std::sqrt(0.5f), 1e-6);
 }
 
+TEST(NormalizeEmbedding, NormalisingTwiceChangesNoBit) {
+  std::vector<float> v = {0.3f, -1.7f, 2.2f, 0.05f, 9.0f, -4.4f, 1e-3f, 7.7f};
+  ASSERT_TRUE(NormalizeEmbedding(v, 8, "v").ok());
+  const std::vector<float> once = v;
+  ASSERT_TRUE(NormalizeEmbedding(v, 8, "v").ok());
+  EXPECT_EQ(v, once);  // bit for bit: a replayed vector stays the same
+}
+
 }  // namespace
 }  // namespace related
