@@ -43,6 +43,12 @@ ABSL_FLAG(int, hnsw_m, 16, "HNSW graph degree (memory vs recall).");
 ABSL_FLAG(int, hnsw_ef_construction, 100,
           "HNSW build effort (ingest speed vs recall).");
 ABSL_FLAG(int, hnsw_ef_search, 128, "HNSW query effort (latency vs recall).");
+ABSL_FLAG(double, compaction_threshold, 0.2,
+          "HNSW: rebuild the index without replaced and deleted articles in "
+          "the background once they hold more than this share of its slots "
+          "(0: never).");
+ABSL_FLAG(int64_t, compaction_min_tombstones, 1000,
+          "HNSW: compact only once at least this many slots are tombstones.");
 // Default editorial policy: what a request gets for each control it leaves
 // unset (see RankingPolicy in proto/related/v1/related.proto).
 ABSL_FLAG(
@@ -164,6 +170,9 @@ absl::StatusOr<related::ArticleIndexOptions> IndexOptionsFromFlags() {
   index.hnsw.m = absl::GetFlag(FLAGS_hnsw_m);
   index.hnsw.ef_construction = absl::GetFlag(FLAGS_hnsw_ef_construction);
   index.hnsw.ef_search = absl::GetFlag(FLAGS_hnsw_ef_search);
+  index.compaction_threshold = absl::GetFlag(FLAGS_compaction_threshold);
+  index.compaction_min_tombstones =
+      absl::GetFlag(FLAGS_compaction_min_tombstones);
   return index;
 }
 

@@ -44,6 +44,21 @@ ServiceMetrics::ServiceMetrics(absl::string_view index_kind)
                                  "or deleted articles (until a compaction).")
                            .Register(*registry_)
                            .Add({})),
+      compactions_(prometheus::BuildCounter()
+                       .Name("related_compactions_total")
+                       .Help("Compactions swapped in (tombstones dropped).")
+                       .Register(*registry_)
+                       .Add({})),
+      compaction_seconds_(prometheus::BuildGauge()
+                              .Name("related_compaction_duration_seconds")
+                              .Help("How long the last compaction took.")
+                              .Register(*registry_)
+                              .Add({})),
+      compacting_(prometheus::BuildGauge()
+                      .Name("related_compaction_running")
+                      .Help("1 while a compaction rebuilds the index.")
+                      .Register(*registry_)
+                      .Add({})),
       cards_memory_bytes_(
           prometheus::BuildGauge()
               .Name("related_cards_memory_bytes")
@@ -135,6 +150,16 @@ void ServiceMetrics::SetIndexStats(const IndexStats& stats) {
   tombstone_ratio_.Set(
       stats.slots > 0 ? double(stats.tombstones) / double(stats.slots) : 0.0);
   cards_memory_bytes_.Set(static_cast<double>(stats.cards_memory_bytes));
+  {
+    // Stats come from several threads; count each compaction once.
+    absl::MutexLock lock(&compactions_mu_);
+    if (stats.compactions > compactions_seen_) {
+      compactions_.Increment(double(stats.compactions - compactions_seen_));
+      compactions_seen_ = stats.compactions;
+    }
+  }
+  compaction_seconds_.Set(stats.compaction_seconds);
+  compacting_.Set(stats.compacting ? 1 : 0);
   card_pages_per_box_.Set(stats.card_pages_per_box);
   card_layout_seconds_.Set(stats.card_layout_seconds);
   card_layout_pause_seconds_.Set(stats.card_layout_pause_seconds);

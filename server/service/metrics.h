@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "server/core/article_index.h"
 
@@ -60,6 +61,11 @@ class ServiceMetrics {
   prometheus::Gauge& articles_;
   prometheus::Gauge& memory_bytes_;
   prometheus::Gauge& tombstone_ratio_;
+  prometheus::Counter& compactions_;
+  prometheus::Gauge& compaction_seconds_;
+  prometheus::Gauge& compacting_;
+  absl::Mutex compactions_mu_;
+  int64_t compactions_seen_ ABSL_GUARDED_BY(compactions_mu_) = 0;
   prometheus::Gauge& cards_memory_bytes_;
   prometheus::Gauge& card_pages_per_box_;
   prometheus::Gauge& card_layout_seconds_;

@@ -118,6 +118,14 @@ absl::StatusOr<storage::RecoveryReport> RelatedServer::LoadData() {
     ReleaseFreedMemory();  // the snapshot and journal records just replayed
     metrics_->SetIndexStats(index_->Stats());
   }
+  // The index's gauges also move without writes (a compaction ends in the
+  // background): refresh them now and then.
+  stats_refresher_ = std::thread([this] {
+    while (!stop_refreshing_.WaitForNotificationWithTimeout(
+        absl::Seconds(5))) {
+      metrics_->SetIndexStats(index_->Stats());
+    }
+  });
   service_->SetReady();
   SetServing(*server_, true);
   return report;
@@ -127,10 +135,18 @@ absl::Status RelatedServer::Shutdown() {
   // Load balancers see NOT_SERVING first and stop sending new calls.
   server_->GetHealthCheckService()->Shutdown();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
+  StopRefreshing();
   // No call is running any more: the final snapshot sees every write.
   return store_ != nullptr ? store_->Close() : absl::OkStatus();
 }
 
 void RelatedServer::Wait() { server_->Wait(); }
+
+void RelatedServer::StopRefreshing() {
+  if (!stop_refreshing_.HasBeenNotified()) stop_refreshing_.Notify();
+  if (stats_refresher_.joinable()) stats_refresher_.join();
+}
+
+RelatedServer::~RelatedServer() { StopRefreshing(); }
 
 }  // namespace related

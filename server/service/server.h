@@ -8,9 +8,11 @@
 
 #include <memory>
 #include <optional>
+#include <thread>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "server/core/article_index.h"
 #include "server/core/storage/article_store.h"
@@ -71,11 +73,14 @@ class RelatedServer {
   // writes a final snapshot. Safe from any thread; returns the storage error
   // if the final snapshot failed (acknowledged writes are still in the log).
   absl::Status Shutdown();
+  ~RelatedServer();
+
   // Blocks until the server has shut down.
   void Wait();
 
  private:
   RelatedServer() = default;
+  void StopRefreshing();
 
   ServerOptions options_;
   std::unique_ptr<ArticleIndex> index_;
@@ -90,6 +95,8 @@ class RelatedServer {
   std::unique_ptr<RelatedService> service_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<grpc::Server> server_;
+  std::thread stats_refresher_;
+  absl::Notification stop_refreshing_;
   std::string grpc_address_;
   std::string metrics_address_;
 };
