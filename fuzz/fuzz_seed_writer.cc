@@ -8,7 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "server/core/article_index.h"
+#include "server/core/state_io.h"
 #include "server/core/storage/record_codec.h"
+#include "server/core/storage/snapshot.h"
 #include "server/core/storage/snapshot_v1.h"
 #include "server/core/storage/wal.h"
 
@@ -51,6 +54,50 @@ T Check(absl::StatusOr<T> v) {
   return *std::move(v);
 }
 
+// A small HNSW index with lists, one article replaced (a tombstone): its
+// parts' states for section_fuzzer (first byte: which part) and its whole
+// snapshot of the second format for snapshot_fuzzer.
+void WriteSectionSeeds(const fs::path& corpus, const fs::path& work) {
+  related::ArticleIndexOptions options;
+  options.dimension = 4;
+  auto index = Check(related::ArticleIndex::Create(options));
+  std::vector<Article> articles = SampleArticles();
+  for (int i = 0; i < 6; ++i) {
+    Article a = articles[i % 2];
+    a.id += std::to_string(i);
+    a.embedding[i % 4] += 0.25f * float(i + 1);
+    Check(index->Upsert({a}));
+  }
+  Article replaced = articles[0];
+  replaced.id += "0";
+  Check(index->Upsert({replaced}));
+  const auto part = [&](char which, auto save) {
+    related::StringStateWriter out;
+    save(out);
+    return std::string(1, which) + out.bytes();
+  };
+  Check(index->Checkpoint(
+      [] { return absl::OkStatus(); },
+      [&](const related::IndexParts& parts) {
+        WriteFile(corpus / "section_fuzzer/table",
+                  part(0, [&](auto& w) { parts.articles->Save(w); }));
+        WriteFile(corpus / "section_fuzzer/hnsw",
+                  part(2, [&](auto& w) {
+                    parts.vectors->SaveVectors(w);
+                    parts.vectors->SaveGraph(w);
+                  }));
+        WriteFile(corpus / "section_fuzzer/lists", part(3, [&](auto& w) {
+                    parts.lists->Save("fuzz", w);
+                  }));
+        Check(related::storage::WriteSnapshot(work.string(), 5, parts,
+                                              options)
+                  .status());
+        return absl::OkStatus();
+      }));
+  fs::rename(work / related::storage::SnapshotName(5),
+             corpus / "snapshot_fuzzer/format2");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -61,8 +108,8 @@ int main(int argc, char** argv) {
   const fs::path corpus = argv[1];
   const fs::path work = corpus / ".seed-work";
   fs::create_directories(work);
-  for (const char* t : {"wal_fuzzer", "snapshot_fuzzer", "record_fuzzer",
-                        "jsonl_fuzzer", "validation_fuzzer"}) {
+  for (const char* t : {"wal_fuzzer", "snapshot_fuzzer", "section_fuzzer",
+                        "record_fuzzer", "jsonl_fuzzer", "validation_fuzzer"}) {
     fs::create_directories(corpus / t);
   }
   const std::vector<Article> articles = SampleArticles();
@@ -110,6 +157,7 @@ int main(int argc, char** argv) {
   }
   fs::rename(work / related::storage::SnapshotName(4),
              corpus / "snapshot_fuzzer/two_articles");
+  WriteSectionSeeds(corpus, work);
   fs::remove_all(work);
 
   // JSONL lines (related-cli's import format).

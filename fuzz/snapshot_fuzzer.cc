@@ -6,6 +6,7 @@
 
 #include "fuzz/scratch_file.h"
 #include "server/core/storage/record_codec.h"
+#include "server/core/storage/snapshot.h"
 #include "server/core/storage/snapshot_v1.h"
 
 // A snapshot ends with a CRC-32 of everything before it, so almost every
@@ -43,6 +44,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       __builtin_trap();
   } else if (applied != 0) {
     __builtin_trap();  // a broken snapshot must apply nothing
+  }
+  // The second format, on the same bytes (its sections have checksums of
+  // their own; section_fuzzer fuzzes what is behind them).
+  static const related::ArticleIndexOptions options = [] {
+    related::ArticleIndexOptions o;
+    o.dimension = 4;
+    return o;
+  }();
+  auto loaded = related::storage::LoadSnapshot(path, options, 1);
+  if (loaded.ok() && loaded->articles != loaded->parts.articles.size()) {
+    __builtin_trap();
   }
   return 0;
 }

@@ -107,6 +107,10 @@ ABSL_FLAG(std::string, read_token_file, "",
           "BatchGetRelated, SearchByVector, GetArticle, GetStats) require; "
           "the write token is accepted too. Unset: RELATED_READ_TOKEN; "
           "neither: reads are open. Ping and health checks are always open.");
+ABSL_FLAG(absl::Duration, shutdown_delay, absl::ZeroDuration(),
+          "On SIGTERM/SIGINT, how long to go on answering calls while health "
+          "already reports NOT_SERVING, so that clients and load balancers "
+          "that watch health move away first.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM/SIGINT, how long in-flight RPCs may take to finish.");
 
@@ -243,6 +247,7 @@ absl::StatusOr<related::ServerOptions> OptionsFromFlags() {
   options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  options.shutdown_delay = absl::GetFlag(FLAGS_shutdown_delay);
   if (absl::Status s = SecurityFromFlags(options); !s.ok()) return s;
   auto index = IndexOptionsFromFlags();
   if (!index.ok()) return index.status();

@@ -31,6 +31,7 @@
 #include <fstream>
 #include <functional>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -68,6 +69,10 @@ ABSL_FLAG(bool, h2load, true, "Cross-check with h2load (nghttp2-client).");
 ABSL_FLAG(bool, restart, true,
           "Measure the restart to SERVING on the data directory (at 1M the "
           "longest phase; off for quicker experiments on the other figures).");
+ABSL_FLAG(double, replay_share, 0.1,
+          "The second restart replays this share of the articles, written "
+          "(new vectors) after the snapshot and before a SIGKILL (0: skip "
+          "it).");
 ABSL_FLAG(int, hnsw_m, 0, "HNSW graph degree (0: the server's default).");
 ABSL_FLAG(int, hnsw_ef_construction, 0,
           "HNSW build effort (0: the server's default).");
@@ -88,6 +93,26 @@ int64_t ResidentBytes(pid_t pid) {
   }
   return -1;
 }
+
+// A field of /proc/<pid>/<file> ("VmHWM:" in status, "rchar:" in io), as
+// its number (kB for status fields).
+int64_t ProcField(pid_t pid, const std::string& file, const std::string& key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/" + file);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key, 0) == 0) return std::atoll(line.c_str() + key.size());
+  }
+  return -1;
+}
+
+// A restart to SERVING on the data directory, as an operator sees it.
+struct RestartFigures {
+  double seconds = -1;
+  int64_t bytes_read = 0;  // read() by the process (page cache included)
+  int64_t peak_rss = 0;    // VmHWM when SERVING: the recovery's peak
+  int64_t steady_rss = 0;  // VmRSS a few seconds later
+  std::string recovery;    // what the server says it loaded and replayed
+};
 
 std::string Id(int i) { return absl::StrFormat("bench/%07d", i); }
 
@@ -139,6 +164,51 @@ client::Article BenchArticle(const std::vector<float>& vectors, int dim,
            "en",
            std::nullopt,
            {}}};
+}
+
+// Starts the server on its data directory and measures the way to SERVING;
+// `server` keeps it running afterwards.
+std::optional<RestartFigures> MeasureRestart(
+    const std::string& binary, const std::vector<std::string>& flags,
+    std::optional<ServerProcess>& server) {
+  RestartFigures figures;
+  const absl::Time start = absl::Now();
+  auto started = ServerProcess::Start(binary, flags);
+  if (!started.ok()) return std::nullopt;
+  server.emplace(*std::move(started));
+  client::RelatedClient client({server->grpc_address(), absl::Seconds(60)});
+  if (!client.WaitUntilServing(absl::Hours(1)).ok()) return std::nullopt;
+  figures.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  figures.bytes_read = ProcField(server->pid(), "io", "rchar:");
+  figures.peak_rss = ProcField(server->pid(), "status", "VmHWM:") * 1024;
+  // Steady: once what recovery freed has been handed back (the server trims
+  // right after recovery; a few seconds cover the last of it).
+  absl::SleepFor(absl::Seconds(3));
+  figures.steady_rss = ResidentBytes(server->pid());
+  if (auto metrics = testing::ScrapeMetrics(server->metrics_address());
+      metrics.ok()) {
+    const auto value = [&](const char* name) {
+      return testing::MetricValue(*metrics, name).value_or(-1);
+    };
+    figures.recovery = absl::StrFormat(
+        "graph %s, lists %s, %.0f log records replayed",
+        value("related_recovery_part_loaded{part=\"graph\"}") == 1 ? "loaded"
+                                                                   : "rebuilt",
+        value("related_recovery_part_loaded{part=\"lists\"}") == 1 ? "loaded"
+                                                                   : "rebuilt",
+        value("related_recovery_log_records"));
+  }
+  return figures;
+}
+
+std::string RestartLine(const RestartFigures& f) {
+  return absl::StrFormat(
+      "%.1f s; read %.1f MiB; peak RSS during recovery %.1f MiB, steady "
+      "after %.1f MiB (peak/steady %.2f); %s",
+      f.seconds, f.bytes_read / 1048576.0, f.peak_rss / 1048576.0,
+      f.steady_rss / 1048576.0,
+      f.steady_rss > 0 ? double(f.peak_rss) / double(f.steady_rss) : 0.0,
+      f.recovery);
 }
 
 // HnswOptions as the server gets them: its defaults, or the flags.
@@ -274,14 +344,16 @@ int Main() {
   const std::string data_dir = mkdtemp(pattern);
   const HnswOptions hnsw = Hnsw();
   const std::vector<std::string> flags = {
-      "--data_dir=" + data_dir,
-      "--dim=" + std::to_string(dim),
+      "--data_dir=" + data_dir, "--dim=" + std::to_string(dim),
       "--index=" + absl::GetFlag(FLAGS_index),
       "--hnsw_m=" + std::to_string(hnsw.m),
       "--hnsw_ef_construction=" + std::to_string(hnsw.ef_construction),
       "--hnsw_ef_search=" + std::to_string(hnsw.ef_search),
       "--snapshot_interval=0s",
-      "--snapshot_wal_bytes=" + std::to_string(int64_t{1} << 40)};
+      "--snapshot_wal_bytes=" + std::to_string(int64_t{1} << 40),
+      // No snapshot in the middle of the latency phases; the restart
+      // phase's snapshot is the one SIGTERM takes.
+      "--snapshot_after_import=0"};
   auto server = ServerProcess::Start(binary, flags);
   if (!server.ok()) {
     std::fprintf(stderr, "%s\n",
@@ -467,20 +539,43 @@ int Main() {
   const double recall = double(found) / wanted;
   std::fprintf(stderr, "  recall@10: %.4f\n", recall);
 
-  // 6. Restart on the data directory: time from start to SERVING.
+  // 6. Restarts on the data directory: from the snapshot SIGTERM takes,
+  // then with a share of the articles written after it (log replay).
   server->StopWith(SIGTERM).IgnoreError();
-  double restart_seconds = -1;  // not measured
+  std::optional<RestartFigures> from_snapshot, with_replay;
+  int replayed = 0;
   if (absl::GetFlag(FLAGS_restart)) {
     std::fprintf(stderr, "restarting on the data directory\n");
-    const absl::Time restart = absl::Now();
-    auto again = ServerProcess::Start(binary, flags);
-    if (!again.ok()) return 1;
-    client::RelatedClient again_client(
-        {again->grpc_address(), absl::Seconds(60)});
-    if (!again_client.WaitUntilServing(absl::Hours(1)).ok()) return 1;
-    restart_seconds = absl::ToDoubleSeconds(absl::Now() - restart);
+    std::optional<ServerProcess> again;
+    from_snapshot = MeasureRestart(binary, flags, again);
+    if (!from_snapshot) return 1;
+    std::fprintf(stderr, "  restart from the snapshot: %s\n",
+                 RestartLine(*from_snapshot).c_str());
+    replayed = static_cast<int>(n * absl::GetFlag(FLAGS_replay_share));
+    if (replayed > 0) {
+      // New vectors (another article's) for the first `replayed` IDs,
+      // written after the snapshot; SIGKILL: no snapshot of them.
+      client::RelatedClient writer({again->grpc_address(), absl::Hours(1)});
+      auto rewrite = writer.StartImport(absl::Hours(2));
+      for (int first = 0; first < replayed; first += 1000) {
+        std::vector<client::Article> batch;
+        for (int i = first; i < std::min(replayed, first + 1000); ++i) {
+          client::Article a = BenchArticle(vectors, dim, (i * 7 + 3) % n);
+          a.id = Id(i);
+          batch.push_back(std::move(a));
+        }
+        if (!rewrite->Send(batch).ok()) break;
+      }
+      if (!rewrite->Finish().ok()) return 1;
+      again->StopWith(SIGKILL).IgnoreError();
+      with_replay = MeasureRestart(binary, flags, again);
+      if (!with_replay) return 1;
+      std::fprintf(stderr, "  restart replaying %d writes: %s\n", replayed,
+                   RestartLine(*with_replay).c_str());
+    }
     again->StopWith(SIGTERM).IgnoreError();
   }
+  const double restart_seconds = from_snapshot ? from_snapshot->seconds : -1;
   std::filesystem::remove_all(data_dir);
 
   // 3. In-process rows, with the server gone (it would compete for cores).
@@ -532,9 +627,15 @@ int Main() {
       "card layout after the import: %.2f s, of which reads were held off "
       "%.1f ms\n",
       card_layout_seconds, card_layout_pause_seconds * 1e3);
-  if (restart_seconds >= 0) {
-    std::printf("restart to SERVING on the data directory: %.1f s\n",
-                restart_seconds);
+  if (from_snapshot) {
+    std::printf("restart to SERVING from the snapshot: %s\n",
+                RestartLine(*from_snapshot).c_str());
+    if (with_replay) {
+      std::printf(
+          "restart to SERVING with %d articles (%.0f%%) written after the "
+          "snapshot: %s\n",
+          replayed, 100.0 * replayed / n, RestartLine(*with_replay).c_str());
+    }
   } else {
     std::printf("restart to SERVING: not measured (--restart=false)\n");
   }

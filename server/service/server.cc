@@ -132,8 +132,10 @@ absl::StatusOr<storage::RecoveryReport> RelatedServer::LoadData() {
 }
 
 absl::Status RelatedServer::Shutdown() {
-  // Load balancers see NOT_SERVING first and stop sending new calls.
+  // Load balancers see NOT_SERVING first and stop sending new calls; those
+  // that still arrive during the delay are answered.
   server_->GetHealthCheckService()->Shutdown();
+  absl::SleepFor(options_.shutdown_delay);
   server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
   StopRefreshing();
   // No call is running any more: the final snapshot sees every write.

@@ -8,8 +8,8 @@
 
 #include <memory>
 #include <optional>
-#include <thread>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
@@ -48,6 +48,8 @@ struct ServerOptions {
   AuthOptions auth;
   // How long Shutdown waits for in-flight RPCs before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(10);
+  // How long calls are still answered after health turned NOT_SERVING.
+  absl::Duration shutdown_delay = absl::ZeroDuration();
 };
 
 class RelatedServer {
@@ -68,7 +70,8 @@ class RelatedServer {
   const std::string& metrics_address() const { return metrics_address_; }
   const ArticleIndex& index() const { return *index_; }
 
-  // Reports NOT_SERVING, stops accepting calls, lets in-flight calls finish
+  // Reports NOT_SERVING, answers calls for shutdown_delay more, stops
+  // accepting calls, lets in-flight calls finish
   // within the grace period and cancels the rest, then syncs the log and
   // writes a final snapshot. Safe from any thread; returns the storage error
   // if the final snapshot failed (acknowledged writes are still in the log).

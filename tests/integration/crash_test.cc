@@ -4,6 +4,10 @@
 // gone, and a batch whose call had not returned must be wholly applied or
 // wholly absent.
 //
+// Kills land during snapshots (small triggers) and, with HNSW, during and
+// right after compactions (a low threshold, and every upsert gives its
+// articles new vectors): the compactions counted before each kill prove it.
+//
 // RELATED_CRASH_CYCLES sets the number of cycles (default 20; more for a
 // long run).
 #include <signal.h>
@@ -19,6 +23,7 @@
 
 #include "client/related_client.h"
 #include "gtest/gtest.h"
+#include "support/metrics_scrape.h"
 #include "support/server_process.h"
 
 namespace related {
@@ -158,6 +163,7 @@ TEST(CrashTest, AcknowledgedWritesSurviveRepeatedSigkill) {
   for (int i = 0; i < kWriters; ++i) writers[i].index = i;
   std::mt19937 rng(2026);
   int total_acknowledged = 0;
+  int compactions = 0;  // counted just before the kills
 
   for (int cycle = 0; cycle < cycles; ++cycle) {
     // Small snapshot triggers, so kills also land during snapshots; the
@@ -166,7 +172,8 @@ TEST(CrashTest, AcknowledgedWritesSurviveRepeatedSigkill) {
         ServerBinary(),
         {"--data_dir=" + data_dir, "--dim=" + std::to_string(kDim),
          cycle % 2 ? "--index=hnsw" : "--index=exact",
-         "--snapshot_wal_bytes=20000", "--snapshot_interval=300ms"});
+         "--snapshot_wal_bytes=20000", "--snapshot_interval=300ms",
+         "--compaction_threshold=0.1", "--compaction_min_tombstones=10"});
     ASSERT_TRUE(server.ok()) << server.status();
     RelatedClient client({server->grpc_address(), absl::Seconds(10)});
     ASSERT_TRUE(client.WaitUntilServing(absl::Seconds(30)).ok())
@@ -185,6 +192,12 @@ TEST(CrashTest, AcknowledgedWritesSurviveRepeatedSigkill) {
     }
     // The moment of the crash is what is random here, not a synchronisation.
     absl::SleepFor(absl::Milliseconds(100 + rng() % 400));
+    if (auto metrics = testing::ScrapeMetrics(server->metrics_address());
+        metrics.ok()) {
+      compactions += static_cast<int>(
+          testing::MetricValue(*metrics, "related_compactions_total")
+              .value_or(0));
+    }
     auto killed = server->StopWith(SIGKILL);
     stop.store(true);
     for (auto& t : threads) t.join();
@@ -203,7 +216,9 @@ TEST(CrashTest, AcknowledgedWritesSurviveRepeatedSigkill) {
   Verify(client, writers, cycles);
   EXPECT_EQ(*server->StopWith(SIGTERM), 0);
   std::cout << cycles << " SIGKILL cycles, " << total_acknowledged
-            << " acknowledged write calls checked\n";
+            << " acknowledged write calls checked, " << compactions
+            << " compactions swapped in before the kills\n";
+  EXPECT_GT(compactions, 0) << "no kill came after a compaction";
   EXPECT_GT(total_acknowledged, cycles * 5)
       << "too few writes to prove anything";
   std::filesystem::remove_all(data_dir);

@@ -571,6 +571,32 @@ TEST(ServerLifecycle, SigtermDrainsAndExitsZero) {
   EXPECT_FALSE(client.Ping().ok());
 }
 
+// With --shutdown_delay, SIGTERM first turns health to NOT_SERVING while
+// calls are still answered, so clients that watch health leave before the
+// server stops listening; then it drains and exits 0.
+TEST(ServerLifecycle, HealthTurnsNotServingBeforeCallsStop) {
+  auto server = ServerProcess::Start(
+      ServerBinary(), {"--dim=8", "--index=exact", "--shutdown_delay=4s"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  RelatedClient client({server->grpc_address(), absl::Seconds(5)});
+  ASSERT_TRUE(client.WaitUntilServing(absl::Seconds(20)).ok());
+  ASSERT_EQ(kill(server->pid(), SIGTERM), 0);
+  // Bounded: the health answer changes as soon as the signal is handled.
+  const absl::Time deadline = absl::Now() + absl::Seconds(3);
+  absl::StatusOr<std::string> health = client.Health();
+  while (health.ok() && *health == "SERVING" && absl::Now() < deadline) {
+    health = client.Health();
+  }
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(*health, "NOT_SERVING");
+  EXPECT_TRUE(client.Ping().ok()) << "calls stopped before the delay ended";
+  EXPECT_TRUE(client.GetStats().ok());
+  auto code = server->StopWith(SIGTERM);
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
+  EXPECT_FALSE(client.Ping().ok());
+}
+
 // The server's thread IDs, from /proc.
 std::set<int> ThreadIds(pid_t pid) {
   std::set<int> ids;
