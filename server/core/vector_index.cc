@@ -79,9 +79,11 @@ absl::Status LoadFlatVectors(StateReader& in, faiss::IndexFlatCodes& index) {
   const int64_t count = in.Value<int64_t>();
   std::vector<uint8_t> codes;
   in.Array(codes);
+  // Compared by division: the product of a corrupt count could wrap.
+  const size_t code_size = static_cast<size_t>(index.code_size);
   if (in.status().ok() &&
-      (count < 0 || codes.size() != static_cast<size_t>(count) *
-                                        static_cast<size_t>(index.code_size))) {
+      (count < 0 || codes.size() % code_size != 0 ||
+       static_cast<uint64_t>(count) != codes.size() / code_size)) {
     in.Fail("the vectors do not have the index's dimension");
   }
   if (!in.status().ok()) return in.status();
