@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "server/core/article_cards.h"
+#include "server/core/ranking.h"
 #include "server/core/ranking_policy.h"
 #include "common/input_rules.h"
 
@@ -120,11 +122,13 @@ void CheckPolicy(FuzzedDataProvider& in) {
     m.attributes[ConsumeWord(in)] = ConsumeWord(in);
   const absl::Time now = p.now.value_or(ConsumeTime(in));
 
-  const related::FilterRule rule = related::FailedFilter(p, m, now);
+  const related::OwnedCard owned("fuzzed-article", m);
+  const related::FilterRule rule =
+      related::FailedFilter(p, owned.card(), now);
   if (rule == related::FilterRule::kNone && !m.published_at.has_value() &&
       (p.published_after || p.published_before || p.max_age))
     Fail("an undated article passed a date filter");
-  const float factor = related::RecencyFactor(p, m, now);
+  const float factor = related::RecencyFactor(p, m.published_at, now);
   // relevance = similarity * factor: the boost may only scale it down.
   if (!(factor >= 1 - p.recency_weight - 1e-6f && factor <= 1 + 1e-6f))
     Fail("recency factor outside [1 - weight, 1]");

@@ -10,9 +10,11 @@
 //   in-process core lookup          ArticleIndex::Related, no gRPC
 //   in-process raw FAISS search     IndexHNSWFlat::search of the same vectors
 // and recall@10 of served results against exact kNN, ingest rate and when
-// every related list was ready, resident bytes per article, and the time
-// from start to SERVING on the data. Prints a table with ratios to the floor
-// and writes JSON.
+// every related list was ready, resident bytes per article; then restarts
+// to SERVING on the data (from the snapshot, and replaying a share written
+// after it) and a compaction forced by rewrites, with recall after it
+// (recovery_phases.h). Prints a table with ratios to the floor and writes
+// JSON.
 //
 //   build/bench/related_bench --articles=100000 --dim=384     (~6 min)
 //   build/bench/related_bench --articles=1000000 --dim=384 --in_process=false
@@ -33,7 +35,6 @@
 #include <numeric>
 #include <optional>
 #include <random>
-#include <set>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -41,6 +42,7 @@
 #include "bench/latency/h2load.h"
 #include "bench/latency/in_process.h"
 #include "bench/latency/load_generator.h"
+#include "bench/latency/recovery_phases.h"
 #include "client/related_client.h"
 #include "related/v1/related.grpc.pb.h"
 #include "server/core/article_index.h"
@@ -73,6 +75,11 @@ ABSL_FLAG(double, replay_share, 0.1,
           "The second restart replays this share of the articles, written "
           "(new vectors) after the snapshot and before a SIGKILL (0: skip "
           "it).");
+ABSL_FLAG(double, compaction_share, 0.2,
+          "After the restarts, this share of the articles gets new vectors, "
+          "which leaves enough tombstones for a compaction (with the "
+          "replayed share, over the server's 20% default); recall@10 is "
+          "measured again after it (0: skip it).");
 ABSL_FLAG(int, hnsw_m, 0, "HNSW graph degree (0: the server's default).");
 ABSL_FLAG(int, hnsw_ef_construction, 0,
           "HNSW build effort (0: the server's default).");
@@ -83,36 +90,6 @@ namespace related::bench {
 namespace {
 
 using testing::ServerProcess;
-
-int64_t ResidentBytes(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0)
-      return std::atoll(line.c_str() + 6) * 1024;
-  }
-  return -1;
-}
-
-// A field of /proc/<pid>/<file> ("VmHWM:" in status, "rchar:" in io), as
-// its number (kB for status fields).
-int64_t ProcField(pid_t pid, const std::string& file, const std::string& key) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/" + file);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(key, 0) == 0) return std::atoll(line.c_str() + key.size());
-  }
-  return -1;
-}
-
-// A restart to SERVING on the data directory, as an operator sees it.
-struct RestartFigures {
-  double seconds = -1;
-  int64_t bytes_read = 0;  // read() by the process (page cache included)
-  int64_t peak_rss = 0;    // VmHWM when SERVING: the recovery's peak
-  int64_t steady_rss = 0;  // VmRSS a few seconds later
-  std::string recovery;    // what the server says it loaded and replayed
-};
 
 std::string Id(int i) { return absl::StrFormat("bench/%07d", i); }
 
@@ -164,51 +141,6 @@ client::Article BenchArticle(const std::vector<float>& vectors, int dim,
            "en",
            std::nullopt,
            {}}};
-}
-
-// Starts the server on its data directory and measures the way to SERVING;
-// `server` keeps it running afterwards.
-std::optional<RestartFigures> MeasureRestart(
-    const std::string& binary, const std::vector<std::string>& flags,
-    std::optional<ServerProcess>& server) {
-  RestartFigures figures;
-  const absl::Time start = absl::Now();
-  auto started = ServerProcess::Start(binary, flags);
-  if (!started.ok()) return std::nullopt;
-  server.emplace(*std::move(started));
-  client::RelatedClient client({server->grpc_address(), absl::Seconds(60)});
-  if (!client.WaitUntilServing(absl::Hours(1)).ok()) return std::nullopt;
-  figures.seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  figures.bytes_read = ProcField(server->pid(), "io", "rchar:");
-  figures.peak_rss = ProcField(server->pid(), "status", "VmHWM:") * 1024;
-  // Steady: once what recovery freed has been handed back (the server trims
-  // right after recovery; a few seconds cover the last of it).
-  absl::SleepFor(absl::Seconds(3));
-  figures.steady_rss = ResidentBytes(server->pid());
-  if (auto metrics = testing::ScrapeMetrics(server->metrics_address());
-      metrics.ok()) {
-    const auto value = [&](const char* name) {
-      return testing::MetricValue(*metrics, name).value_or(-1);
-    };
-    figures.recovery = absl::StrFormat(
-        "graph %s, lists %s, %.0f log records replayed",
-        value("related_recovery_part_loaded{part=\"graph\"}") == 1 ? "loaded"
-                                                                   : "rebuilt",
-        value("related_recovery_part_loaded{part=\"lists\"}") == 1 ? "loaded"
-                                                                   : "rebuilt",
-        value("related_recovery_log_records"));
-  }
-  return figures;
-}
-
-std::string RestartLine(const RestartFigures& f) {
-  return absl::StrFormat(
-      "%.1f s; read %.1f MiB; peak RSS during recovery %.1f MiB, steady "
-      "after %.1f MiB (peak/steady %.2f); %s",
-      f.seconds, f.bytes_read / 1048576.0, f.peak_rss / 1048576.0,
-      f.steady_rss / 1048576.0,
-      f.steady_rss > 0 ? double(f.peak_rss) / double(f.steady_rss) : 0.0,
-      f.recovery);
 }
 
 // HnswOptions as the server gets them: its defaults, or the flags.
@@ -338,8 +270,28 @@ int Main() {
   const absl::Time bench_start = absl::Now();
 
   std::fprintf(stderr, "generating %d clustered vectors of %d dims\n", n, dim);
-  const std::vector<float> vectors =
-      testing::ClusteredVectors(n, dim, std::max(10, n / 100), 42);
+  const bool restart = absl::GetFlag(FLAGS_restart);
+  const int replayed =
+      restart ? static_cast<int>(n * absl::GetFlag(FLAGS_replay_share)) : 0;
+  const int compacted =
+      restart ? static_cast<int>(n * absl::GetFlag(FLAGS_compaction_share))
+              : 0;
+  // Articles 0..n-1 are imported with `vectors`; the first replayed +
+  // compacted of them are rewritten later with `fresh` ones, drawn from the
+  // same clusters (one draw, split).
+  std::vector<float> fresh = testing::ClusteredVectors(
+      n + replayed + compacted, dim, std::max(10, n / 100), 42);
+  const std::vector<float> vectors(fresh.begin(),
+                                   fresh.begin() + size_t(n) * dim);
+  fresh.erase(fresh.begin(), fresh.begin() + size_t(n) * dim);
+  fresh.shrink_to_fit();
+  // Article i as rewritten: its fresh vector, the same metadata.
+  const auto rewritten = [&](int i) {
+    client::Article a = BenchArticle(vectors, dim, i);
+    a.embedding.assign(fresh.begin() + size_t(i) * dim,
+                       fresh.begin() + size_t(i + 1) * dim);
+    return a;
+  };
   char pattern[] = "/tmp/related-bench-XXXXXX";
   const std::string data_dir = mkdtemp(pattern);
   const HnswOptions hnsw = Hnsw();
@@ -515,63 +467,55 @@ int Main() {
   // against exact kNN by brute force. The synthetic clusters are loose
   // enough that no two articles are near-duplicates (cosine > 0.95), so
   // the default policy's box is plain kNN; the debug output confirms it.
-  client::RankingPolicy with_debug;
-  with_debug.debug = true;
-  int found = 0, wanted = 0, precomputed = 0, near_duplicates = 0;
-  std::mt19937 rng(11);
   const int recall_queries = absl::GetFlag(FLAGS_recall_queries);
-  for (int q = 0; q < recall_queries; ++q) {
-    const int query = rng() % n;
-    auto served = client.Related(Id(query), 10, {}, with_debug);
-    if (!served.ok()) return 1;
-    if (served->debug.has_value()) {
-      precomputed += served->debug->precomputed;
-      near_duplicates += served->debug->removed_as_near_duplicate;
-    }
-    auto exact =
-        testing::BruteForceTopK(vectors, dim, &vectors[size_t(query) * dim], 10,
-                                [&](int i) { return i == query; });
-    std::set<std::string> got;
-    for (const auto& item : served->items) got.insert(item.article_id);
-    for (int i : exact) found += got.count(Id(i));
-    wanted += static_cast<int>(exact.size());
-  }
-  const double recall = double(found) / wanted;
-  std::fprintf(stderr, "  recall@10: %.4f\n", recall);
+  const auto recall = ServedRecall(
+      client, n, dim, recall_queries,
+      [&](int i) { return &vectors[size_t(i) * dim]; }, Id);
+  if (!recall) return 1;
+  std::fprintf(stderr, "  recall@10: %.4f\n", recall->recall);
 
   // 6. Restarts on the data directory: from the snapshot SIGTERM takes,
-  // then with a share of the articles written after it (log replay).
+  // then with a share of the articles written after it (log replay); then
+  // a compaction, forced by rewriting more of them, and recall after it.
   server->StopWith(SIGTERM).IgnoreError();
   std::optional<RestartFigures> from_snapshot, with_replay;
-  int replayed = 0;
-  if (absl::GetFlag(FLAGS_restart)) {
+  std::optional<CompactionFigures> compaction;
+  std::optional<RecallFigures> recall_compacted;
+  if (restart) {
     std::fprintf(stderr, "restarting on the data directory\n");
     std::optional<ServerProcess> again;
     from_snapshot = MeasureRestart(binary, flags, again);
     if (!from_snapshot) return 1;
     std::fprintf(stderr, "  restart from the snapshot: %s\n",
                  RestartLine(*from_snapshot).c_str());
-    replayed = static_cast<int>(n * absl::GetFlag(FLAGS_replay_share));
     if (replayed > 0) {
-      // New vectors (another article's) for the first `replayed` IDs,
-      // written after the snapshot; SIGKILL: no snapshot of them.
-      client::RelatedClient writer({again->grpc_address(), absl::Hours(1)});
-      auto rewrite = writer.StartImport(absl::Hours(2));
-      for (int first = 0; first < replayed; first += 1000) {
-        std::vector<client::Article> batch;
-        for (int i = first; i < std::min(replayed, first + 1000); ++i) {
-          client::Article a = BenchArticle(vectors, dim, (i * 7 + 3) % n);
-          a.id = Id(i);
-          batch.push_back(std::move(a));
-        }
-        if (!rewrite->Send(batch).ok()) break;
-      }
-      if (!rewrite->Finish().ok()) return 1;
+      // Written after the snapshot; SIGKILL: no snapshot of them.
+      if (!Rewrite(*again, 0, replayed, rewritten).ok()) return 1;
       again->StopWith(SIGKILL).IgnoreError();
       with_replay = MeasureRestart(binary, flags, again);
       if (!with_replay) return 1;
       std::fprintf(stderr, "  restart replaying %d writes: %s\n", replayed,
                    RestartLine(*with_replay).c_str());
+    }
+    if (compacted > 0) {
+      std::fprintf(stderr, "rewriting %d articles to force a compaction\n",
+                   compacted);
+      compaction =
+          ForceCompaction(*again, replayed, replayed + compacted, rewritten);
+      if (!compaction) return 1;
+      std::fprintf(stderr, "  compaction: %s\n",
+                   CompactionLine(*compaction).c_str());
+      client::RelatedClient after({again->grpc_address(), absl::Seconds(60)});
+      recall_compacted = ServedRecall(
+          after, n, dim, recall_queries,
+          [&](int i) {
+            return i < replayed + compacted ? &fresh[size_t(i) * dim]
+                                            : &vectors[size_t(i) * dim];
+          },
+          Id);
+      if (!recall_compacted) return 1;
+      std::fprintf(stderr, "  recall@10 after the compaction: %.4f\n",
+                   recall_compacted->recall);
     }
     again->StopWith(SIGTERM).IgnoreError();
   }
@@ -614,7 +558,8 @@ int Main() {
       "recall@10 vs exact kNN: %.4f over %d queries, default policy "
       "(%d of them served from precomputed lists; near-duplicates removed: "
       "%d)\n",
-      recall, recall_queries, precomputed, near_duplicates);
+      recall->recall, recall->queries, recall->precomputed,
+      recall->near_duplicates);
   std::printf(
       "server resident memory: %.1f MiB = %.0f bytes/article; %.2f x raw "
       "vector bytes (target <= 1.5 x raw + 1 KB/article = %.1f MiB); "
@@ -639,6 +584,15 @@ int Main() {
   } else {
     std::printf("restart to SERVING: not measured (--restart=false)\n");
   }
+  if (compaction && recall_compacted) {
+    std::printf(
+        "compaction after rewriting %d articles (%.0f%%): %s\n"
+        "recall@10 vs exact kNN after the compaction: %.4f over %d queries "
+        "(%d served from precomputed lists; near-duplicates removed: %d)\n",
+        compacted, 100.0 * compacted / n, CompactionLine(*compaction).c_str(),
+        recall_compacted->recall, recall_compacted->queries,
+        recall_compacted->precomputed, recall_compacted->near_duplicates);
+  }
 
   const std::string json_path = absl::GetFlag(FLAGS_json);
   std::filesystem::create_directories(
@@ -659,13 +613,15 @@ int Main() {
   }
   json << "], \"ingest_articles_per_s\": " << n / ingest_seconds
        << ", \"lists_ready_seconds\": " << ingest_seconds
-       << ", \"recall_at_10\": " << recall << ", \"rss_bytes\": " << rss
+       << ", \"recall_at_10\": " << recall->recall << ", \"rss_bytes\": " << rss
        << ", \"related_lists_bytes\": " << stats->related_lists_memory_bytes
        << ", \"cards_bytes\": " << cards_bytes
        << ", \"card_pages_per_box\": " << card_pages_per_box
        << ", \"card_layout_seconds\": " << card_layout_seconds
        << ", \"card_layout_pause_seconds\": " << card_layout_pause_seconds
-       << ", \"restart_seconds\": " << restart_seconds << "}\n";
+       << ", \"restart_seconds\": " << restart_seconds
+       << ", \"recall_at_10_after_compaction\": "
+       << (recall_compacted ? recall_compacted->recall : -1) << "}\n";
   std::printf("wrote %s\n", json_path.c_str());
   return 0;
 }

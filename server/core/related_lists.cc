@@ -227,7 +227,9 @@ absl::Status RelatedLists::Load(absl::string_view fingerprint, Slot slot_count,
   }
   lists_.clear();
   stale_count_ = 0;
-  if (in.status().ok()) lists_.reserve(count);
+  // Room past the loaded lists for the writes after a restart: growing a
+  // vector of lists moves every list.
+  if (in.status().ok()) lists_.reserve(count + count / 2);
   for (uint64_t slot = 0; slot < count && in.status().ok(); ++slot) {
     List& list = lists_.emplace_back();
     const auto header = in.Value<SavedBoxHeader>();

@@ -80,9 +80,13 @@ class StateReader {
     return value;
   }
   // What StateWriter::Array wrote; the count is checked against the bytes
-  // left before anything is allocated.
+  // left before anything is allocated. With `room`, capacity for that share
+  // more is reserved: a vector the index goes on growing (the vectors, the
+  // graph, the lists) then does not copy itself whole at the first writes
+  // after a restart, and reserved pages that are never written cost no
+  // resident memory.
   template <typename T>
-  void Array(std::vector<T>& values) {
+  void Array(std::vector<T>& values, double room = 0) {
     static_assert(std::is_trivially_copyable_v<T>);
     const uint64_t count = Value<uint64_t>();
     if (!status_.ok()) return;
@@ -91,6 +95,7 @@ class StateReader {
                         remaining(), " bytes left"));
       return;
     }
+    values.reserve(count + static_cast<uint64_t>(room * double(count)));
     values.resize(count);
     Bytes(values.data(), count * sizeof(T));
   }

@@ -69,6 +69,10 @@ absl::StatusOr<std::vector<Neighbor>> SearchFlat(
   });
 }
 
+// Room reserved past what a snapshot held, for the writes after a restart
+// (see StateReader::Array).
+constexpr double kLoadedRoom = 0.5;
+
 // A flat index's vectors: how many, then their floats in slot order.
 void SaveFlatVectors(const faiss::IndexFlatCodes& index, StateWriter& out) {
   out.Value<int64_t>(index.ntotal);
@@ -78,7 +82,7 @@ void SaveFlatVectors(const faiss::IndexFlatCodes& index, StateWriter& out) {
 absl::Status LoadFlatVectors(StateReader& in, faiss::IndexFlatCodes& index) {
   const int64_t count = in.Value<int64_t>();
   std::vector<uint8_t> codes;
-  in.Array(codes);
+  in.Array(codes, kLoadedRoom);
   // Compared by division: the product of a corrupt count could wrap.
   const size_t code_size = static_cast<size_t>(index.code_size);
   if (in.status().ok() &&
@@ -392,9 +396,9 @@ class HnswVectorIndex : public VectorIndex {
 absl::Status HnswVectorIndex::LoadGraph(StateReader& in) {
   faiss::HNSW& hnsw = index_.hnsw;
   const int32_t m = in.Value<int32_t>();
-  in.Array(hnsw.levels);
-  in.Array(hnsw.offsets);
-  in.Array(hnsw.neighbors);
+  in.Array(hnsw.levels, kLoadedRoom);
+  in.Array(hnsw.offsets, kLoadedRoom);
+  in.Array(hnsw.neighbors, kLoadedRoom);
   hnsw.entry_point = in.Value<int32_t>();
   hnsw.max_level = in.Value<int32_t>();
   absl::Status status = in.status();

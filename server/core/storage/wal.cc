@@ -181,27 +181,31 @@ absl::StatusOr<bool> CheckSegmentHeader(const std::string& path,
   return true;
 }
 
-// The next record of `rest`, or nullopt with `problem` set where the valid
-// records end (a crash mid-append: cut short or failing its checksum).
-std::optional<absl::string_view> NextRecord(absl::string_view rest,
-                                            std::string& problem) {
-  if (rest.size() < kRecordHeaderBytes) {
+// Reads the next record's payload into `payload`; false with `problem` set
+// where the valid records end (a crash mid-append: cut short or failing
+// its checksum).
+absl::StatusOr<bool> NextRecord(FileReader& file, std::string& payload,
+                                std::string& problem) {
+  if (file.remaining() < kRecordHeaderBytes) {
     problem = "a record header is cut short";
-    return std::nullopt;
+    return false;
   }
-  Decoder d(rest.substr(0, kRecordHeaderBytes));
+  char header[kRecordHeaderBytes];
+  if (absl::Status s = file.Read(header, sizeof header); !s.ok()) return s;
+  Decoder d(absl::string_view(header, sizeof header));
   const uint32_t length = *d.U32();
   const uint32_t crc = *d.U32();
-  if (length > kMaxRecordBytes || length > rest.size() - kRecordHeaderBytes) {
+  if (length > kMaxRecordBytes || length > file.remaining()) {
     problem = "a record is cut short";
-    return std::nullopt;
+    return false;
   }
-  const absl::string_view payload = rest.substr(kRecordHeaderBytes, length);
+  payload.resize(length);
+  if (absl::Status s = file.Read(payload.data(), length); !s.ok()) return s;
   if (Crc32(payload) != crc) {
     problem = "a record fails its checksum";
-    return std::nullopt;
+    return false;
   }
-  return payload;
+  return true;
 }
 
 }  // namespace
@@ -209,29 +213,34 @@ std::optional<absl::string_view> NextRecord(absl::string_view rest,
 absl::StatusOr<WalSegmentReport> ReadWalSegment(
     const std::string& path,
     const std::function<absl::Status(absl::string_view payload)>& apply) {
-  auto data = ReadWholeFile(path);
-  if (!data.ok()) return data.status();
+  // Streamed record by record: a segment is never held whole in memory.
+  auto file = FileReader::Open(path);
+  if (!file.ok()) return file.status();
+  const int64_t size = static_cast<int64_t>(file->remaining());
+  std::string header(std::min<uint64_t>(kHeaderBytes, file->remaining()),
+                     '\0');
+  if (absl::Status s = file->Read(header.data(), header.size()); !s.ok()) {
+    return s;
+  }
   WalSegmentReport report;
-  auto whole_header = CheckSegmentHeader(path, *data, report);
+  auto whole_header = CheckSegmentHeader(path, header, report);
   if (!whole_header.ok()) return whole_header.status();
   if (!*whole_header) return report;
-  absl::string_view rest = absl::string_view(*data).substr(kHeaderBytes);
   report.valid_bytes = kHeaderBytes;
-  while (!rest.empty()) {
-    const std::optional<absl::string_view> payload =
-        NextRecord(rest, report.tail_problem);
-    if (!payload.has_value()) break;
-    if (absl::Status s = apply(*payload); !s.ok()) {
+  std::string payload;
+  while (file->remaining() > 0) {
+    auto next = NextRecord(*file, payload, report.tail_problem);
+    if (!next.ok()) return next.status();
+    if (!*next) break;
+    if (absl::Status s = apply(payload); !s.ok()) {
       return absl::Status(
           s.code(), absl::StrCat(path, ": record ", report.records + 1, ": ",
                                  s.message()));
     }
     ++report.records;
-    const size_t bytes = kRecordHeaderBytes + payload->size();
-    rest.remove_prefix(bytes);
-    report.valid_bytes += static_cast<int64_t>(bytes);
+    report.valid_bytes += static_cast<int64_t>(kRecordHeaderBytes + payload.size());
   }
-  report.discarded_bytes = static_cast<int64_t>(rest.size());
+  report.discarded_bytes = size - report.valid_bytes;
   return report;
 }
 
