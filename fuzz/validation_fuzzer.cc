@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "common/input_rules.h"
 #include "server/core/article_cards.h"
 #include "server/core/ranking.h"
 #include "server/core/ranking_policy.h"
-#include "common/input_rules.h"
 
 namespace {
 
@@ -123,8 +123,7 @@ void CheckPolicy(FuzzedDataProvider& in) {
   const absl::Time now = p.now.value_or(ConsumeTime(in));
 
   const related::OwnedCard owned("fuzzed-article", m);
-  const related::FilterRule rule =
-      related::FailedFilter(p, owned.card(), now);
+  const related::FilterRule rule = related::FailedFilter(p, owned.card(), now);
   if (rule == related::FilterRule::kNone && !m.published_at.has_value() &&
       (p.published_after || p.published_before || p.max_age))
     Fail("an undated article passed a date filter");

@@ -81,9 +81,10 @@ inline std::optional<RestartFigures> MeasureRestart(
   absl::SleepFor(absl::Seconds(3));
   figures.steady_rss = ResidentBytes(server->pid());
   const auto loaded = [&](const char* part) {
-    return ServerMetric(*server, absl::StrFormat(
-                                     "related_recovery_part_loaded{part=\"%s\"}",
-                                     part)) == 1
+    return ServerMetric(
+               *server,
+               absl::StrFormat("related_recovery_part_loaded{part=\"%s\"}",
+                               part)) == 1
                ? "loaded"
                : "rebuilt";
   };
@@ -104,9 +105,9 @@ inline std::string RestartLine(const RestartFigures& f) {
 }
 
 // Writes `article(i)` for i in [first, end) through one import stream.
-inline absl::Status Rewrite(const testing::ServerProcess& server, int first,
-                            int end,
-                            const std::function<client::Article(int)>& article) {
+inline absl::Status Rewrite(
+    const testing::ServerProcess& server, int first, int end,
+    const std::function<client::Article(int)>& article) {
   client::RelatedClient writer({server.grpc_address(), absl::Hours(1)});
   auto import = writer.StartImport(absl::Hours(2));
   for (int start = first; start < end; start += 1000) {
@@ -149,8 +150,7 @@ inline std::optional<CompactionFigures> ForceCompaction(
     absl::SleepFor(absl::Seconds(1));
   }
   figures.waited = absl::ToDoubleSeconds(absl::Now() - written);
-  figures.seconds =
-      ServerMetric(server, "related_compaction_duration_seconds");
+  figures.seconds = ServerMetric(server, "related_compaction_duration_seconds");
   absl::SleepFor(absl::Seconds(6));  // the next refresh of the gauges
   figures.tombstones_after =
       ServerMetric(server, "related_index_tombstone_ratio");
@@ -202,7 +202,8 @@ inline std::optional<RecallFigures> ServedRecall(
     scored.reserve(n);
     const float* target = vector(query);
     for (int i = 0; i < n; ++i) {
-      if (i != query) scored.push_back({-testing::Dot(vector(i), target, dim), i});
+      if (i != query)
+        scored.push_back({-testing::Dot(vector(i), target, dim), i});
     }
     const size_t k = std::min<size_t>(10, scored.size());
     std::partial_sort(scored.begin(), scored.begin() + k, scored.end());

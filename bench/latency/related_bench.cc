@@ -274,8 +274,7 @@ int Main() {
   const int replayed =
       restart ? static_cast<int>(n * absl::GetFlag(FLAGS_replay_share)) : 0;
   const int compacted =
-      restart ? static_cast<int>(n * absl::GetFlag(FLAGS_compaction_share))
-              : 0;
+      restart ? static_cast<int>(n * absl::GetFlag(FLAGS_compaction_share)) : 0;
   // Articles 0..n-1 are imported with `vectors`; the first replayed +
   // compacted of them are rewritten later with `fresh` ones, drawn from the
   // same clusters (one draw, split).

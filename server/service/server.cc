@@ -62,20 +62,13 @@ absl::StatusOr<std::unique_ptr<RelatedServer>> RelatedServer::Start(
       std::make_unique<RelatedService>(*server->index_, *server->metrics_,
                                        *server->authorizer_, *server->writes_);
 
-  try {
-    server->exposer_ =
-        std::make_unique<prometheus::Exposer>(options.metrics_address);
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot serve metrics on ", options.metrics_address, ": ", e.what()));
-  }
-  server->exposer_->RegisterCollectable(server->metrics_->registry());
+  auto endpoint = MetricsEndpoint::Start(options.metrics_address,
+                                         server->metrics_->registry());
+  if (!endpoint.ok()) return endpoint.status();
+  server->metrics_endpoint_ = *std::move(endpoint);
   server->storage_metrics_ =
       std::make_unique<StorageMetrics>(*server->metrics_->registry());
-  const std::vector<int> metrics_ports = server->exposer_->GetListeningPorts();
-  server->metrics_address_ =
-      WithPort(options.metrics_address,
-               metrics_ports.empty() ? 0 : metrics_ports.front());
+  server->metrics_address_ = server->metrics_endpoint_->address();
 
   grpc::EnableDefaultHealthCheckService(true);
   // Reflection describes the services it lists from the descriptors linked
@@ -121,8 +114,7 @@ absl::StatusOr<storage::RecoveryReport> RelatedServer::LoadData() {
   // The index's gauges also move without writes (a compaction ends in the
   // background): refresh them now and then.
   stats_refresher_ = std::thread([this] {
-    while (!stop_refreshing_.WaitForNotificationWithTimeout(
-        absl::Seconds(5))) {
+    while (!stop_refreshing_.WaitForNotificationWithTimeout(absl::Seconds(5))) {
       metrics_->SetIndexStats(index_->Stats());
     }
   });

@@ -4,7 +4,6 @@
 #define RELATED_SERVER_SERVICE_SERVER_H_
 
 #include <grpcpp/server.h>
-#include <prometheus/exposer.h>
 
 #include <memory>
 #include <optional>
@@ -18,6 +17,7 @@
 #include "server/core/storage/article_store.h"
 #include "server/service/auth.h"
 #include "server/service/metrics.h"
+#include "server/service/metrics_endpoint.h"
 #include "server/service/related_service.h"
 #include "server/service/storage_metrics.h"
 #include "server/service/write_worker.h"
@@ -96,7 +96,7 @@ class RelatedServer {
   // calls finish on it.
   std::unique_ptr<WriteWorker> writes_;
   std::unique_ptr<RelatedService> service_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
   std::unique_ptr<grpc::Server> server_;
   std::thread stats_refresher_;
   absl::Notification stop_refreshing_;
