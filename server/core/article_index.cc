@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "server/core/article_writes.h"
 #include "server/core/card_layout.h"
+#include "server/core/chunks.h"
 #include "server/core/freed_memory.h"
 #include "server/core/related_search.h"
 
@@ -18,14 +19,6 @@ absl::StatusOr<Slot> SlotOf(const ArticleTable& articles,
                             absl::string_view id) {
   if (std::optional<Slot> slot = articles.Find(id)) return *slot;
   return absl::NotFoundError(absl::StrCat("article '", id, "' not found"));
-}
-
-// Calls `apply` with consecutive chunks of at most `size` of `items`.
-template <typename T, typename Apply>
-void ForEachChunk(const std::vector<T>& items, size_t size, Apply&& apply) {
-  for (size_t begin = 0; begin < items.size(); begin += size) {
-    apply(absl::MakeConstSpan(items).subspan(begin, size));
-  }
 }
 
 }  // namespace
@@ -131,7 +124,11 @@ absl::Status ArticleIndex::Upsert(std::vector<Article> articles,
     if (dimension_.load() == 0) {
       CreateVectors(static_cast<int>(articles.front().embedding.size()));
     }
-    const size_t chunk = options_.write_chunk_size;
+    // Readers wait for one chunk at most; with none (a recovery), the
+    // whole batch is one.
+    const size_t chunk = bulk != nullptr && !bulk->readers_
+                             ? articles.size()
+                             : options_.write_chunk_size;
     for (size_t begin = 0; begin < articles.size(); begin += chunk) {
       const auto part = absl::MakeConstSpan(articles).subspan(begin, chunk);
       if (absl::Status s = ApplyChunk(part, bulk); !s.ok()) return s;
@@ -148,10 +145,11 @@ absl::Status ArticleIndex::ApplyChunk(absl::Span<const Article> chunk,
     return PlaceArticles(*vectors_, articles_, chunk, WriteThreads(options_));
   });
   if (!changes.ok()) return changes.status();
-  if (bulk != nullptr && DeferRelatedLists(changes->added, *bulk)) {
-    changes->added.clear();
+  if (bulk == nullptr || !DeferRelatedLists(*changes, *bulk)) {
+    UpdateRelatedLists(changes->added, changes->removed);
+  } else if (bulk->readers_) {
+    UpdateRelatedLists({}, changes->removed);  // readers see removals at once
   }
-  UpdateRelatedLists(changes->added, changes->removed);
   return absl::OkStatus();
 }
 
@@ -193,6 +191,7 @@ std::vector<ArticleId> ArticleIndex::Stored(
 
 void ArticleIndex::UpdateRelatedLists(const std::vector<Slot>& added,
                                       const std::vector<Slot>& removed) {
+  if (added.empty() && removed.empty()) return;
   if (!Shared([&] { return lists_ != nullptr; })) return;
   // The searches run while readers go on; only this writer changes anything.
   const auto found = Shared(
@@ -208,101 +207,6 @@ void ArticleIndex::RankAndPublish(const std::vector<Slot>& stale) {
     return BoxRanker(*vectors_, articles_, *lists_, options_).RankBoxes(stale);
   });
   Exclusive([&] { Builder().Publish(stale, boxes); });
-}
-
-bool ArticleIndex::DeferRelatedLists(const std::vector<Slot>& added,
-                                     BulkLoad& bulk) {
-  absl::WriterMutexLock lock(&mu_);
-  if (lists_ == nullptr) return false;
-  Builder().AwaitCandidates(added);
-  bulk.added_.insert(bulk.added_.end(), added.begin(), added.end());
-  return true;
-}
-
-void ArticleIndex::FinishBulkLoad(BulkLoad& bulk) {
-  const int64_t added = static_cast<int64_t>(bulk.added_.size());
-  BuildBulkLoadLists(bulk);
-  absl::MutexLock write_lock(&write_mu_);
-  if (journal_ != nullptr && added > 0) journal_->BulkLoadFinished(added);
-}
-
-void ArticleIndex::BuildBulkLoadLists(BulkLoad& bulk) {
-  std::vector<Slot> all;
-  {
-    absl::MutexLock write_lock(&write_mu_);
-    bool mostly_new = false;
-    const std::vector<Slot> waiting = WaitingLists(bulk, mostly_new);
-    if (waiting.empty()) return;
-    if (!mostly_new) {
-      // A few new among many: as single writes would, chunk by chunk.
-      ForEachChunk(waiting, options_.write_chunk_size,
-                   [&](absl::Span<const Slot> chunk) {
-                     UpdateRelatedLists({chunk.begin(), chunk.end()}, {});
-                   });
-      return;
-    }
-    // Mostly new: each list is just its own top candidates, and the older
-    // lists are rebuilt too (cheaper than offering every new article to
-    // them).
-    absl::ReaderMutexLock lock(&mu_);
-    for (Slot slot = 0; slot < articles_.slot_count(); ++slot) {
-      if (articles_.Occupied(slot)) all.push_back(slot);
-    }
-  }
-  RebuildRelatedLists(all);
-}
-
-std::vector<Slot> ArticleIndex::WaitingLists(BulkLoad& bulk, bool& mostly_new) {
-  absl::ReaderMutexLock lock(&mu_);
-  if (lists_ == nullptr) return {};
-  const std::vector<Slot> waiting = Builder().StillAwaiting(bulk.added_);
-  bulk.added_.clear();
-  mostly_new =
-      static_cast<int64_t>(waiting.size()) * 4 >= vectors_->LiveCount() * 3;
-  return waiting;
-}
-
-void ArticleIndex::RebuildRelatedLists(const std::vector<Slot>& slots) {
-  // Chunks large enough to keep every core busy, small enough that a
-  // waiting writer gets its turn within a second or so.
-  constexpr size_t kChunk = 512;
-  const auto for_each_chunk = [&](auto&& apply) {
-    ForEachChunk(slots, kChunk, [&](absl::Span<const Slot> chunk) {
-      absl::MutexLock write_lock(&write_mu_);
-      apply(std::vector<Slot>(chunk.begin(), chunk.end()));
-    });
-  };
-  // 1. Each list from the article's own search, as a lookup would run it.
-  for_each_chunk([&](const std::vector<Slot>& chunk) { SearchOwn(chunk); });
-  // 2. Similarity is symmetric: each article is offered to the lists of its
-  // candidates. An article written meanwhile by a single write is not
-  // rebuilt here; if an offer changed its box, it is ranked again at the end.
-  absl::flat_hash_set<Slot> others_changed;
-  for_each_chunk([&](const std::vector<Slot>& chunk) {
-    Exclusive(
-        [&] { Builder().OfferToCandidates(chunk, slots, others_changed); });
-  });
-  // 3. One round of "my neighbours' neighbours are likely mine", then rank.
-  for_each_chunk([&](const std::vector<Slot>& chunk) { Refine(chunk); });
-  absl::MutexLock write_lock(&write_mu_);
-  const std::vector<Slot> unranked =
-      Shared([&] { return Builder().Unranked(others_changed); });
-  if (!unranked.empty()) RankAndPublish(unranked);
-  // Every box is ranked: its cards can now be placed together.
-  RelayOutCards();
-}
-
-void ArticleIndex::SearchOwn(const std::vector<Slot>& chunk) {
-  const auto found = Shared(
-      [&] { return Builder().FindNeighbors(chunk, Builder().bulk_reach()); });
-  Exclusive([&] { Builder().SetCandidates(chunk, found); });
-}
-
-void ArticleIndex::Refine(const std::vector<Slot>& chunk) {
-  const auto merged =
-      Shared([&] { return Builder().MergeNeighboursOfNeighbours(chunk); });
-  RankAndPublish(
-      Exclusive([&] { return Builder().SetCandidates(chunk, merged); }));
 }
 
 void ArticleIndex::RelayOutCardsIfWasteful() {

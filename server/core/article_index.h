@@ -21,12 +21,14 @@
 #include <memory>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "server/core/article.h"
 #include "server/core/article_table.h"
+#include "server/core/article_writes.h"
 #include "server/core/compaction.h"
 #include "server/core/index_options.h"
 #include "server/core/journal.h"
@@ -112,15 +114,24 @@ class ArticleIndex {
   // per article). Until then a lookup of such an article searches, and
   // older articles' boxes do not show them yet. Replacements and deletes
   // inside a bulk load still reach the lists at once.
+  //
+  // A load nobody reads meanwhile (Readers::kNone: a recovery replaying its
+  // log before it serves) goes faster: each batch is placed in one chunk,
+  // and a box changed by many of its writes is ranked once, at the end.
   class BulkLoad {
    public:
-    BulkLoad() = default;
+    enum class Readers { kServed, kNone };
+    explicit BulkLoad(Readers readers = Readers::kServed)
+        : readers_(readers == Readers::kServed) {}
     BulkLoad(const BulkLoad&) = delete;
     BulkLoad& operator=(const BulkLoad&) = delete;
 
    private:
     friend class ArticleIndex;
+    const bool readers_;
     std::vector<Slot> added_;  // slots whose lists wait
+    // Without readers: boxes a replacement changed, ranked at the end.
+    absl::flat_hash_set<Slot> stale_;
   };
 
   // Builds the related lists `bulk` left waiting; returns once every one is
@@ -235,8 +246,13 @@ class ArticleIndex {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // FinishBulkLoad's work: the lists `bulk` left waiting.
   void BuildBulkLoadLists(BulkLoad& bulk) ABSL_LOCKS_EXCLUDED(write_mu_);
-  // Marks `added` as waiting for `bulk`. False if no lists are kept.
-  bool DeferRelatedLists(const std::vector<Slot>& added, BulkLoad& bulk)
+  // Marks the added slots as waiting for `bulk` (without readers, the
+  // removed ones leave the lists too). False if no lists are kept.
+  bool DeferRelatedLists(const SlotChanges& changes, BulkLoad& bulk)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // A load that added few of the articles: its `waiting` lists join the
+  // others as single writes would (see BulkLoad for one without readers).
+  void JoinExistingLists(const std::vector<Slot>& waiting, BulkLoad& bulk)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // The live slots whose lists `bulk` left waiting; empty if FinishBulkLoad
   // has nothing to build. Sets `mostly_new` when the load added most of the

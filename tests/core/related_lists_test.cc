@@ -540,6 +540,38 @@ TEST(PrecomputedRelated, SmallBulkLoadJoinsTheExistingLists) {
   ExpectBoxesAsExact(*with_lists, *exact, live, /*precomputed=*/true);
 }
 
+// A recovery replays its log as a bulk load nobody reads: replaced
+// articles leave the lists as the batch lands, new ones join them when the
+// load finishes, and every box that changed is ranked once, at the end.
+// The boxes are then those of a fresh search.
+TEST(PrecomputedRelated, ALoadWithoutReadersEndsWithFreshBoxes) {
+  const auto pool = ClusteredVectors(1000, kDim, 8, 7, 0.4f);
+  auto with_lists = NewIndex(IndexKind::kHnsw, true, /*ef_search=*/2048);
+  auto exact = NewIndex(IndexKind::kExact, false);
+  Churn churn{pool, {}};
+  std::vector<int>& live = churn.live;
+  std::vector<Article> batch;
+  for (int i = 0; i < 400; ++i) {
+    batch.push_back(MakeArticle(churn.next_id, churn.NextVector()));
+    live.push_back(churn.next_id++);
+  }
+  ASSERT_TRUE(with_lists->Upsert(batch).ok());
+  ASSERT_TRUE(exact->Upsert(batch).ok());
+  batch.clear();
+  for (int i = 0; i < 60; ++i) {
+    batch.push_back(MakeArticle(live[i * 5], churn.NextVector()));
+    batch.push_back(MakeArticle(churn.next_id, churn.NextVector()));
+    live.push_back(churn.next_id++);
+  }
+  ArticleIndex::BulkLoad bulk(ArticleIndex::BulkLoad::Readers::kNone);
+  ASSERT_TRUE(with_lists->Upsert(batch, &bulk).ok());
+  ASSERT_TRUE(exact->Upsert(batch).ok());
+  EXPECT_GT(with_lists->Stats().related_lists_stale, 120);
+  with_lists->FinishBulkLoad(bulk);
+  EXPECT_EQ(with_lists->Stats().related_lists_stale, 0);
+  ExpectBoxesAsExact(*with_lists, *exact, live, /*precomputed=*/true);
+}
+
 // A stored box holds the articles it was ranked with. An article edited
 // since (same vector) shows as it is now, without ranking the box again; a
 // result taken before the edit keeps what it had; a deleted one leaves.

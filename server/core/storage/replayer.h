@@ -36,7 +36,8 @@ class Replayer {
   ArticleIndex& index_;
   const std::string& data_dir_;
   std::vector<Article> pending_;
-  ArticleIndex::BulkLoad bulk_;
+  // Nothing is served until recovery is done.
+  ArticleIndex::BulkLoad bulk_{ArticleIndex::BulkLoad::Readers::kNone};
 };
 
 }  // namespace related::storage
