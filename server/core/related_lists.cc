@@ -208,6 +208,30 @@ void RelatedLists::Save(absl::string_view fingerprint, StateWriter& out) const {
   out.Array(released);
 }
 
+namespace {
+
+// Whether a loaded list's candidates and box fit their sizes and name only
+// slots and cards that exist.
+bool RefersToWhatExists(const std::vector<ListedNeighbor>& candidates,
+                        const std::vector<BoxedArticle>& chosen,
+                        int32_t max_candidates, int32_t max_chosen,
+                        Slot slot_count, const ArticleCards& cards) {
+  const auto bad_slot = [&](uint32_t s) {
+    return s >= static_cast<uint64_t>(slot_count);
+  };
+  return candidates.size() <= static_cast<size_t>(max_candidates) &&
+         chosen.size() <= static_cast<size_t>(max_chosen) &&
+         std::none_of(
+             candidates.begin(), candidates.end(),
+             [&](const ListedNeighbor& n) { return bad_slot(n.slot); }) &&
+         std::none_of(chosen.begin(), chosen.end(), [&](const BoxedArticle& e) {
+           return bad_slot(e.slot) ||
+                  (e.card != kNoCard && !cards.Valid(e.card));
+         });
+}
+
+}  // namespace
+
 absl::Status RelatedLists::Load(absl::string_view fingerprint, Slot slot_count,
                                 const ArticleCards& cards, StateReader& in) {
   std::vector<char> saved;
@@ -239,20 +263,9 @@ absl::Status RelatedLists::Load(absl::string_view fingerprint, Slot slot_count,
     std::vector<BoxedArticle> chosen;
     in.Array(chosen);
     if (!in.status().ok()) break;
-    const auto bad_slot = [&](uint32_t s) {
-      return s >= static_cast<uint64_t>(slot_count);
-    };
-    const bool valid =
-        list.candidates.size() <= static_cast<size_t>(pool_size_) &&
-        chosen.size() <= static_cast<size_t>(std::max(box_size_, pool_size_)) &&
-        std::none_of(
-            list.candidates.begin(), list.candidates.end(),
-            [&](const ListedNeighbor& n) { return bad_slot(n.slot); }) &&
-        std::none_of(chosen.begin(), chosen.end(), [&](const BoxedArticle& e) {
-          return bad_slot(e.slot) ||
-                 (e.card != kNoCard && !cards.Valid(e.card));
-        });
-    if (!valid) {
+    if (!RefersToWhatExists(list.candidates, chosen, pool_size_,
+                            std::max(box_size_, pool_size_), slot_count,
+                            cards)) {
       in.Fail("a list refers to slots or cards that do not exist");
       break;
     }
