@@ -40,6 +40,7 @@ void ArticleIndex::BuildBulkLoadLists(BulkLoad& bulk) {
     absl::MutexLock write_lock(&write_mu_);
     bool mostly_new = false;
     const std::vector<Slot> waiting = WaitingLists(bulk, mostly_new);
+    if (waiting.empty() && bulk.stale_.empty()) return;  // or no lists kept
     if (waiting.empty() || !mostly_new) {
       JoinExistingLists(waiting, bulk);
       return;
