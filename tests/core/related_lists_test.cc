@@ -267,8 +267,7 @@ TEST(PrecomputedRelated, SmallCorpusBoxesEqualFreshSearchesThroughChurn) {
 // The share of exact search's box items (default policy) that `served`
 // returns too, over every live article. `from_lists`: every box must have
 // been served precomputed.
-double AgreementWithExact(const ArticleIndex& served,
-                          const ArticleIndex& exact,
+double AgreementWithExact(const ArticleIndex& served, const ArticleIndex& exact,
                           const std::vector<int>& live, bool from_lists) {
   int64_t agreed = 0, total = 0;
   for (int id : live) {
@@ -418,9 +417,9 @@ TEST(PrecomputedRelated, BulkLoadBuildsEveryListWhenItFinishes) {
 }
 
 // Where one HNSW search misses neighbours (a sparse graph searched with a
-// short queue here, a million articles in production), the bulk build's second round (each list
-// merged with its members' lists) finds them: its boxes agree with exact
-// search more than the searches it started from.
+// short queue here, a million articles in production), the bulk build's second
+// round (each list merged with its members' lists) finds them: its boxes agree
+// with exact search more than the searches it started from.
 TEST(PrecomputedRelated, BulkLoadListsBeatTheSearchTheyStartFrom) {
   const auto pool = ClusteredVectors(4000, kDim, 20, 12, 0.6f);
   ArticleIndexOptions options;
@@ -453,7 +452,8 @@ TEST(PrecomputedRelated, BulkLoadListsBeatTheSearchTheyStartFrom) {
     std::set<std::string> expected;
     for (const auto& r : reference->articles) expected.insert(r.id);
     for (const auto& r : served->articles) from_lists += expected.count(r.id);
-    for (const auto& r : searched->articles) from_search += expected.count(r.id);
+    for (const auto& r : searched->articles)
+      from_search += expected.count(r.id);
     total += static_cast<int64_t>(reference->articles.size());
   }
   const double lists = double(from_lists) / double(total);
@@ -511,33 +511,51 @@ TEST(PrecomputedRelated, SingleWritesDuringTheRebuildEndFresh) {
   EXPECT_GE(agreement, 0.99);
 }
 
+// An HNSW index keeping lists (searching all but exhaustively) and an
+// exact one, both holding the first 400 articles `churn` draws.
+struct TwinIndexes {
+  std::unique_ptr<ArticleIndex> with_lists =
+      NewIndex(IndexKind::kHnsw, true, /*ef_search=*/2048);
+  std::unique_ptr<ArticleIndex> exact = NewIndex(IndexKind::kExact, false);
+
+  explicit TwinIndexes(Churn& churn) {
+    std::vector<Article> batch;
+    for (int i = 0; i < 400; ++i) {
+      batch.push_back(MakeArticle(churn.next_id, churn.NextVector()));
+      churn.live.push_back(churn.next_id++);
+    }
+    EXPECT_TRUE(with_lists->Upsert(batch).ok());
+    EXPECT_TRUE(exact->Upsert(batch).ok());
+  }
+
+  // Writes `batch` to both, to the HNSW one as `bulk`; returns its stale
+  // lists before FinishBulkLoad, and checks none is left after it.
+  int64_t BulkLoad(const std::vector<Article>& batch,
+                   ArticleIndex::BulkLoad& bulk) {
+    EXPECT_TRUE(with_lists->Upsert(batch, &bulk).ok());
+    EXPECT_TRUE(exact->Upsert(batch).ok());
+    const int64_t stale = with_lists->Stats().related_lists_stale;
+    with_lists->FinishBulkLoad(bulk);
+    EXPECT_EQ(with_lists->Stats().related_lists_stale, 0);
+    return stale;
+  }
+};
+
 // A small bulk load into a larger corpus joins the existing lists the way
 // single writes do, so older boxes show the new articles once it finishes.
 TEST(PrecomputedRelated, SmallBulkLoadJoinsTheExistingLists) {
   const auto pool = ClusteredVectors(1000, kDim, 8, 6, 0.4f);
-  auto with_lists = NewIndex(IndexKind::kHnsw, true, /*ef_search=*/2048);
-  auto exact = NewIndex(IndexKind::kExact, false);
   Churn churn{pool, {}};
-  std::vector<int>& live = churn.live;
+  TwinIndexes twins(churn);
   std::vector<Article> batch;
-  for (int i = 0; i < 400; ++i) {
-    batch.push_back(MakeArticle(churn.next_id, churn.NextVector()));
-    live.push_back(churn.next_id++);
-  }
-  ASSERT_TRUE(with_lists->Upsert(batch).ok());
-  ASSERT_TRUE(exact->Upsert(batch).ok());
-  batch.clear();
   for (int i = 0; i < 60; ++i) {
     batch.push_back(MakeArticle(churn.next_id, churn.NextVector()));
-    live.push_back(churn.next_id++);
+    churn.live.push_back(churn.next_id++);
   }
   ArticleIndex::BulkLoad bulk;
-  ASSERT_TRUE(with_lists->Upsert(batch, &bulk).ok());
-  ASSERT_TRUE(exact->Upsert(batch).ok());
-  EXPECT_EQ(with_lists->Stats().related_lists_stale, 60);
-  with_lists->FinishBulkLoad(bulk);
-  EXPECT_EQ(with_lists->Stats().related_lists_stale, 0);
-  ExpectBoxesAsExact(*with_lists, *exact, live, /*precomputed=*/true);
+  EXPECT_EQ(twins.BulkLoad(batch, bulk), 60);
+  ExpectBoxesAsExact(*twins.with_lists, *twins.exact, churn.live,
+                     /*precomputed=*/true);
 }
 
 // A recovery replays its log as a bulk load nobody reads: replaced
@@ -546,30 +564,19 @@ TEST(PrecomputedRelated, SmallBulkLoadJoinsTheExistingLists) {
 // The boxes are then those of a fresh search.
 TEST(PrecomputedRelated, ALoadWithoutReadersEndsWithFreshBoxes) {
   const auto pool = ClusteredVectors(1000, kDim, 8, 7, 0.4f);
-  auto with_lists = NewIndex(IndexKind::kHnsw, true, /*ef_search=*/2048);
-  auto exact = NewIndex(IndexKind::kExact, false);
   Churn churn{pool, {}};
-  std::vector<int>& live = churn.live;
+  TwinIndexes twins(churn);
   std::vector<Article> batch;
-  for (int i = 0; i < 400; ++i) {
-    batch.push_back(MakeArticle(churn.next_id, churn.NextVector()));
-    live.push_back(churn.next_id++);
-  }
-  ASSERT_TRUE(with_lists->Upsert(batch).ok());
-  ASSERT_TRUE(exact->Upsert(batch).ok());
-  batch.clear();
   for (int i = 0; i < 60; ++i) {
-    batch.push_back(MakeArticle(live[i * 5], churn.NextVector()));
+    batch.push_back(MakeArticle(churn.live[i * 5], churn.NextVector()));
     batch.push_back(MakeArticle(churn.next_id, churn.NextVector()));
-    live.push_back(churn.next_id++);
+    churn.live.push_back(churn.next_id++);
   }
   ArticleIndex::BulkLoad bulk(ArticleIndex::BulkLoad::Readers::kNone);
-  ASSERT_TRUE(with_lists->Upsert(batch, &bulk).ok());
-  ASSERT_TRUE(exact->Upsert(batch).ok());
-  EXPECT_GT(with_lists->Stats().related_lists_stale, 120);
-  with_lists->FinishBulkLoad(bulk);
-  EXPECT_EQ(with_lists->Stats().related_lists_stale, 0);
-  ExpectBoxesAsExact(*with_lists, *exact, live, /*precomputed=*/true);
+  // The 120 new slots wait, and so do the boxes that showed a replaced one.
+  EXPECT_GT(twins.BulkLoad(batch, bulk), 120);
+  ExpectBoxesAsExact(*twins.with_lists, *twins.exact, churn.live,
+                     /*precomputed=*/true);
 }
 
 // A stored box holds the articles it was ranked with. An article edited
@@ -584,11 +591,10 @@ TEST(PrecomputedRelated, BoxesShowTheirArticlesAsTheyAreNow) {
   };
   const auto visited_titles = [&] {
     std::vector<std::string> out;
-    auto debug = index->VisitRelated(
-        DefaultQuery(*index, 1),
-        [&](float, const ArticleCard& card) {
-          out.push_back(std::string(card.title));
-        });
+    auto debug = index->VisitRelated(DefaultQuery(*index, 1),
+                                     [&](float, const ArticleCard& card) {
+                                       out.push_back(std::string(card.title));
+                                     });
     EXPECT_TRUE(debug.ok() && debug->precomputed);
     return out;
   };
