@@ -90,15 +90,22 @@ double AgreementWithExactSearch(const ArticleIndex& index, int ids) {
   return total == 0 ? 1.0 : double(same) / total;
 }
 
-TEST(Compaction, ReplacedArticlesLeaveTheIndexAndEveryArticleStays) {
+// An index (compaction at 20% tombstones) holding the corpus's first
+// kCount articles, written 200 at a time.
+std::unique_ptr<ArticleIndex> IndexOfTheCorpus(Corpus& corpus) {
   auto index = NewIndex(0.2);
-  Corpus corpus;
   std::vector<Article> first;
   for (int i = 0; i < kCount; ++i) first.push_back(corpus.Make(i));
   for (size_t i = 0; i < first.size(); i += 200) {
-    ASSERT_TRUE(
+    EXPECT_TRUE(
         index->Upsert({first.begin() + i, first.begin() + i + 200}).ok());
   }
+  return index;
+}
+
+TEST(Compaction, ReplacedArticlesLeaveTheIndexAndEveryArticleStays) {
+  Corpus corpus;
+  auto index = IndexOfTheCorpus(corpus);
   // New vectors for a third of them, in one write: tombstones past the
   // threshold, and no write after the compaction starts.
   std::vector<Article> replaced;
@@ -118,14 +125,8 @@ TEST(Compaction, ReplacedArticlesLeaveTheIndexAndEveryArticleStays) {
 }
 
 TEST(Compaction, WritesDuringTheRebuildAreAllThereAfterTheSwap) {
-  auto index = NewIndex(0.2);
   Corpus corpus;
-  std::vector<Article> first;
-  for (int i = 0; i < kCount; ++i) first.push_back(corpus.Make(i));
-  for (size_t i = 0; i < first.size(); i += 200) {
-    ASSERT_TRUE(
-        index->Upsert({first.begin() + i, first.begin() + i + 200}).ok());
-  }
+  auto index = IndexOfTheCorpus(corpus);
   // A writer replaces, adds and deletes throughout; readers read.
   std::map<std::string, std::string> want;  // ID -> title ("" deleted)
   std::mt19937 rng(5);
