@@ -89,7 +89,7 @@ void WriteSectionSeeds(const fs::path& corpus, const fs::path& work) {
         WriteFile(corpus / "section_fuzzer/lists", part(3, [&](auto& w) {
                     parts.lists->Save("fuzz", w);
                   }));
-        Check(related::storage::WriteSnapshot(work.string(), 5, parts,
+        Check(related::storage::WriteSnapshot(work.string(), {5, 0}, parts,
                                               options)
                   .status());
         return absl::OkStatus();

@@ -19,6 +19,9 @@ packages=(
   # tests and benchmarks; h2load (nghttp2-client) cross-checks the latency
   # benchmark's own load generator
   libgtest-dev libgmock-dev libbenchmark-dev nghttp2-client
+  # replicated mode: NATS JetStream as the write log (the C client, and the
+  # server for tests and the dev cluster)
+  libnats-dev nats-server
   # dpkg-source, to unpack Debian's FAISS source for the AVX2 build
   dpkg-dev
   # interop test (Python grpcio with code generation) and promtool

@@ -90,6 +90,31 @@ ABSL_FLAG(int64_t, snapshot_after_import, 10000,
           "Take a snapshot in the background after an import stream of at "
           "least this many articles, so that the next restart loads it "
           "(0: never).");
+ABSL_FLAG(std::string, nats_url, "",
+          "Replicated mode: NATS server URL(s), comma-separated (user and "
+          "password may be in the URL). The JetStream stream --nats_stream is "
+          "then the record of writes and this server one of its replicas "
+          "(docs/replication.md); needs --dim. Empty: standalone.");
+ABSL_FLAG(std::string, nats_stream, "related-articles",
+          "Replicated mode: the JetStream stream (created if missing).");
+ABSL_FLAG(std::string, nats_subject, "related.writes",
+          "Replicated mode: the subject writes are published on.");
+ABSL_FLAG(int, nats_replicas, 3,
+          "Replicated mode: copies JetStream keeps of the stream, when this "
+          "server creates it (1 for a single NATS server).");
+ABSL_FLAG(std::string, nats_credentials_file, "",
+          "Replicated mode: a NATS credentials file (JWT and NKey seed).");
+ABSL_FLAG(std::string, nats_tls_ca_file, "",
+          "Replicated mode: PEM CA certificates to trust for TLS to NATS.");
+ABSL_FLAG(std::string, nats_tls_cert_file, "",
+          "Replicated mode: PEM client certificate for NATS (mutual TLS).");
+ABSL_FLAG(std::string, nats_tls_key_file, "",
+          "Replicated mode: PEM private key of --nats_tls_cert_file.");
+ABSL_FLAG(absl::Duration, nats_timeout, absl::Seconds(5),
+          "Replicated mode: how long connecting, and each publish, may take.");
+ABSL_FLAG(absl::Duration, replication_apply_timeout, absl::Seconds(30),
+          "Replicated mode: how long a write waits for this replica to apply "
+          "it once the stream acknowledged it.");
 ABSL_FLAG(std::string, tls_cert_file, "",
           "PEM certificate chain for TLS on the gRPC port (with "
           "--tls_key_file). Neither: plaintext gRPC.");
@@ -211,6 +236,40 @@ StoreOptionsFromFlags() {
   return store;
 }
 
+// Replicated mode's NATS settings; nullopt without --nats_url (standalone).
+absl::StatusOr<std::optional<related::replication::NatsOptions>>
+ReplicationFromFlags() {
+  if (absl::GetFlag(FLAGS_nats_url).empty()) return std::nullopt;
+  related::replication::NatsOptions nats;
+  nats.url = absl::GetFlag(FLAGS_nats_url);
+  nats.stream = absl::GetFlag(FLAGS_nats_stream);
+  nats.subject = absl::GetFlag(FLAGS_nats_subject);
+  nats.replicas = absl::GetFlag(FLAGS_nats_replicas);
+  nats.credentials_file = absl::GetFlag(FLAGS_nats_credentials_file);
+  nats.tls_ca_file = absl::GetFlag(FLAGS_nats_tls_ca_file);
+  nats.tls_cert_file = absl::GetFlag(FLAGS_nats_tls_cert_file);
+  nats.tls_key_file = absl::GetFlag(FLAGS_nats_tls_key_file);
+  nats.connect_timeout = absl::GetFlag(FLAGS_nats_timeout);
+  nats.publish_timeout = absl::GetFlag(FLAGS_nats_timeout);
+  if (absl::GetFlag(FLAGS_dim) <= 0) {
+    return absl::InvalidArgumentError(
+        "--nats_url needs --dim: every replica and the stream must agree on "
+        "the embedding dimension");
+  }
+  if (nats.stream.empty() || nats.subject.empty() || nats.replicas < 1 ||
+      nats.replicas > 5) {
+    return absl::InvalidArgumentError(
+        "--nats_stream and --nats_subject must be set, --nats_replicas in "
+        "[1, 5]");
+  }
+  if (nats.connect_timeout <= absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_replication_apply_timeout) <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--nats_timeout and --replication_apply_timeout must be positive");
+  }
+  return nats;
+}
+
 // The policy a request gets for each control it leaves unset. A flag at its
 // "off" value (threshold 1, zero durations, min score -1) leaves the
 // control unset.
@@ -255,6 +314,11 @@ absl::StatusOr<related::ServerOptions> OptionsFromFlags() {
   auto store = StoreOptionsFromFlags();
   if (!store.ok()) return store.status();
   options.store = *std::move(store);
+  auto replication = ReplicationFromFlags();
+  if (!replication.ok()) return replication.status();
+  options.replication = *std::move(replication);
+  options.replication_apply_timeout =
+      absl::GetFlag(FLAGS_replication_apply_timeout);
   auto policy = DefaultPolicyFromFlags();
   if (!policy.ok()) return policy.status();
   options.index.default_policy = *std::move(policy);
@@ -296,11 +360,14 @@ void PrintServing(const related::RelatedServer& server,
                   const related::ServerOptions& options) {
   const related::IndexStats stats = server.index().Stats();
   std::fprintf(
-      stderr, "related-server: serving %lld articles (index %s, dim %d%s%s)\n",
+      stderr,
+      "related-server: serving %lld articles (index %s, dim %d%s%s%s%s)\n",
       static_cast<long long>(stats.article_count),
       std::string(related::IndexKindName(stats.index_kind)).c_str(),
       stats.dimension, options.store ? ", data_dir " : ", in memory only",
-      options.store ? options.store->data_dir.c_str() : "");
+      options.store ? options.store->data_dir.c_str() : "",
+      options.replication ? ", replica of NATS stream " : "",
+      options.replication ? options.replication->stream.c_str() : "");
 }
 
 // Lets in-flight calls finish and writes the final snapshot; returns the

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The layering of ../shared/STYLE.md, checked on #include lines:
 #   server/core  no transport, metrics or generated code: it is what we keep
-#                if the transport changes;
+#                if the transport changes; nor the replicated log (NATS);
+#   server/replication  the replicated log (NATS) over the core: no
+#                transport, metrics or generated code either;
 #   client/      nothing of the server (it talks to it only over the API);
 #   common/      shared by server and client, so neither of them, and no
 #                transport, metrics or generated code either;
@@ -34,6 +36,8 @@ forbid() {
 }
 
 forbid server/core "transport, metrics or generated headers" "$transport"
+forbid server/core "replication or NATS headers" "server/replication/|nats"
+forbid server/replication "transport, metrics or generated headers" "$transport"
 forbid client "server headers" "server/"
 forbid common "server or client headers" "server/|client/"
 forbid common "transport, metrics or generated headers" "$transport"

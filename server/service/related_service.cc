@@ -193,11 +193,13 @@ grpc::ServerUnaryReactor* RelatedService::BatchGetRelated(
 
 absl::Status RelatedService::Upsert(
     const google::protobuf::RepeatedPtrField<v1::Article>& protos,
-    ArticleIndex::BulkLoad* bulk) {
+    ArticleWriter::Import* import) {
   auto articles = ArticlesFromProto(protos);
   if (!articles.ok()) return articles.status();
   const int64_t count = static_cast<int64_t>(articles->size());
-  absl::Status status = index_.Upsert(*std::move(articles), bulk);
+  absl::Status status = import != nullptr
+                            ? import->Upsert(*std::move(articles))
+                            : writer_->Upsert(*std::move(articles));
   if (status.ok()) metrics_.RecordWrites(count, 0);
   metrics_.SetIndexStats(index_.Stats());
   return status;
@@ -231,7 +233,7 @@ grpc::ServerUnaryReactor* RelatedService::DeleteArticles(
     const v1::DeleteArticlesRequest* request,
     v1::DeleteArticlesResponse* response) {
   return Write(context, delete_articles_, [this, request, response] {
-    auto deleted = index_.Delete(IdsFromProto(request->article_ids()));
+    auto deleted = writer_->Delete(IdsFromProto(request->article_ids()));
     if (deleted.ok()) {
       response->set_deleted(*deleted);
       metrics_.RecordWrites(0, *deleted);
@@ -258,6 +260,7 @@ class RelatedService::ImportReactor final
       Finish(recorder_.Finish(*refused));
       return;
     }
+    import_ = service_.writer_->StartImport();
     StartRead(&batch_);
   }
 
@@ -273,7 +276,7 @@ class RelatedService::ImportReactor final
     if (auto refused = service_.Refuse(context_, Access::kWrite)) {
       return End(*refused);
     }
-    absl::Status status = service_.Upsert(batch_.articles(), &bulk_);
+    absl::Status status = service_.Upsert(batch_.articles(), import_.get());
     if (!status.ok()) {
       // Say how far the import got, so the client can resume after fixing
       // the batch.
@@ -289,7 +292,7 @@ class RelatedService::ImportReactor final
   }
 
   void End(const grpc::Status& status) {
-    service_.index_.FinishBulkLoad(bulk_);
+    import_->Finish();
     ReleaseFreedMemory();  // what the batches used
     service_.metrics_.SetIndexStats(service_.index_.Stats());
     Finish(recorder_.Finish(status));
@@ -300,7 +303,7 @@ class RelatedService::ImportReactor final
   v1::ImportArticlesResponse* const response_;
   RequestRecorder recorder_;
   v1::ImportArticlesRequest batch_;
-  ArticleIndex::BulkLoad bulk_;
+  std::unique_ptr<ArticleWriter::Import> import_;
 };
 
 grpc::ServerReadReactor<v1::ImportArticlesRequest>*

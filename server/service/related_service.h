@@ -22,6 +22,7 @@
 
 #include "related/v1/related.grpc.pb.h"
 #include "server/core/article_index.h"
+#include "server/core/article_writer.h"
 #include "server/service/auth.h"
 #include "server/service/metrics.h"
 #include "server/service/write_worker.h"
@@ -51,7 +52,12 @@ class RelatedService final : public RelatedCallbackService {
                  const Authorizer& authorizer, WriteWorker& writes);
 
   // Until then every call but Ping fails with UNAVAILABLE (recovery runs).
-  void SetReady() { ready_.store(true, std::memory_order_release); }
+  // Writes go to `writer` from then on (the index itself, or the replicated
+  // stream).
+  void SetReady(ArticleWriter& writer) {
+    writer_ = &writer;
+    ready_.store(true, std::memory_order_release);
+  }
 
   grpc::ServerUnaryReactor* GetRelated(grpc::CallbackServerContext* context,
                                        const grpc::ByteBuffer* request,
@@ -94,11 +100,11 @@ class RelatedService final : public RelatedCallbackService {
   // recovering, CANCELLED if the caller gave up.
   std::optional<grpc::Status> Refuse(grpc::CallbackServerContext* context,
                                      Access access) const;
-  // Applies one batch of articles (of an import stream if `bulk` is set)
+  // Applies one batch of articles (of an import stream if `import` is set)
   // and updates the write metrics.
   absl::Status Upsert(
       const google::protobuf::RepeatedPtrField<v1::Article>& articles,
-      ArticleIndex::BulkLoad* bulk);
+      ArticleWriter::Import* import);
   // Runs `write` on the write worker, then finishes the call with the
   // status it returns.
   grpc::ServerUnaryReactor* Write(grpc::CallbackServerContext* context,
@@ -109,6 +115,8 @@ class RelatedService final : public RelatedCallbackService {
   ServiceMetrics& metrics_;
   const Authorizer& authorizer_;
   WriteWorker& writes_;
+  // Set once, before ready_.
+  ArticleWriter* writer_ = nullptr;
   std::atomic<bool> ready_{false};
   // Each method's metrics, resolved once.
   MethodMetrics& get_related_;

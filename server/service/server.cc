@@ -5,12 +5,14 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include <cstdio>
 #include <exception>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.pb.h"
 #include "server/core/freed_memory.h"
+#include "server/replication/replicated_writer.h"
 
 namespace related {
 namespace {
@@ -69,6 +71,16 @@ absl::StatusOr<std::unique_ptr<RelatedServer>> RelatedServer::Start(
   server->storage_metrics_ =
       std::make_unique<StorageMetrics>(*server->metrics_->registry());
   server->metrics_address_ = server->metrics_endpoint_->address();
+  if (options.replication.has_value()) {
+    if (options.index.dimension <= 0) {
+      return absl::InvalidArgumentError(
+          "replicated mode needs the embedding dimension (--dim): every "
+          "replica and the stream must agree on it");
+    }
+    server->replication_metrics_ =
+        std::make_unique<ReplicationMetrics>(*server->metrics_->registry());
+    server->journal_ = std::make_unique<replication::PositionJournal>();
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   // Reflection describes the services it lists from the descriptors linked
@@ -105,11 +117,31 @@ absl::StatusOr<storage::RecoveryReport> RelatedServer::LoadData() {
   if (options_.store.has_value()) {
     storage::StoreOptions store_options = *options_.store;
     store_options.observer = storage_metrics_.get();
+    if (journal_ != nullptr) {
+      store_options.log_position = [journal = journal_.get()] {
+        return journal->position();
+      };
+    }
     auto store = storage::ArticleStore::Open(store_options, *index_, &report);
     if (!store.ok()) return store.status();
     store_ = *std::move(store);
+    if (journal_ != nullptr) {
+      // Until the replica starts, a snapshot (on a failed start) must
+      // record where the loaded one was.
+      journal_->Reset(report.log_position);
+      journal_->ForwardBulkLoads(store_.get());
+    }
     ReleaseFreedMemory();  // the snapshot and journal records just replayed
     metrics_->SetIndexStats(index_->Stats());
+  }
+  if (options_.replication.has_value()) {
+    if (absl::Status s = StartReplica(report.log_position); !s.ok()) return s;
+    writer_ = std::make_unique<replication::ReplicatedWriter>(
+        *stream_, *replica_, options_.index, replication_metrics_.get(),
+        options_.replication_apply_timeout);
+    metrics_->SetIndexStats(index_->Stats());
+  } else {
+    writer_ = std::make_unique<IndexWriter>(*index_);
   }
   // The index's gauges also move without writes (a compaction ends in the
   // background): refresh them now and then.
@@ -118,7 +150,7 @@ absl::StatusOr<storage::RecoveryReport> RelatedServer::LoadData() {
       metrics_->SetIndexStats(index_->Stats());
     }
   });
-  service_->SetReady();
+  service_->SetReady(*writer_);
   SetServing(*server_, true);
   return report;
 }
@@ -130,8 +162,35 @@ absl::Status RelatedServer::Shutdown() {
   absl::SleepFor(options_.shutdown_delay);
   server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
   StopRefreshing();
-  // No call is running any more: the final snapshot sees every write.
+  // No call is running any more; replicated, the replica stops applying:
+  // the final snapshot sees every write, and records where it stopped.
+  writer_.reset();
+  replica_.reset();
   return store_ != nullptr ? store_->Close() : absl::OkStatus();
+}
+
+absl::Status RelatedServer::StartReplica(uint64_t applied) {
+  ReplicationMetrics* metrics = replication_metrics_.get();
+  auto stream = replication::NatsStream::Open(
+      *options_.replication, options_.index.dimension,
+      [metrics](bool connected) { metrics->Connected(connected); });
+  if (!stream.ok()) return stream.status();
+  stream_ = *std::move(stream);
+  const auto log = options_.store.has_value()
+                       ? options_.store->log
+                       : std::function<void(const std::string&)>(
+                             [](const std::string& line) {
+                               std::fprintf(stderr, "related-server: %s\n",
+                                            line.c_str());
+                             });
+  auto replica = replication::Replica::Start(*stream_, *index_, *journal_,
+                                             applied, metrics, log);
+  if (!replica.ok()) return replica.status();
+  replica_ = *std::move(replica);
+  auto state = stream_->State();
+  if (!state.ok()) return state.status();
+  metrics->Started(applied, state->last_sequence);
+  return replica_->CatchUp();
 }
 
 void RelatedServer::Wait() { server_->Wait(); }

@@ -14,11 +14,16 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "server/core/article_index.h"
+#include "server/core/article_writer.h"
 #include "server/core/storage/article_store.h"
 #include "server/service/auth.h"
 #include "server/service/metrics.h"
 #include "server/service/metrics_endpoint.h"
+#include "server/replication/nats_stream.h"
+#include "server/replication/position_journal.h"
+#include "server/replication/replica.h"
 #include "server/service/related_service.h"
+#include "server/service/replication_metrics.h"
 #include "server/service/storage_metrics.h"
 #include "server/service/write_worker.h"
 
@@ -42,6 +47,13 @@ struct ServerOptions {
   int max_message_bytes = 16 << 20;
   // Where articles are persisted; nullopt: memory only (lost on exit).
   std::optional<storage::StoreOptions> store;
+  // Replicated mode: the NATS JetStream stream is the record of writes, and
+  // this server one of its replicas (docs/replication.md). Needs
+  // index.dimension set. nullopt: standalone.
+  std::optional<replication::NatsOptions> replication;
+  // Replicated: how long a write waits for this replica to apply it once
+  // JetStream acknowledged it.
+  absl::Duration replication_apply_timeout = absl::Seconds(30);
   // nullopt: plaintext (insecure) gRPC.
   std::optional<TlsOptions> tls;
   // Bearer tokens for writes and (optionally) reads; empty: open.
@@ -60,9 +72,11 @@ class RelatedServer {
   static absl::StatusOr<std::unique_ptr<RelatedServer>> Start(
       const ServerOptions& options);
 
-  // Recovers the data directory (if any) into the index, then reports
-  // SERVING. Fails if the stored data cannot be trusted (see
-  // storage::ArticleStore::Open); the server then stays NOT_SERVING.
+  // Recovers the data directory (if any) into the index; replicated, then
+  // applies the stream up to its head as of now. Then reports SERVING.
+  // Fails if the stored data cannot be trusted (see
+  // storage::ArticleStore::Open) or, replicated, NATS cannot be used; the
+  // server then stays NOT_SERVING.
   absl::StatusOr<storage::RecoveryReport> LoadData();
 
   // The addresses actually bound, with the chosen ports.
@@ -84,13 +98,24 @@ class RelatedServer {
  private:
   RelatedServer() = default;
   void StopRefreshing();
+  // Replicated mode: connects to the stream, applies it from the entry
+  // after `applied`, and returns once caught up with its head.
+  absl::Status StartReplica(uint64_t applied);
 
   ServerOptions options_;
   std::unique_ptr<ArticleIndex> index_;
   std::unique_ptr<ServiceMetrics> metrics_;
   // Before the store, which reports to it until it is destroyed.
   std::unique_ptr<StorageMetrics> storage_metrics_;
+  // Replicated mode; before the store, whose snapshots read the journal's
+  // position, and the stream, which reports to the metrics.
+  std::unique_ptr<ReplicationMetrics> replication_metrics_;
+  std::unique_ptr<replication::PositionJournal> journal_;
   std::unique_ptr<storage::ArticleStore> store_;
+  std::unique_ptr<replication::NatsStream> stream_;
+  std::unique_ptr<replication::Replica> replica_;
+  // Where writes go: the index (standalone) or the stream (replicated).
+  std::unique_ptr<ArticleWriter> writer_;
   std::unique_ptr<Authorizer> authorizer_;
   // Before the gRPC server, so that it is destroyed after it: the last
   // calls finish on it.

@@ -45,7 +45,19 @@ absl::StatusOr<std::unique_ptr<ArticleStore>> ArticleStore::Open(
     store->wal_->set_sync_timer(
         [observer](absl::Duration d) { observer->LogSynced(d); });
   }
-  index.AttachJournal(store.get());
+  if (!options.log_position) {
+    index.AttachJournal(store.get());
+  } else if (recovery.wal_records > 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data directory ", options.data_dir,
+        " holds writes of a standalone server's log, which the replicated "
+        "stream does not have; import them through a replica instead (start "
+        "the replica on an empty directory)"));
+  }
+  {
+    absl::MutexLock lock(&store->snapshot_mu_);
+    store->snapshot_position_ = recovery.log_position;
+  }
   store->background_ = std::thread([s = store.get()] { s->BackgroundLoop(); });
   return store;
 }
@@ -165,6 +177,7 @@ absl::Status ArticleStore::LoadSnapshotV2(const std::string& path,
   }
   report.snapshot_articles = loaded->articles;
   report.snapshot_bytes = loaded->bytes;
+  report.log_position = loaded->log_position;
   RestoredParts& parts = loaded->parts;
   if (parts.vectors == nullptr) return absl::OkStatus();  // nothing stored
   if (absl::Status s = replayer.CheckDimension(parts.vectors->Dimension());
@@ -292,20 +305,22 @@ void ArticleStore::BulkLoadFinished(int64_t articles) {
 
 absl::Status ArticleStore::Snapshot() {
   absl::MutexLock lock(&snapshot_mu_);
-  uint64_t segment = 0;
+  SnapshotCut cut;
   absl::StatusOr<SnapshotReport> written;
   absl::Status status = index_.Checkpoint(
       [&] {
         // Writes from here on go to the new segment; the snapshot holds all
         // before it.
-        segment = wal_->segment() + 1;
-        return wal_->Rotate(segment);
+        cut.segment = wal_->segment() + 1;
+        if (options_.log_position) cut.log_position = options_.log_position();
+        return wal_->Rotate(cut.segment);
       },
       [&](const IndexParts& parts) {
         written =
-            WriteSnapshot(options_.data_dir, segment, parts, index_.options());
+            WriteSnapshot(options_.data_dir, cut, parts, index_.options());
         return written.status();
       });
+  const uint64_t segment = cut.segment;
   last_snapshot_ =
       absl::Now();  // also after a failure: retry at the next interval
   if (StoreObserver* observer = options_.observer) {
@@ -317,6 +332,7 @@ absl::Status ArticleStore::Snapshot() {
     }
   }
   if (!status.ok()) return status;
+  snapshot_position_ = cut.log_position;
   options_.log(absl::StrCat("snapshot ", SnapshotName(segment), ": ",
                             written->articles, " articles, ", written->bytes,
                             " bytes in ",
@@ -363,9 +379,7 @@ void ArticleStore::BackgroundLoop() {
                 wal_->segment_bytes() >= options_.snapshot_wal_bytes);
     {
       absl::MutexLock lock(&snapshot_mu_);
-      due = due || (options_.snapshot_interval > absl::ZeroDuration() &&
-                    now - last_snapshot_ >= options_.snapshot_interval &&
-                    wal_->segment_bytes() > 64);  // nothing new: no snapshot
+      due = due || SnapshotDueByTime(now);
     }
     if (due) {
       if (absl::Status s = Snapshot(); !s.ok()) {
@@ -373,6 +387,16 @@ void ArticleStore::BackgroundLoop() {
       }
     }
   }
+}
+
+bool ArticleStore::SnapshotDueByTime(absl::Time now) {
+  if (options_.snapshot_interval <= absl::ZeroDuration() ||
+      now - last_snapshot_ < options_.snapshot_interval) {
+    return false;
+  }
+  // Nothing new since the last one: no snapshot.
+  return options_.log_position ? options_.log_position() != snapshot_position_
+                               : wal_->segment_bytes() > 64;
 }
 
 absl::Status ArticleStore::Close() {

@@ -73,6 +73,12 @@ struct StoreOptions {
   // followed by a snapshot in the background, so that the next restart
   // loads it instead of replaying the import from the log (0: never).
   int64_t snapshot_after_import = 10000;
+  // Set in replicated mode, where a replicated stream, not this store,
+  // records the writes (server/replication/). The store then writes no log
+  // of its own and is not the index's journal; each snapshot records
+  // log_position() (the last stream sequence applied), read at the cut
+  // with writers held off, and a snapshot is due when it moved.
+  std::function<uint64_t()> log_position;
 };
 
 struct RecoveryReport {
@@ -88,6 +94,9 @@ struct RecoveryReport {
   int64_t wal_segments = 0;
   int64_t wal_records = 0;
   int64_t torn_tail_bytes = 0;  // cut off the last segment
+  // Replicated mode: the last stream sequence the loaded snapshot holds
+  // (0: none loaded); the replica goes on from the next one.
+  uint64_t log_position = 0;
   int corrupt_snapshots_skipped = 0;
   absl::Duration duration;  // the whole recovery
 };
@@ -148,6 +157,8 @@ class ArticleStore : public Journal {
   absl::Status LoadSnapshotV2(const std::string& path, Replayer& replayer,
                               RecoveryReport& report, bool& applied);
   void BackgroundLoop();
+  // Whether the writes since the last snapshot make one due by time.
+  bool SnapshotDueByTime(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(snapshot_mu_);
   void RemoveObsoleteFiles(uint64_t newest_snapshot);
 
   const StoreOptions options_;
@@ -158,6 +169,8 @@ class ArticleStore : public Journal {
   // Serialises snapshots (background thread vs shutdown).
   absl::Mutex snapshot_mu_;
   absl::Time last_snapshot_ ABSL_GUARDED_BY(snapshot_mu_) = absl::Now();
+  // Replicated mode: the log position of the newest snapshot.
+  uint64_t snapshot_position_ ABSL_GUARDED_BY(snapshot_mu_) = 0;
   absl::Notification stop_;
   // Set after a large import; the background thread takes the snapshot.
   std::atomic<bool> snapshot_requested_{false};

@@ -21,6 +21,9 @@ struct Header {
   uint64_t segment = 0;
   int64_t slots = 0;
   int64_t articles = 0;
+  // Replicated mode: the last stream sequence the cut holds. Written only
+  // when set, so a standalone snapshot reads as before in older builds.
+  uint64_t log_position = 0;
 };
 
 void SaveHeader(const Header& h, StateWriter& out) {
@@ -30,6 +33,7 @@ void SaveHeader(const Header& h, StateWriter& out) {
   out.Value(h.segment);
   out.Value(h.slots);
   out.Value(h.articles);
+  if (h.log_position != 0) out.Value(h.log_position);
 }
 
 Header LoadHeader(StateReader& in) {
@@ -40,6 +44,9 @@ Header LoadHeader(StateReader& in) {
   h.segment = in.Value<uint64_t>();
   h.slots = in.Value<int64_t>();
   h.articles = in.Value<int64_t>();
+  if (in.remaining() >= sizeof(uint64_t)) {
+    h.log_position = in.Value<uint64_t>();
+  }
   return h;
 }
 
@@ -51,7 +58,7 @@ absl::Status WriteSection(File& file, int64_t& offset, SectionKind kind,
   return section.Finish();
 }
 
-absl::Status WriteSections(File& file, uint64_t segment,
+absl::Status WriteSections(File& file, const SnapshotCut& cut,
                            const IndexParts& parts,
                            const ArticleIndexOptions& options) {
   int64_t offset = 0;
@@ -61,7 +68,8 @@ absl::Status WriteSections(File& file, uint64_t segment,
   header.dimension = parts.vectors ? parts.vectors->Dimension() : 0;
   header.index_kind = static_cast<uint8_t>(parts.vectors ? parts.vectors->Kind()
                                                          : options.index_kind);
-  header.segment = segment;
+  header.segment = cut.segment;
+  header.log_position = cut.log_position;
   header.slots = parts.vectors ? parts.vectors->SlotCount() : 0;
   header.articles = parts.articles->size();
   absl::Status s = WriteSection(file, offset, SectionKind::kHeader,
@@ -92,14 +100,15 @@ absl::Status WriteSections(File& file, uint64_t segment,
 }  // namespace
 
 absl::StatusOr<SnapshotReport> WriteSnapshot(
-    const std::string& dir, uint64_t segment, const IndexParts& parts,
+    const std::string& dir, const SnapshotCut& cut, const IndexParts& parts,
     const ArticleIndexOptions& options) {
   const absl::Time start = absl::Now();
-  const std::string final_path = absl::StrCat(dir, "/", SnapshotName(segment));
+  const std::string final_path =
+      absl::StrCat(dir, "/", SnapshotName(cut.segment));
   const std::string tmp_path = final_path + ".tmp";
   auto file = File::Create(tmp_path);
   if (!file.ok()) return file.status();
-  absl::Status s = WriteSections(*file, segment, parts, options);
+  absl::Status s = WriteSections(*file, cut, parts, options);
   if (s.ok()) s = file->Sync();
   auto size = s.ok() ? file->Size() : absl::StatusOr<int64_t>(s);
   if (size.ok()) s = RenameFile(tmp_path, final_path);
@@ -108,7 +117,7 @@ absl::StatusOr<SnapshotReport> WriteSnapshot(
     return size.ok() ? s : size.status();
   }
   if (absl::Status synced = SyncDir(dir); !synced.ok()) return synced;
-  return SnapshotReport{segment, parts.articles->size(), *size,
+  return SnapshotReport{cut.segment, parts.articles->size(), *size,
                         absl::Now() - start};
 }
 
@@ -274,6 +283,7 @@ absl::StatusOr<LoadedSnapshot> LoadSnapshot(const std::string& path,
   Header header;
   if (absl::Status s = LoadData(*file, options, header, out); !s.ok()) return s;
   out.articles = out.parts.articles.size();
+  out.log_position = header.log_position;
   if (out.parts.vectors == nullptr) {
     if (out.articles != 0) {
       return absl::DataLossError(

@@ -44,16 +44,25 @@ struct SnapshotReport {
   absl::Duration duration;
 };
 
-// Writes the snapshot of `parts` (a cut at log segment `segment`) into
-// `dir`. `options` are the index's (the lists record their defaults).
+// Where a snapshot's cut lies: the first write-ahead log segment it does
+// not hold, and in replicated mode the last stream sequence it holds (0:
+// none; the header carries it only when set).
+struct SnapshotCut {
+  uint64_t segment = 0;
+  uint64_t log_position = 0;
+};
+
+// Writes the snapshot of `parts` (taken at `cut`) into `dir`. `options`
+// are the index's (the lists record their defaults).
 absl::StatusOr<SnapshotReport> WriteSnapshot(
-    const std::string& dir, uint64_t segment, const IndexParts& parts,
+    const std::string& dir, const SnapshotCut& cut, const IndexParts& parts,
     const ArticleIndexOptions& options);
 
 struct LoadedSnapshot {
   RestoredParts parts;
   int64_t articles = 0;
   int64_t bytes = 0;
+  uint64_t log_position = 0;  // see SnapshotCut
   // A derived part that was bad or made under other settings: the graph was
   // built again from the vectors (here), the lists are left to the index
   // (parts.lists is null).

@@ -1,0 +1,171 @@
+"""A real NATS JetStream cluster on loopback, for the replication tests.
+
+Starts `nats-server` nodes (the Debian binary) clustered with each other,
+JetStream on, each with its own store directory and OS-picked free ports,
+and lets a test stop, kill and restart them. Readiness is the cluster's own
+monitoring endpoint (a JetStream meta leader elected), never a sleep.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+
+NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
+READY_TIMEOUT_S = 30.0
+
+
+class NatsError(Exception):
+    pass
+
+
+def free_port():
+    """A port nobody listens on now (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class NatsNode:
+    def __init__(self, name, work_dir, client_port, cluster_port, http_port,
+                 routes, extra_config="", jetstream=True):
+        self.name = name
+        self.client_port = client_port
+        self.http_port = http_port
+        self.store_dir = os.path.join(work_dir, f"{name}-store")
+        self.config_path = os.path.join(work_dir, f"{name}.conf")
+        self.log_path = os.path.join(work_dir, f"{name}.log")
+        cluster = ""
+        if routes:
+            route_list = ", ".join(f"nats://127.0.0.1:{p}" for p in routes)
+            cluster = (f"cluster {{ name: related-test, listen: 127.0.0.1:{cluster_port}, "
+                       f"routes: [{route_list}] }}\n")
+        with open(self.config_path, "w") as f:
+            f.write(f"server_name: {name}\n"
+                    f"listen: 127.0.0.1:{client_port}\n"
+                    f"http: 127.0.0.1:{http_port}\n"
+                    # A batch of 1,000 articles of 384 floats is ~1.6 MB.
+                    "max_payload: 8MB\n"
+                    + (f"jetstream {{ store_dir: \"{self.store_dir}\" }}\n" if jetstream else "")
+                    + cluster + extra_config)
+        self.proc = None
+
+    @property
+    def url(self):
+        return f"nats://127.0.0.1:{self.client_port}"
+
+    def start(self):
+        log = open(self.log_path, "a")
+        self.proc = subprocess.Popen([NATS_SERVER, "-c", self.config_path],
+                                     stdin=subprocess.DEVNULL, stdout=log,
+                                     stderr=subprocess.STDOUT)
+        log.close()
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        """SIGTERM (nats-server shuts down cleanly), then wait."""
+        if self.running():
+            self.proc.terminate()
+            self.proc.wait(20)
+
+    def kill(self):
+        if self.running():
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def monitor(self, path):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}",
+                                    timeout=2) as reply:
+            return json.loads(reply.read().decode())
+
+    def log_tail(self, lines=20):
+        with open(self.log_path) as f:
+            return "".join(f.readlines()[-lines:])
+
+
+class NatsCluster:
+    """`size` clustered nodes (size 1: a single server, not clustered)."""
+
+    def __init__(self, work_dir, size=3, extra_config="", jetstream=True):
+        ports = [(free_port(), free_port(), free_port()) for _ in range(size)]
+        routes = [cluster for _, cluster, _ in ports] if size > 1 else []
+        self.nodes = [
+            NatsNode(f"n{i + 1}", work_dir, client, cluster, http, routes, extra_config,
+                     jetstream)
+            for i, (client, cluster, http) in enumerate(ports)]
+
+    @property
+    def url(self):
+        return ",".join(node.url for node in self.nodes)
+
+    def start(self):
+        for node in self.nodes:
+            node.start()
+        self.wait_ready()
+
+    def stop(self):
+        for node in self.nodes:
+            node.stop()
+
+    def node(self, name):
+        return next(n for n in self.nodes if n.name == name)
+
+    def wait_ready(self, timeout_s=READY_TIMEOUT_S):
+        """Until every running node answers and sees a JetStream meta leader."""
+        deadline = time.monotonic() + timeout_s
+        last = "no answer"
+        while time.monotonic() < deadline:
+            try:
+                leaders = set()
+                for node in self.nodes:
+                    if node.running():
+                        if len(self.nodes) == 1:
+                            node.monitor("/varz")  # answers: up
+                            leaders.add("single")
+                            continue
+                        jsz = node.monitor("/jsz")
+                        leaders.add(jsz.get("meta_cluster", {}).get("leader", ""))
+                if leaders and "" not in leaders and len(leaders) == 1:
+                    return
+                last = f"meta leaders seen: {sorted(leaders)}"
+            except OSError as err:
+                last = str(err)
+            time.sleep(0.1)  # poll interval, bounded by the deadline
+        raise NatsError(f"NATS cluster not ready within {timeout_s:.0f}s ({last})\n"
+                        + "\n".join(n.log_tail() for n in self.nodes))
+
+    def stream_leader(self, stream, timeout_s=READY_TIMEOUT_S):
+        """The name of the node leading `stream`'s Raft group."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for node in self.nodes:
+                if not node.running():
+                    continue
+                try:
+                    jsz = node.monitor("/jsz?accounts=true&streams=true")
+                except OSError:
+                    continue
+                for account in jsz.get("account_details", []):
+                    for detail in account.get("stream_detail", []):
+                        leader = detail.get("cluster", {}).get("leader", "")
+                        if detail.get("name") == stream and leader:
+                            return leader
+            time.sleep(0.1)  # poll interval, bounded by the deadline
+        raise NatsError(f"stream {stream} has no leader within {timeout_s:.0f}s")
+
+    def stream_last_sequence(self, stream):
+        for node in self.nodes:
+            if not node.running():
+                continue
+            jsz = node.monitor("/jsz?accounts=true&streams=true")
+            for account in jsz.get("account_details", []):
+                for detail in account.get("stream_detail", []):
+                    leader = detail.get("cluster", {}).get("leader", node.name)
+                    if detail.get("name") == stream and leader == node.name:
+                        return detail["state"]["last_seq"]
+        raise NatsError(f"no running node leads stream {stream}")
