@@ -67,10 +67,27 @@ install_api_tools() {
   npm ci --prefix "$dir" --ignore-scripts --no-audit --no-fund
 }
 
+# The Kubernetes object schemas and a YAML parser (npm kubernetes-models,
+# js-yaml) at the versions tests/deploy/package-lock.json pins, for the
+# offline manifest validation (tests/deploy/validate_manifests.mjs).
+install_deploy_tools() {
+  local dir
+  dir="$(cd "$(dirname "$0")/../tests/deploy" && pwd)"
+  if [ -f "$dir/node_modules/kubernetes-models/package.json" ] &&
+     [ -f "$dir/node_modules/js-yaml/package.json" ] &&
+     [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+    echo "install-deps: kubernetes-models already in tests/deploy/node_modules"
+    return
+  fi
+  echo "install-deps: npm ci in tests/deploy (kubernetes-models, js-yaml)"
+  npm ci --prefix "$dir" --ignore-scripts --no-audit --no-fund
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages already installed"
   build_faiss_avx2
   install_api_tools
+  install_deploy_tools
   exit 0
 fi
 
@@ -94,3 +111,4 @@ fi
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 build_faiss_avx2
 install_api_tools
+install_deploy_tools

@@ -221,6 +221,44 @@ TEST_F(StorageTest, SnapshotPlusLogRecoversAndOldFilesAreRemoved) {
   EXPECT_EQ(report.wal_records, 1);
 }
 
+// Replicated mode: the stream records the writes, the store only snapshots
+// them, each snapshot with the stream position its cut holds.
+TEST_F(StorageTest, UnderAnotherLogSnapshotsRecordItsPositionAndNoLogIsKept) {
+  uint64_t position = 0;
+  StoreOptions options = Options();
+  options.log_position = [&position] { return position; };
+  std::map<std::string, Article> before;
+  {
+    auto index = NewIndex();
+    auto store = *ArticleStore::Open(options, *index, nullptr);
+    ASSERT_TRUE(index->Upsert(Articles(0, 30)).ok());
+    position = 42;
+    ASSERT_TRUE(store->Snapshot().ok());
+    before = Contents(*index);
+    ASSERT_TRUE(index->Upsert(Articles(30, 5)).ok());  // after the cut
+  }
+  auto index = NewIndex();
+  RecoveryReport report;
+  ASSERT_TRUE(ArticleStore::Open(options, *index, &report).ok());
+  EXPECT_EQ(report.log_position, 42u);
+  EXPECT_EQ(report.wal_records, 0);  // the writes after it are the stream's
+  ExpectSame(Contents(*index), before);
+}
+
+TEST_F(StorageTest, AStandaloneLogIsRefusedUnderAnotherLog) {
+  {
+    auto index = NewIndex();
+    auto store = *ArticleStore::Open(Options(), *index, nullptr);
+    ASSERT_TRUE(index->Upsert(Articles(0, 5)).ok());  // in the local log
+  }
+  StoreOptions options = Options();
+  options.log_position = [] { return uint64_t{0}; };
+  auto index = NewIndex();
+  auto store = ArticleStore::Open(options, *index, nullptr);
+  ASSERT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(store.status().message(), HasSubstr("standalone"));
+}
+
 TEST_F(StorageTest, TornLogTailIsTruncatedAndCounted) {
   {
     auto index = NewIndex();

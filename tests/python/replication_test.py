@@ -236,6 +236,10 @@ class ReplicationTest(unittest.TestCase):
                         raise
                     counts["write_retries"] += 1
                     time.sleep(0.2)  # back-off between retries, bounded above
+                except ValueError:
+                    # The replica picked was stopped and its channel closed
+                    # meanwhile: nothing was sent; pick another.
+                    counts["write_retries"] += 1
 
         def writer(w):
             rng = random.Random(100 + w)
@@ -275,6 +279,8 @@ class ReplicationTest(unittest.TestCase):
                                           grpc.StatusCode.CANCELLED):
                         errors.append(f"read {article_id} on {replica.name}: {err.code()} {err.details()}")
                         return
+                except ValueError:
+                    pass  # the replica was stopped under the call: pick another
 
         def monotonic_watch():
             """Each replica process's applied sequence never goes back."""
@@ -310,6 +316,11 @@ class ReplicationTest(unittest.TestCase):
             b = self.start_replica("b", data_dir=b.data_dir)
             with live_lock:
                 live.append(b)
+            # It loaded its snapshot (--snapshot_interval=2s) and replayed
+            # only the stream after it.
+            resumed = re.search(r"catching up from entry (\d+)", b.process.log_tail(100))
+            self.assertIsNotNone(resumed, b.process.log_tail())
+            self.assertGreater(int(resumed.group(1)), 1, "the restart replayed the whole stream")
             # 2. kill -9 the stream's leader node: writes pause, then go on.
             leader = self.cluster.node(self.cluster.stream_leader(self.stream))
             leader.kill()
@@ -378,6 +389,39 @@ class ReplicationTest(unittest.TestCase):
             self.assertEqual(len(set(boxes.values())), 1, f"boxes of {article_id} differ")
         sys.stderr.write(f"\n  {counts['writes']} writes ({counts['write_retries']} retries), "
                          f"{counts['reads']} reads, stream at entry {head}\n")
+
+    def test_hnsw_replicas_agree_with_each_other_and_with_exact_search(self):
+        """two HNSW replicas and an exact one on the same stream: boxes overlap as recall says"""
+        h1 = self.start_replica("h1", extra_flags=["--index=hnsw"])
+        h2 = self.start_replica("h2", extra_flags=["--index=hnsw"])
+        exact = self.start_replica("exact")
+        rng = random.Random(5)
+        centres = [[rng.gauss(0, 1) for _ in range(DIM)] for _ in range(20)]
+        count = 2000
+        articles = []
+        for i in range(count):
+            centre = centres[i % len(centres)]
+            articles.append(self.article(f"h-{i}", [c + rng.gauss(0, 0.4) for c in centre],
+                                         f"article {i}"))
+        for start in range(0, count, 250):
+            self.upsert(rng.choice([h1, h2]), articles[start:start + 250])
+        self.wait_converged([h1, h2, exact])
+        request = self.pb.related_pb2.GetRelatedRequest
+        agree = recall1 = recall2 = 0
+        sample = rng.sample(range(count), 200)
+        for i in sample:
+            boxes = [{a.article_id for a in r.stub.GetRelated(
+                request(article_id=f"h-{i}", limit=10), timeout=10).articles}
+                for r in (h1, h2, exact)]
+            agree += len(boxes[0] & boxes[1])
+            recall1 += len(boxes[0] & boxes[2])
+            recall2 += len(boxes[1] & boxes[2])
+        total = 10 * len(sample)
+        sys.stderr.write(f"\n  HNSW replicas agree on {agree / total:.3f} of box entries; "
+                         f"recall against exact {recall1 / total:.3f} and {recall2 / total:.3f}\n")
+        self.assertGreaterEqual(recall1 / total, 0.95)
+        self.assertGreaterEqual(recall2 / total, 0.95)
+        self.assertGreaterEqual(agree / total, 0.95)
 
     def test_bad_configuration_exits_with_one_line(self):
         """unreachable NATS, another dimension, wrong credentials, no JetStream, no --dim"""
