@@ -2,6 +2,7 @@
 
 #include <nats/nats.h>
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 
 namespace related::replication {
 namespace {
@@ -20,6 +22,11 @@ constexpr char kImportEndHeader[] = "Related-Import-End";
 // The stream's description names the dimension, so that a replica of
 // another dimension is refused before it reads a single entry.
 constexpr char kDescriptionPrefix[] = "related-articles write log; dim=";
+
+// JetStream API requests other than publishes wait at least this long.
+constexpr absl::Duration kApiTimeout = absl::Seconds(5);
+// How long the start-up lookup of the stream is retried on timeouts.
+constexpr absl::Duration kStartupBudget = absl::Seconds(30);
 
 int64_t Millis(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
 
@@ -116,7 +123,9 @@ class JetStream final : public NatsStream {
     }
     jsOptions jo;
     jsOptions_Init(&jo);
-    jo.Wait = Millis(options_.publish_timeout);
+    // JetStream API requests (stream lookups, consumers) may take seconds
+    // while the cluster elects leaders; publishes have their own limit.
+    jo.Wait = Millis(std::max(options_.publish_timeout, kApiTimeout));
     if ((s = natsConnection_JetStream(&js_, nc_, &jo)) != NATS_OK) {
       return NatsError("NATS JetStream", s);
     }
@@ -128,6 +137,13 @@ class JetStream final : public NatsStream {
     jsErrCode jerr = static_cast<jsErrCode>(0);
     natsStatus s =
         js_GetStreamInfo(&raw, js_, options_.stream.c_str(), nullptr, &jerr);
+    // A cluster that is starting (NATS pods come up with ours) or busy
+    // answers late: ask again for a while before giving up.
+    for (absl::Time give_up = absl::Now() + kStartupBudget;
+         s == NATS_TIMEOUT && absl::Now() < give_up;) {
+      jerr = static_cast<jsErrCode>(0);
+      s = js_GetStreamInfo(&raw, js_, options_.stream.c_str(), nullptr, &jerr);
+    }
     std::unique_ptr<jsStreamInfo, StreamInfoDeleter> info(raw);
     if (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
       return CreateStream(dimension);
@@ -161,6 +177,7 @@ class JetStream final : public NatsStream {
     if (entry.import_end) natsMsgHeader_Set(msg.get(), kImportEndHeader, "1");
     jsPubOptions po;
     jsPubOptions_Init(&po);
+    po.MaxWait = Millis(options_.publish_timeout);
     po.MsgId = entry.message_id.c_str();
     po.ExpectStream = options_.stream.c_str();
     jsPubAck* ack = nullptr;

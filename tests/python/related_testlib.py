@@ -10,7 +10,9 @@ What lives here:
   * reflect(), reflected_files(), descriptor_pool_of(): what a client that
     knows no .proto does with server reflection (grpc.reflection.v1alpha).
   * parse_args_then_run(): the shared command line (--server, --proto_dir, ...)
-    followed by unittest with one line per check.
+    followed by unittest with one line per check; run_server_tests() the
+    same for a test class that starts its own servers (--server, --proto_dir).
+  * scrape_metrics(): a server's /metrics as name{labels} -> value.
 
 Every wait is bounded; nothing sleeps as synchronisation.
 """
@@ -28,6 +30,7 @@ import threading
 import time
 import types
 import unittest
+import urllib.request
 
 import grpc
 import grpc_tools
@@ -390,6 +393,31 @@ class ServerTestCase(unittest.TestCase):
             self.assertIn(fragment, details,
                           f"{code.name} message should mention {fragment!r}: {details!r}")
         return err
+
+
+def scrape_metrics(metrics_address, timeout_s=RPC_TIMEOUT_S):
+    """name{labels} -> value, from the server's /metrics at `metrics_address`."""
+    url = f"http://{metrics_address}/metrics"
+    text = urllib.request.urlopen(url, timeout=timeout_s).read().decode()
+    out = {}
+    for line in text.splitlines():
+        match = re.match(r"^([a-z_]+(?:\{[^}]*\})?) (\S+)$", line)
+        if match:
+            out[match.group(1)] = float(match.group(2))
+    return out
+
+
+def run_server_tests(test_class, description):
+    """For a test class that starts its own servers: parses --server and
+    --proto_dir into test_class.CONFIG, then runs unittest on the rest."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--server", default=DEFAULT_SERVER)
+    parser.add_argument("--proto_dir", default=DEFAULT_PROTO_DIR)
+    config, rest = parser.parse_known_args()
+    config.server = os.path.abspath(config.server)
+    config.proto_dir = os.path.abspath(config.proto_dir)
+    test_class.CONFIG = config
+    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
 
 
 class _OneLineResult(unittest.TextTestResult):

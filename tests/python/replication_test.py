@@ -18,7 +18,6 @@ What is checked (docs/replication.md states the contract):
 import os
 import random
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -40,17 +39,6 @@ WRITERS = 4
 # Bounds on every wait in this file.
 CONVERGE_TIMEOUT_S = 60.0
 WRITE_RETRY_S = 90.0
-
-
-def metrics(address):
-    """name{labels} -> value, from a server's /metrics."""
-    text = urllib.request.urlopen(f"http://{address}/metrics", timeout=5).read().decode()
-    out = {}
-    for line in text.splitlines():
-        match = re.match(r"^([a-z_]+(?:\{[^}]*\})?) (\S+)$", line)
-        if match:
-            out[match.group(1)] = float(match.group(2))
-    return out
 
 
 def unit(vector):
@@ -75,7 +63,7 @@ class Replica:
         self.stub = test.pb.related_pb2_grpc.RelatedArticlesStub(self.channel)
 
     def metrics(self):
-        return metrics(self.process.metrics_address)
+        return related_testlib.scrape_metrics(self.process.metrics_address)
 
     def applied(self):
         return self.metrics()["related_replication_applied_sequence"]
@@ -180,6 +168,47 @@ class ReplicationTest(unittest.TestCase):
                 self.assertEqual(self.delete(replica, [article_id]).deleted, 1)
                 self.assertIsNone(self.get(replica, article_id),
                                   f"{article_id} still on {replica.name} after its delete")
+
+    def test_replication_metrics_count_what_happened_and_pass_promtool(self):
+        """publishes, applies, sequences, lag and connection state, checked by promtool"""
+        a, b = self.start_replica("a"), self.start_replica("b")
+        for i in range(5):
+            self.upsert(a, [self.article(f"m-{i}", [1.0 + i] + [0.5] * (DIM - 1), f"m {i}")])
+        self.delete(a, ["m-0"])
+        self.delete(a, ["m-1"])
+        head = self.wait_converged([a, b])
+        self.assertEqual(head, 7)
+        for replica, published in ((a, 7), (b, 0)):
+            seen = replica.metrics()
+            self.assertEqual(seen['related_replication_publishes_total{result="acknowledged"}'],
+                             published, replica.name)
+            self.assertEqual(seen['related_replication_publishes_total{result="failed"}'], 0)
+            self.assertEqual(seen["related_replication_publish_seconds_count"], published)
+            self.assertEqual(seen["related_replication_apply_seconds_count"], head)
+            self.assertEqual(seen["related_replication_delay_seconds_count"], head)
+            self.assertEqual(seen["related_replication_applied_sequence"], head)
+            self.assertEqual(seen["related_replication_stream_sequence"], head)
+            self.assertEqual(seen["related_replication_lag_messages"], 0)
+            self.assertGreaterEqual(seen["related_replication_lag_seconds"], 0)
+            self.assertEqual(seen["related_replication_nats_connected"], 1)
+        text = urllib.request.urlopen(f"http://{a.process.metrics_address}/metrics",
+                                      timeout=10).read()
+        check = subprocess.run(["promtool", "check", "metrics"], input=text,
+                               capture_output=True, timeout=60)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        types = dict(re.findall(r"^# TYPE (related_replication_\w+) (\w+)$",
+                                text.decode(), flags=re.M))
+        self.assertEqual(types, {
+            "related_replication_applied_sequence": "gauge",
+            "related_replication_stream_sequence": "gauge",
+            "related_replication_lag_messages": "gauge",
+            "related_replication_lag_seconds": "gauge",
+            "related_replication_delay_seconds": "histogram",
+            "related_replication_apply_seconds": "histogram",
+            "related_replication_publish_seconds": "histogram",
+            "related_replication_publishes_total": "counter",
+            "related_replication_nats_connected": "gauge",
+        })
 
     def test_a_retried_publish_is_stored_and_applied_once(self):
         """republishing an entry under its message ID is a duplicate: not stored, not applied again"""
@@ -463,13 +492,4 @@ class ReplicationTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    def run():
-        import argparse
-        parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-        parser.add_argument("--server", default=related_testlib.DEFAULT_SERVER)
-        parser.add_argument("--proto_dir", default=related_testlib.DEFAULT_PROTO_DIR)
-        config, rest = parser.parse_known_args()
-        config.server = os.path.abspath(config.server)
-        ReplicationTest.CONFIG = config
-        unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
-    run()
+    related_testlib.run_server_tests(ReplicationTest, __doc__.split("\n")[0])

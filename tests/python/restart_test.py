@@ -8,34 +8,19 @@ snapshot are replayed from the log; a large import is followed by a
 snapshot of its own, so that a crash right after it loads, not replays.
 """
 
-import os
 import random
-import re
 import signal
 import tempfile
 import time
 import unittest
-import urllib.request
 
 import grpc
 
 import related_testlib
-from related_testlib import RPC_TIMEOUT_S, ServerProcess, SetupError
+from related_testlib import RPC_TIMEOUT_S, ServerProcess
 
 DIM = 16
 COUNT = 1500
-
-
-def metrics(server):
-    """name{labels} -> value, from the server's /metrics."""
-    text = urllib.request.urlopen(f"http://{server.metrics_address}/metrics",
-                                  timeout=RPC_TIMEOUT_S).read().decode()
-    out = {}
-    for line in text.splitlines():
-        match = re.match(r"^([a-z_]+(?:\{[^}]*\})?) (\S+)$", line)
-        if match:
-            out[match.group(1)] = float(match.group(2))
-    return out
 
 
 class RestartTest(unittest.TestCase):
@@ -66,6 +51,9 @@ class RestartTest(unittest.TestCase):
         self.channel = grpc.insecure_channel(self.server.grpc_address)
         self.server.wait_until_serving(self.pb, self.channel)
         self.stub = self.pb.related_pb2_grpc.RelatedArticlesStub(self.channel)
+
+    def metrics(self):
+        return related_testlib.scrape_metrics(self.server.metrics_address)
 
     def stop(self, how):
         if self.channel is not None:
@@ -116,7 +104,7 @@ class RestartTest(unittest.TestCase):
         before = self.boxes(ids)
         self.stop(signal.SIGTERM)  # a final snapshot
         self.start()
-        seen = metrics(self.server)
+        seen = self.metrics()
         self.assertEqual(seen['related_recovery_part_loaded{part="graph"}'], 1)
         self.assertEqual(seen['related_recovery_part_loaded{part="lists"}'], 1)
         self.assertEqual(seen["related_recovery_log_records"], 0)
@@ -135,7 +123,7 @@ class RestartTest(unittest.TestCase):
                                  timeout=RPC_TIMEOUT_S)
         self.stop(signal.SIGKILL)
         self.start()
-        seen = metrics(self.server)
+        seen = self.metrics()
         self.assertEqual(seen['related_recovery_part_loaded{part="graph"}'], 1)
         self.assertGreater(seen["related_recovery_log_records"], 0)
         got = self.stub.GetArticle(self.pb.related_pb2.GetArticleRequest(
@@ -151,28 +139,18 @@ class RestartTest(unittest.TestCase):
         self.start("--snapshot_after_import=1000")
         self.import_articles(self.articles(0, COUNT, 4))
         deadline = time.monotonic() + 60
-        while metrics(self.server).get('related_snapshots_total{result="ok"}', 0) < 1:
+        while self.metrics().get('related_snapshots_total{result="ok"}', 0) < 1:
             if time.monotonic() > deadline:
                 self.fail("no snapshot within 60 s of the import\n" + self.server.log_tail())
             time.sleep(0.1)  # poll interval, bounded by the deadline
-        self.assertGreater(metrics(self.server)["related_snapshot_size_bytes"], 0)
+        self.assertGreater(self.metrics()["related_snapshot_size_bytes"], 0)
         self.stop(signal.SIGKILL)  # no final snapshot: the import's must do
         self.start()
-        seen = metrics(self.server)
+        seen = self.metrics()
         self.assertEqual(seen["related_recovery_log_records"], 0,
                          "the restart replayed the import from the log")
         self.assertEqual(seen['related_recovery_part_loaded{part="lists"}'], 1)
 
 
 if __name__ == "__main__":
-    def run():
-        import argparse
-        import sys
-        parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-        parser.add_argument("--server", default=related_testlib.DEFAULT_SERVER)
-        parser.add_argument("--proto_dir", default=related_testlib.DEFAULT_PROTO_DIR)
-        config, rest = parser.parse_known_args()
-        config.server = os.path.abspath(config.server)
-        RestartTest.CONFIG = config
-        unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
-    run()
+    related_testlib.run_server_tests(RestartTest, __doc__.split("\n")[0])
