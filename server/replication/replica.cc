@@ -81,6 +81,7 @@ Replica::Replica(NatsStream& stream, ArticleIndex& index,
 Replica::~Replica() {
   if (!stop_.HasBeenNotified()) stop_.Notify();
   if (thread_.joinable()) thread_.join();
+  for (std::thread& finisher : finishers_) finisher.join();
 }
 
 uint64_t Replica::applied() const {
@@ -98,15 +99,20 @@ absl::Status Replica::CatchUp() {
   absl::Time next_report = start + absl::Seconds(5);
   while (true) {
     const uint64_t done = applied();
-    if (done >= head) break;
+    {
+      absl::MutexLock lock(&mu_);
+      if (done >= head && building_.empty()) break;
+    }
     if (stop_.HasBeenNotified()) return absl::CancelledError("stopping");
     if (absl::Now() >= next_report) {
       log_(absl::StrCat("replication: applied ", done, " of ", head));
       next_report += absl::Seconds(5);
     }
     absl::MutexLock lock(&mu_);
+    // Caught up, and the lists of imports it replayed are built: it serves
+    // as a restarted standalone server does.
     const auto caught_up = [this, head]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-      return applied_ >= head;
+      return applied_ >= head && building_.empty();
     };
     mu_.AwaitWithTimeout(absl::Condition(&caught_up), absl::Seconds(1));
   }
@@ -118,8 +124,9 @@ absl::Status Replica::CatchUp() {
 absl::StatusOr<Replica::Outcome> Replica::Await(uint64_t sequence,
                                                 absl::Time deadline) {
   absl::MutexLock lock(&mu_);
+  // An import's end is applied once its lists are built, too.
   const auto applied = [this, sequence]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    return applied_ >= sequence;
+    return applied_ >= sequence && !building_.contains(sequence);
   };
   if (!mu_.AwaitWithDeadline(absl::Condition(&applied), deadline)) {
     return absl::DeadlineExceededError(absl::StrCat(
@@ -193,7 +200,7 @@ void Replica::Published(const LogEntry& entry, Outcome outcome,
 
 Replica::Outcome Replica::Apply(const LogEntry& entry) {
   journal_.Applying(entry.sequence);
-  if (entry.import_end) return ApplyImportEnd(entry.import_id);
+  if (entry.import_end) return ApplyImportEnd(entry);
   auto record = storage::DecodeWriteRecord(entry.payload);
   if (!record.ok()) return {record.status()};
   if (record->kind == storage::WriteRecord::Kind::kDelete) {
@@ -213,13 +220,31 @@ Replica::Outcome Replica::Apply(const LogEntry& entry) {
   return {index_.Upsert(std::move(record->articles), bulk)};
 }
 
-Replica::Outcome Replica::ApplyImportEnd(const std::string& import_id) {
-  auto it = imports_.find(import_id);
+Replica::Outcome Replica::ApplyImportEnd(const LogEntry& entry) {
+  auto it = imports_.find(entry.import_id);
   if (it != imports_.end()) {
-    index_.FinishBulkLoad(*it->second.bulk);
+    FinishInBackground(std::move(it->second.bulk), entry.sequence);
     imports_.erase(it);
   }
   return {};
+}
+
+void Replica::FinishInBackground(std::unique_ptr<ArticleIndex::BulkLoad> bulk,
+                                 uint64_t sequence) {
+  if (sequence != 0) {
+    absl::MutexLock lock(&mu_);
+    building_.insert(sequence);
+  }
+  // The import's lists take as long to build as its articles took to
+  // insert (minutes at a million): the entries after it are applied
+  // meanwhile, as a standalone server's writers interleave with an import's
+  // list build (ArticleIndex::FinishBulkLoad holds writers off one chunk at
+  // a time).
+  finishers_.emplace_back([this, bulk = std::move(bulk), sequence] {
+    index_.FinishBulkLoad(*bulk);
+    absl::MutexLock lock(&mu_);
+    building_.erase(sequence);
+  });
 }
 
 void Replica::FinishAbandonedImports() {
@@ -233,7 +258,7 @@ void Replica::FinishAbandonedImports() {
                       " sent no batch and no end for ",
                       absl::FormatDuration(kAbandonedImport),
                       "; building its related lists"));
-    index_.FinishBulkLoad(*it->second.bulk);
+    FinishInBackground(std::move(it->second.bulk), 0);
     imports_.erase(it++);
   }
 }

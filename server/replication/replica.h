@@ -14,8 +14,10 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -81,7 +83,11 @@ class Replica {
   void Reopen();
   // Applies one entry and returns what it did.
   Outcome Apply(const LogEntry& entry);
-  Outcome ApplyImportEnd(const std::string& import_id);
+  Outcome ApplyImportEnd(const LogEntry& entry);
+  // Builds an import's lists on a thread of its own; the import's end entry
+  // (`sequence`, 0 for none) counts as applied once they are built.
+  void FinishInBackground(std::unique_ptr<ArticleIndex::BulkLoad> bulk,
+                          uint64_t sequence);
   // An import whose end never came (its writer died) has its lists built
   // once the stream has been quiet for a while.
   void FinishAbandonedImports();
@@ -99,6 +105,8 @@ class Replica {
   uint64_t applied_ ABSL_GUARDED_BY(mu_);
   // Outcomes of this server's own entries, until their writer takes them.
   std::map<uint64_t, Outcome> outcomes_ ABSL_GUARDED_BY(mu_);
+  // Import ends whose lists are being built.
+  absl::flat_hash_set<uint64_t> building_ ABSL_GUARDED_BY(mu_);
 
   // The applier's own: open imports by ID, with the time of their last batch.
   struct OpenImport {
@@ -106,6 +114,8 @@ class Replica {
     absl::Time last_batch;
   };
   absl::flat_hash_map<std::string, OpenImport> imports_;
+  // Threads building imports' lists; joined when the replica stops.
+  std::vector<std::thread> finishers_;
 
   absl::Notification stop_;
   std::thread thread_;

@@ -41,8 +41,11 @@ class ReplicatedWriter::ReplicatedImport final : public Import {
     NatsStream::Entry entry;
     entry.import_id = id_;
     entry.import_end = true;
-    // Should this fail, every replica builds the lists by itself once the
-    // import has been quiet for a while (Replica::FinishAbandonedImports).
+    // Returns once this replica built the import's lists, or after the
+    // apply timeout (they are then still being built: lookups of the
+    // import's articles search meanwhile). Should the publish fail, every
+    // replica builds the lists by itself once the import has been quiet for
+    // a while (Replica::FinishAbandonedImports).
     writer_.Submit(std::move(entry)).IgnoreError();
   }
 

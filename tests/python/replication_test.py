@@ -420,7 +420,7 @@ class ReplicationTest(unittest.TestCase):
                          f"{counts['reads']} reads, stream at entry {head}\n")
 
     def test_hnsw_replicas_agree_with_each_other_and_with_exact_search(self):
-        """two HNSW replicas and an exact one on the same stream: boxes overlap as recall says"""
+        """two HNSW replicas and an exact one on one stream, fed by an import and upserts: boxes agree"""
         h1 = self.start_replica("h1", extra_flags=["--index=hnsw"])
         h2 = self.start_replica("h2", extra_flags=["--index=hnsw"])
         exact = self.start_replica("exact")
@@ -432,9 +432,25 @@ class ReplicationTest(unittest.TestCase):
             centre = centres[i % len(centres)]
             articles.append(self.article(f"h-{i}", [c + rng.gauss(0, 0.4) for c in centre],
                                          f"article {i}"))
-        for start in range(0, count, 250):
+        # Half in one import stream (a bulk load on every replica, whose
+        # lists each builds when the import's end arrives), half as upserts.
+        pb = self.pb.related_pb2
+        reply = h1.stub.ImportArticles(
+            iter([pb.ImportArticlesRequest(articles=articles[start:start + 250])
+                  for start in range(0, count // 2, 250)]), timeout=60)
+        self.assertEqual(reply.upserted, count // 2)
+        for start in range(count // 2, count, 250):
             self.upsert(rng.choice([h1, h2]), articles[start:start + 250])
         self.wait_converged([h1, h2, exact])
+        deadline = time.monotonic() + CONVERGE_TIMEOUT_S
+        for replica in (h1, h2, exact):
+            while True:
+                stats = replica.stub.GetStats(pb.GetStatsRequest(), timeout=10)
+                self.assertEqual(stats.article_count, count, replica.name)
+                if stats.related_lists_stale == 0:
+                    break
+                self.assertLess(time.monotonic(), deadline, f"{replica.name}: lists still stale")
+                time.sleep(0.1)  # poll interval, bounded by the deadline
         request = self.pb.related_pb2.GetRelatedRequest
         agree = recall1 = recall2 = 0
         sample = rng.sample(range(count), 200)
