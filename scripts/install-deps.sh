@@ -25,11 +25,16 @@ packages=(
   # dpkg-source, to unpack Debian's FAISS source for the AVX2 build
   dpkg-dev
   # interop test (Python grpcio with code generation) and promtool
-  python3 python3-grpcio python3-grpc-tools prometheus
+  python3 python3-grpcio python3-grpc-tools python3-yaml prometheus
   # the quality benchmark's upstream embeddings (LSA)
   python3-sklearn
   curl ca-certificates
 )
+# kubectl renders the Kubernetes kustomizations for the manifest test
+# (kubectl kustomize, no cluster needed). A machine that has one keeps it;
+# otherwise Debian's (1.20, whose kustomize the manifests are written for
+# too).
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
 # buf (tests/api) comes from the npm registry and needs Node.js and npm. A
 # machine that has them from elsewhere (e.g. a nodejs that bundles npm)
 # keeps its own: Debian's npm would conflict with it.

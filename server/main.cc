@@ -1,7 +1,6 @@
 // related-server: flags -> ServerOptions -> start; stop on SIGTERM/SIGINT.
 #include <signal.h>
 
-#include <cstdio>
 #include <optional>
 #include <string>
 #include <utility>
@@ -16,6 +15,8 @@
 #include "absl/time/clock.h"
 #include "common/token_file.h"
 #include "server/huge_pages.h"
+#include "server/service/access_log.h"
+#include "server/service/log.h"
 #include "server/service/server.h"
 #include "server/stop_signals.h"
 #include "server/tls_files.h"
@@ -24,6 +25,9 @@ ABSL_FLAG(std::string, grpc_address, "0.0.0.0:50051",
           "host:port for the gRPC API (port 0: let the OS choose).");
 ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9464",
           "host:port for Prometheus metrics at /metrics (port 0: OS chooses).");
+ABSL_FLAG(std::string, health_address, "",
+          "host:port of a plaintext port that answers grpc.health.v1 only "
+          "(for Kubernetes probes when the API port has TLS). Empty: none.");
 ABSL_FLAG(int, dim, 0, "Embedding dimension; 0 means the first write sets it.");
 ABSL_FLAG(std::string, index, "hnsw",
           "Index kind: 'exact' (FAISS flat inner product, exhaustive) or "
@@ -90,11 +94,11 @@ ABSL_FLAG(int64_t, snapshot_after_import, 10000,
           "Take a snapshot in the background after an import stream of at "
           "least this many articles, so that the next restart loads it "
           "(0: never).");
+// Replicated mode (docs/replication.md): the stream is the record of
+// writes, and this server one of its replicas.
 ABSL_FLAG(std::string, nats_url, "",
-          "Replicated mode: NATS server URL(s), comma-separated (user and "
-          "password may be in the URL). The JetStream stream --nats_stream is "
-          "then the record of writes and this server one of its replicas "
-          "(docs/replication.md); needs --dim. Empty: standalone.");
+          "Replicated mode: NATS URLs, comma-separated, needs --dim "
+          "(docs/replication.md). Empty: standalone.");
 ABSL_FLAG(std::string, nats_stream, "related-articles",
           "Replicated mode: the JetStream stream (created if missing).");
 ABSL_FLAG(std::string, nats_subject, "related.writes",
@@ -138,12 +142,40 @@ ABSL_FLAG(absl::Duration, shutdown_delay, absl::ZeroDuration(),
           "that watch health move away first.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM/SIGINT, how long in-flight RPCs may take to finish.");
+ABSL_FLAG(std::string, log_format, "text",
+          "'text' (one line per event) or 'json' (one JSON object per line: "
+          "time, level, message, fields), for log collectors.");
+// Off by default: at tens of thousands of calls a second, a line per call
+// would cost more than the call.
+ABSL_FLAG(double, access_log_sample, 0,
+          "Share of RPCs written to the log (method, code, duration, peer, "
+          "article ID), in [0, 1]; 0: no access log.");
 
 namespace {
 
-// One line on stderr, as every start-up and shutdown message.
-void PrintLine(absl::string_view message) {
-  std::fprintf(stderr, "related-server: %s\n", std::string(message).c_str());
+// One line on stderr, as every start-up and shutdown message (text or
+// JSON, --log_format).
+void PrintLine(absl::string_view message,
+               related::LogLevel level = related::LogLevel::kInfo) {
+  related::LogLine(level, message);
+}
+
+// --log_format and --access_log_sample, applied before anything is logged.
+absl::Status LoggingFromFlags() {
+  related::LogFormat format;
+  if (!related::ParseLogFormat(absl::GetFlag(FLAGS_log_format), &format)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--log_format must be 'text' or 'json', got '",
+                     absl::GetFlag(FLAGS_log_format), "'"));
+  }
+  related::SetLogFormat(format);
+  const double sample = absl::GetFlag(FLAGS_access_log_sample);
+  if (!(sample >= 0 && sample <= 1)) {
+    return absl::InvalidArgumentError(
+        "--access_log_sample must be in [0, 1]");
+  }
+  related::AccessLog::SetSample(sample);
+  return absl::OkStatus();
 }
 
 // The token in `file` (or the environment variable `env_var`); errors name
@@ -304,6 +336,7 @@ absl::StatusOr<related::ServerOptions> OptionsFromFlags() {
   related::ServerOptions options;
   options.grpc_address = absl::GetFlag(FLAGS_grpc_address);
   options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  options.health_address = absl::GetFlag(FLAGS_health_address);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   options.shutdown_delay = absl::GetFlag(FLAGS_shutdown_delay);
@@ -345,47 +378,49 @@ void ParseFlags(int argc, char** argv) {
 // protections are on; the tokens themselves are never printed.
 void PrintListening(const related::RelatedServer& server,
                     const related::ServerOptions& options) {
-  std::fprintf(stderr, "related-server: listening grpc=%s metrics=%s\n",
-               server.grpc_address().c_str(), server.metrics_address().c_str());
-  std::fprintf(
-      stderr, "related-server: grpc %s; writes %s; reads %s\n",
+  PrintLine(absl::StrCat(
+      "listening grpc=", server.grpc_address(),
+      " metrics=", server.metrics_address(),
+      server.health_address().empty() ? "" : " health=",
+      server.health_address()));
+  PrintLine(absl::StrCat(
+      "grpc ",
       !options.tls                     ? "plaintext"
       : options.tls->client_ca.empty() ? "TLS"
                                        : "TLS with client certificates",
+      "; writes ",
       options.auth.write_token.empty() ? "open" : "need a bearer token",
-      options.auth.read_token.empty() ? "open" : "need a bearer token");
+      "; reads ",
+      options.auth.read_token.empty() ? "open" : "need a bearer token"));
 }
 
 void PrintServing(const related::RelatedServer& server,
                   const related::ServerOptions& options) {
   const related::IndexStats stats = server.index().Stats();
-  std::fprintf(
-      stderr,
-      "related-server: serving %lld articles (index %s, dim %d%s%s%s%s)\n",
-      static_cast<long long>(stats.article_count),
-      std::string(related::IndexKindName(stats.index_kind)).c_str(),
-      stats.dimension, options.store ? ", data_dir " : ", in memory only",
-      options.store ? options.store->data_dir.c_str() : "",
+  PrintLine(absl::StrCat(
+      "serving ", stats.article_count, " articles (index ",
+      related::IndexKindName(stats.index_kind), ", dim ", stats.dimension,
+      options.store ? ", data_dir " : ", in memory only",
+      options.store ? options.store->data_dir : "",
       options.replication ? ", replica of NATS stream " : "",
-      options.replication ? options.replication->stream.c_str() : "");
+      options.replication ? options.replication->stream : "", ")"));
 }
 
 // Lets in-flight calls finish and writes the final snapshot; returns the
 // exit code.
 int Drain(related::RelatedServer& server, int signal) {
-  std::fprintf(stderr, "related-server: %s received, draining\n",
-               signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  PrintLine(absl::StrCat(signal == SIGTERM ? "SIGTERM" : "SIGINT",
+                         " received, draining"));
   const absl::Time drain_start = absl::Now();
   const absl::Status stopped = server.Shutdown();
   server.Wait();
-  std::fprintf(stderr, "related-server: drained in %s\n",
-               absl::FormatDuration(absl::Now() - drain_start).c_str());
+  PrintLine(absl::StrCat("drained in ",
+                         absl::FormatDuration(absl::Now() - drain_start)));
   if (!stopped.ok()) {
-    std::fprintf(
-        stderr,
-        "related-server: final snapshot failed (%s); acknowledged writes are "
-        "in the write-ahead log and will be replayed at the next start\n",
-        std::string(stopped.message()).c_str());
+    PrintLine(absl::StrCat("final snapshot failed (", stopped.message(),
+                           "); acknowledged writes are in the write-ahead log "
+                           "and will be replayed at the next start"),
+              related::LogLevel::kError);
     return 1;
   }
   PrintLine("stopped");
@@ -403,26 +438,30 @@ int main(int argc, char** argv) {
   // and gRPC locks absl::Mutex several times per call. Tests keep it on.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   ParseFlags(argc, argv);
+  if (absl::Status s = LoggingFromFlags(); !s.ok()) {
+    PrintLine(s.message(), related::LogLevel::kError);
+    return 2;
+  }
 
   auto options = OptionsFromFlags();
   if (!options.ok()) {
-    PrintLine(options.status().message());
+    PrintLine(options.status().message(), related::LogLevel::kError);
     return 2;
   }
   if (absl::Status s = related::InstallStopHandlers(); !s.ok()) {
-    PrintLine(s.message());
+    PrintLine(s.message(), related::LogLevel::kError);
     return 1;
   }
   auto server = related::RelatedServer::Start(*options);
   if (!server.ok()) {
-    PrintLine(server.status().message());
+    PrintLine(server.status().message(), related::LogLevel::kError);
     return 1;
   }
   PrintListening(**server, *options);
   // Health stays NOT_SERVING while stored articles are recovered.
   auto recovered = (*server)->LoadData();
   if (!recovered.ok()) {
-    PrintLine(recovered.status().message());
+    PrintLine(recovered.status().message(), related::LogLevel::kError);
     (*server)->Shutdown().IgnoreError();
     (*server)->Wait();
     return 1;

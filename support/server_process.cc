@@ -89,7 +89,8 @@ absl::StatusOr<ServerProcess> ServerProcess::Start(
   ServerProcess process;
   process.pid_ = Spawn(binary, flags, &process.stderr_fd_);
   if (process.pid_ < 0) return absl::InternalError("cannot start " + binary);
-  static const std::regex kListening(R"(listening grpc=(\S+) metrics=(\S+))");
+  static const std::regex kListening(
+      R"(listening grpc=(\S+) metrics=(\S+)( health=(\S+))?\n)");
   const absl::Time deadline = absl::Now() + timeout;
   std::smatch match;
   while (!std::regex_search(process.stderr_text_, match, kListening)) {
@@ -102,6 +103,7 @@ absl::StatusOr<ServerProcess> ServerProcess::Start(
   }
   process.grpc_address_ = match[1];
   process.metrics_address_ = match[2];
+  process.health_address_ = match[4];
   return process;
 }
 
@@ -127,7 +129,8 @@ ServerProcess::ServerProcess(ServerProcess&& other) noexcept
       stderr_fd_(std::exchange(other.stderr_fd_, -1)),
       stderr_text_(std::move(other.stderr_text_)),
       grpc_address_(std::move(other.grpc_address_)),
-      metrics_address_(std::move(other.metrics_address_)) {}
+      metrics_address_(std::move(other.metrics_address_)),
+      health_address_(std::move(other.health_address_)) {}
 
 ServerProcess::~ServerProcess() {
   if (pid_ > 0) {

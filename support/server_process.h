@@ -40,6 +40,8 @@ class ServerProcess {
 
   const std::string& grpc_address() const { return grpc_address_; }
   const std::string& metrics_address() const { return metrics_address_; }
+  // Empty unless started with --health_address.
+  const std::string& health_address() const { return health_address_; }
   pid_t pid() const { return pid_; }
 
   // Sends `signal` and waits (at most `timeout`) for the exit; returns the
@@ -57,6 +59,7 @@ class ServerProcess {
   std::string stderr_text_;
   std::string grpc_address_;
   std::string metrics_address_;
+  std::string health_address_;
 };
 
 // The path of the related-server binary under test (from the build).

@@ -95,7 +95,14 @@ ServiceMetrics::ServiceMetrics(absl::string_view index_kind)
                    .Name("related_articles_deleted_total")
                    .Help("Articles deleted (that existed).")
                    .Register(*registry_)
-                   .Add({})) {
+                   .Add({})),
+      boxes_(prometheus::BuildCounter()
+                 .Name("related_getrelated_boxes_total")
+                 .Help("GetRelated boxes answered, by source: read from the "
+                       "precomputed related list, or searched.")
+                 .Register(*registry_)),
+      boxes_precomputed_(boxes_.Add({{"source", "precomputed"}})),
+      boxes_searched_(boxes_.Add({{"source", "searched"}})) {
   prometheus::BuildGauge()
       .Name("related_build_info")
       .Help("Always 1; labels describe the running build.")
@@ -128,6 +135,10 @@ void MethodMetrics::Record(grpc::StatusCode code, absl::Duration latency) {
     by_code_[index].store(counter, std::memory_order_release);
   }
   counter->Increment();
+}
+
+void ServiceMetrics::RecordBox(bool precomputed) {
+  (precomputed ? boxes_precomputed_ : boxes_searched_).Increment();
 }
 
 MethodMetrics& ServiceMetrics::Method(const std::string& method) {

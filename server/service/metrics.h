@@ -3,6 +3,7 @@
 #ifndef RELATED_SERVER_SERVICE_METRICS_H_
 #define RELATED_SERVER_SERVICE_METRICS_H_
 
+#include <grpcpp/server_context.h>
 #include <grpcpp/support/status.h>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -19,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "server/core/article_index.h"
+#include "server/service/access_log.h"
 
 namespace related {
 
@@ -32,6 +34,7 @@ class MethodMetrics {
                 const std::string& method);
 
   void Record(grpc::StatusCode code, absl::Duration latency);
+  const std::string& method() const { return method_; }
 
  private:
   prometheus::Family<prometheus::Counter>& requests_;
@@ -52,6 +55,8 @@ class ServiceMetrics {
   // kept for the server's life.
   MethodMetrics& Method(const std::string& method);
   void RecordWrites(int64_t upserted, int64_t deleted);
+  // One GetRelated box, read from a precomputed list or searched.
+  void RecordBox(bool precomputed);
   void SetIndexStats(const IndexStats& stats);
 
  private:
@@ -72,28 +77,44 @@ class ServiceMetrics {
   prometheus::Gauge& card_layout_pause_seconds_;
   prometheus::Counter& upserted_;
   prometheus::Counter& deleted_;
+  prometheus::Family<prometheus::Counter>& boxes_;
+  prometheus::Counter& boxes_precomputed_;
+  prometheus::Counter& boxes_searched_;
   absl::Mutex methods_mu_;
   std::map<std::string, std::unique_ptr<MethodMetrics>> methods_
       ABSL_GUARDED_BY(methods_mu_);
 };
 
-// Times one RPC from construction and records it when Finish is called:
+// Times one RPC from construction and records it when Finish is called,
+// in the metrics and, for a sampled share, in the access log:
 //   RequestRecorder recorder(metrics_.Method("GetRelated"));
 //   ...
-//   return recorder.Finish(status);
+//   return recorder.Finish(status, context);
 class RequestRecorder {
  public:
   explicit RequestRecorder(MethodMetrics& method)
       : method_(method), start_(absl::Now()) {}
 
-  grpc::Status Finish(grpc::Status status) {
-    method_.Record(status.error_code(), absl::Now() - start_);
+  // The article the call is about, for the access log. `id` must outlive
+  // Finish (it is the request's).
+  void set_article_id(absl::string_view id) { article_id_ = id; }
+
+  grpc::Status Finish(grpc::Status status,
+                      const grpc::ServerContextBase* context = nullptr) {
+    const absl::Duration latency = absl::Now() - start_;
+    method_.Record(status.error_code(), latency);
+    if (AccessLog::Sampled()) {
+      AccessLog::Write(method_.method(), status, latency,
+                       context != nullptr ? context->peer() : "",
+                       article_id_);
+    }
     return status;
   }
 
  private:
   MethodMetrics& method_;
   absl::Time start_;
+  absl::string_view article_id_;
 };
 
 }  // namespace related

@@ -34,7 +34,7 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
                                  RequestRecorder& recorder,
                                  const grpc::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(recorder.Finish(status));
+  reactor->Finish(recorder.Finish(status, context));
   return reactor;
 }
 
@@ -103,7 +103,9 @@ grpc::ServerUnaryReactor* RelatedService::GetRelated(
     return Finish(context, recorder, *refused);
   }
   v1::GetRelatedRequest request;
-  if (!Parse(*request_bytes, request)) {
+  const bool parsed = Parse(*request_bytes, request);
+  recorder.set_article_id(request.article_id());
+  if (!parsed) {
     return Finish(context, recorder,
                   grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                "the request is not a GetRelatedRequest"));
@@ -123,6 +125,7 @@ grpc::ServerUnaryReactor* RelatedService::GetRelated(
                           });
   if (!debug.ok())
     return Finish(context, recorder, ToGrpcStatus(debug.status()));
+  metrics_.RecordBox(debug->precomputed);
   if (request.policy().debug()) {
     v1::RankingDebug proto;
     DebugToProto(*debug, *policy, &proto);
@@ -212,7 +215,7 @@ grpc::ServerUnaryReactor* RelatedService::Write(
   writes_.Post([this, context, reactor, write = std::move(write),
                 recorder = RequestRecorder(method)]() mutable {
     const std::optional<grpc::Status> refused = Refuse(context, Access::kWrite);
-    reactor->Finish(recorder.Finish(refused ? *refused : write()));
+    reactor->Finish(recorder.Finish(refused ? *refused : write(), context));
   });
   return reactor;
 }
@@ -257,7 +260,7 @@ class RelatedService::ImportReactor final
         response_(response),
         recorder_(service.import_articles_) {
     if (auto refused = service_.Refuse(context_, Access::kWrite)) {
-      Finish(recorder_.Finish(*refused));
+      Finish(recorder_.Finish(*refused, context_));
       return;
     }
     import_ = service_.writer_->StartImport();
@@ -295,7 +298,7 @@ class RelatedService::ImportReactor final
     import_->Finish();
     ReleaseFreedMemory();  // what the batches used
     service_.metrics_.SetIndexStats(service_.index_.Stats());
-    Finish(recorder_.Finish(status));
+    Finish(recorder_.Finish(status, context_));
   }
 
   RelatedService& service_;
@@ -316,6 +319,7 @@ grpc::ServerUnaryReactor* RelatedService::GetArticle(
     grpc::CallbackServerContext* context, const v1::GetArticleRequest* request,
     v1::GetArticleResponse* response) {
   RequestRecorder recorder(get_article_);
+  recorder.set_article_id(request->article_id());
   if (auto refused = Refuse(context, Access::kRead)) {
     return Finish(context, recorder, *refused);
   }

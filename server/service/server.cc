@@ -5,7 +5,6 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
-#include <cstdio>
 #include <exception>
 
 #include "absl/strings/str_cat.h"
@@ -13,6 +12,7 @@
 #include "grpc/health/v1/health.pb.h"
 #include "server/core/freed_memory.h"
 #include "server/replication/replicated_writer.h"
+#include "server/service/log.h"
 
 namespace related {
 namespace {
@@ -28,10 +28,23 @@ std::string WithPort(const std::string& address, int port) {
   return absl::StrCat(address.substr(0, address.rfind(':')), ":", port);
 }
 
-void SetServing(grpc::Server& server, bool serving) {
-  grpc::HealthCheckServiceInterface* health = server.GetHealthCheckService();
+void SetServing(grpc::Server* server, bool serving) {
+  if (server == nullptr) return;
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
   health->SetServingStatus(serving);  // the whole server ("")
   health->SetServingStatus(kServiceName, serving);
+}
+
+// A plaintext server that answers grpc.health.v1 only (and reflection):
+// Kubernetes' gRPC probes speak neither TLS nor tokens, and this port tells
+// whether the server is SERVING and nothing else. Null if `address` cannot
+// be bound.
+std::unique_ptr<grpc::Server> StartHealthServer(const std::string& address,
+                                                int* port) {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), port);
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  return builder.BuildAndStart();
 }
 
 std::shared_ptr<grpc::ServerCredentials> GrpcCredentials(
@@ -108,8 +121,25 @@ absl::StatusOr<std::unique_ptr<RelatedServer>> RelatedServer::Start(
             : " (address in use, or not a valid host:port)"));
   }
   server->grpc_address_ = WithPort(options.grpc_address, grpc_port);
-  SetServing(*server->server_, false);
+  if (!options.health_address.empty()) {
+    int health_port = 0;
+    server->health_server_ =
+        StartHealthServer(options.health_address, &health_port);
+    if (server->health_server_ == nullptr || health_port == 0) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot serve health checks on ",
+                       options.health_address,
+                       " (address in use, or not a valid host:port)"));
+    }
+    server->health_address_ = WithPort(options.health_address, health_port);
+  }
+  server->SetServing(false);
   return server;
+}
+
+void RelatedServer::SetServing(bool serving) {
+  related::SetServing(server_.get(), serving);
+  related::SetServing(health_server_.get(), serving);
 }
 
 absl::StatusOr<storage::RecoveryReport> RelatedServer::LoadData() {
@@ -151,7 +181,7 @@ absl::StatusOr<storage::RecoveryReport> RelatedServer::LoadData() {
     }
   });
   service_->SetReady(*writer_);
-  SetServing(*server_, true);
+  SetServing(true);
   return report;
 }
 
@@ -159,8 +189,12 @@ absl::Status RelatedServer::Shutdown() {
   // Load balancers see NOT_SERVING first and stop sending new calls; those
   // that still arrive during the delay are answered.
   server_->GetHealthCheckService()->Shutdown();
+  if (health_server_ != nullptr) {
+    health_server_->GetHealthCheckService()->Shutdown();
+  }
   absl::SleepFor(options_.shutdown_delay);
   server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
+  if (health_server_ != nullptr) health_server_->Shutdown();
   StopRefreshing();
   // No call is running any more; replicated, the replica stops applying:
   // the final snapshot sees every write, and records where it stopped.
@@ -179,10 +213,7 @@ absl::Status RelatedServer::StartReplica(uint64_t applied) {
   const auto log = options_.store.has_value()
                        ? options_.store->log
                        : std::function<void(const std::string&)>(
-                             [](const std::string& line) {
-                               std::fprintf(stderr, "related-server: %s\n",
-                                            line.c_str());
-                             });
+                             [](const std::string& line) { LogInfo(line); });
   auto replica = replication::Replica::Start(*stream_, *index_, *journal_,
                                              applied, metrics, log);
   if (!replica.ok()) return replica.status();

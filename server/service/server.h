@@ -42,6 +42,9 @@ struct ServerOptions {
   // host:port; port 0 lets the OS choose (see RelatedServer::grpc_address).
   std::string grpc_address = "0.0.0.0:50051";
   std::string metrics_address = "0.0.0.0:9464";
+  // host:port of a plaintext port that serves grpc.health.v1 only, for
+  // probes that cannot speak TLS or send tokens; empty: none.
+  std::string health_address;
   ArticleIndexOptions index;
   // Largest request gRPC accepts; larger ones fail with RESOURCE_EXHAUSTED.
   int max_message_bytes = 16 << 20;
@@ -82,6 +85,8 @@ class RelatedServer {
   // The addresses actually bound, with the chosen ports.
   const std::string& grpc_address() const { return grpc_address_; }
   const std::string& metrics_address() const { return metrics_address_; }
+  // Empty without ServerOptions::health_address.
+  const std::string& health_address() const { return health_address_; }
   const ArticleIndex& index() const { return *index_; }
 
   // Reports NOT_SERVING, answers calls for shutdown_delay more, stops
@@ -98,6 +103,8 @@ class RelatedServer {
  private:
   RelatedServer() = default;
   void StopRefreshing();
+  // On the API server's health service and the health-only server's.
+  void SetServing(bool serving);
   // Replicated mode: connects to the stream, applies it from the entry
   // after `applied`, and returns once caught up with its head.
   absl::Status StartReplica(uint64_t applied);
@@ -123,10 +130,12 @@ class RelatedServer {
   std::unique_ptr<RelatedService> service_;
   std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Server> health_server_;  // null: none
   std::thread stats_refresher_;
   absl::Notification stop_refreshing_;
   std::string grpc_address_;
   std::string metrics_address_;
+  std::string health_address_;
 };
 
 }  // namespace related

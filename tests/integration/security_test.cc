@@ -359,6 +359,30 @@ TEST_F(SecurityTest, TlsAndTokensTogether) {
               HasSubstr("grpc TLS with client certificates; writes need"));
 }
 
+// Kubernetes' gRPC probes speak neither TLS nor tokens: --health_address
+// answers them in plaintext, and answers nothing but health.
+TEST_F(SecurityTest, ThePlaintextHealthPortServesProbesAndNothingElse) {
+  std::vector<std::string> flags = TlsFlags(*pki_);
+  flags.push_back("--tls_client_ca_file=" + pki_->Path("ca.pem"));
+  flags.push_back("--write_token_file=" + pki_->Path("write.token"));
+  flags.push_back("--read_token_file=" + pki_->Path("read.token"));
+  flags.push_back("--health_address=127.0.0.1:0");
+  StartServer(flags, Client(WithClientCert(), kReadToken));
+  ASSERT_FALSE(server_->health_address().empty());
+  ClientOptions probe;
+  probe.address = server_->health_address();
+  probe.timeout = absl::Seconds(10);
+  RelatedClient health(probe);
+  EXPECT_TRUE(health.WaitUntilServing(absl::Seconds(10)).ok());
+  EXPECT_EQ(health.GetStats().status().code(),
+            absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(health.Upsert(SomeArticles()).status().code(),
+            absl::StatusCode::kUnimplemented);
+  // The API port itself still wants TLS.
+  ClientOptions plaintext = Client(std::nullopt, kReadToken);
+  EXPECT_FALSE(RelatedClient(plaintext).GetStats().ok());
+}
+
 TEST_F(SecurityTest, BadSecurityFlagsAreOneLineErrorsWithExitCode2) {
   const std::string missing = pki_->Path("no-such.pem");
   WriteFile(pki_->Path("empty.token"), "\n");

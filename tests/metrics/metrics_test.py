@@ -38,6 +38,7 @@ EXPECTED_TYPES = {
     "related_index_memory_bytes": "gauge",
     "related_articles_upserted_total": "counter",
     "related_articles_deleted_total": "counter",
+    "related_getrelated_boxes_total": "counter",
     "related_build_info": "gauge",
     "related_cards_memory_bytes": "gauge",
     "related_card_pages_per_box": "gauge",
@@ -236,6 +237,12 @@ class MetricsTest(related_testlib.ServerTestCase):
     def test_requests_total_get_related_ok(self):
         """requests_total{GetRelated,OK} equals the 5 successful calls"""
         self.assertEqual(self.requests_total(self.metrics, "GetRelated", "OK"), 5)
+
+    def test_every_successful_get_related_box_has_a_source(self):
+        """boxes_total{precomputed} + boxes_total{searched} equals the 5 successful GetRelated calls"""
+        boxes = sum(self.metrics.value("related_getrelated_boxes_total", 0, source=source)
+                    for source in ("precomputed", "searched"))
+        self.assertEqual(boxes, 5)
 
     def test_requests_total_not_found(self):
         """requests_total counts NOT_FOUND for GetRelated (2) and GetArticle (1)"""

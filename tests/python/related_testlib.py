@@ -407,6 +407,24 @@ def scrape_metrics(metrics_address, timeout_s=RPC_TIMEOUT_S):
     return out
 
 
+class StubsTestCase(unittest.TestCase):
+    """For a test class that starts its own servers: a temporary directory
+    and the generated stubs, shared by its tests. CONFIG (--server,
+    --proto_dir) is set by run_server_tests."""
+
+    CONFIG = None
+    TMP_PREFIX = "related-test-"
+
+    @classmethod
+    def setUpClass(cls):
+        cls._tmp = tempfile.TemporaryDirectory(prefix=cls.TMP_PREFIX)
+        cls.pb = generate_stubs(cls.CONFIG.proto_dir, cls._tmp.name)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._tmp.cleanup()
+
+
 def run_server_tests(test_class, description):
     """For a test class that starts its own servers: parses --server and
     --proto_dir into test_class.CONFIG, then runs unittest on the rest."""

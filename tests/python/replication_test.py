@@ -23,7 +23,6 @@ import sys
 import tempfile
 import threading
 import time
-import unittest
 import urllib.request
 
 import grpc
@@ -76,21 +75,20 @@ class Replica:
             self.process.stop()
 
 
-class ReplicationTest(unittest.TestCase):
-    CONFIG = None
+class ReplicationTest(related_testlib.StubsTestCase):
+    TMP_PREFIX = "related-replication-"
     _streams = 0
 
     @classmethod
     def setUpClass(cls):
-        cls._tmp = tempfile.TemporaryDirectory(prefix="related-replication-")
-        cls.pb = related_testlib.generate_stubs(cls.CONFIG.proto_dir, cls._tmp.name)
+        super().setUpClass()
         cls.cluster = NatsCluster(os.path.join(cls._tmp.name), size=3)
         cls.cluster.start()
 
     @classmethod
     def tearDownClass(cls):
         cls.cluster.stop()
-        cls._tmp.cleanup()
+        super().tearDownClass()
 
     def setUp(self):
         # Each test has a stream of its own on the shared cluster.

@@ -12,7 +12,6 @@ import random
 import signal
 import tempfile
 import time
-import unittest
 
 import grpc
 
@@ -23,17 +22,8 @@ DIM = 16
 COUNT = 1500
 
 
-class RestartTest(unittest.TestCase):
-    CONFIG = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls._tmp = tempfile.TemporaryDirectory(prefix="related-restart-")
-        cls.pb = related_testlib.generate_stubs(cls.CONFIG.proto_dir, cls._tmp.name)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._tmp.cleanup()
+class RestartTest(related_testlib.StubsTestCase):
+    TMP_PREFIX = "related-restart-"
 
     def setUp(self):
         self.data_dir = tempfile.mkdtemp(dir=self._tmp.name)
