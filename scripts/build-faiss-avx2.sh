@@ -28,7 +28,10 @@ if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 
 # A deb-src entry for the mirror the machine already uses.
 if ! apt-get source --print-uris faiss >/dev/null 2>&1; then
-  mirror=$(grep -m1 -hoE '^URIs: *[^ ]+' /etc/apt/sources.list.d/debian.sources 2>/dev/null |
+  # The mirror of a deb822 debian.sources (Debian 12's images) or of a
+  # one-line sources.list (debootstrap, mmdebstrap); either may be absent.
+  mirror=$({ grep -m1 -hoE '^URIs: *[^ ]+' /etc/apt/sources.list.d/debian.sources 2>/dev/null ||
+             grep -m1 -hoE '^deb +[^ ]+' /etc/apt/sources.list 2>/dev/null || true; } |
     awk '{print $2}')
   mirror="${mirror:-http://deb.debian.org/debian}"
   printf 'Types: deb-src\nURIs: %s\nSuites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \

@@ -39,7 +39,7 @@ trap cleanup EXIT
 base_tar=/var/tmp/related-bookworm-minbase.tar
 if [ ! -s "$base_tar" ]; then
   say "mmdebstrap: Debian 12 minbase"
-  mmdebstrap --variant=minbase --mode=root bookworm "$base_tar.tmp"
+  mmdebstrap --variant=minbase --mode=root --format=tar bookworm "$base_tar.tmp"
   mv "$base_tar.tmp" "$base_tar"
 fi
 for name in docker.io/library/debian:bookworm docker.io/library/debian:bookworm-slim; do
@@ -49,7 +49,7 @@ say "base images: $($PODMAN images --format '{{.Repository}}:{{.Tag}}' | grep de
 
 # 2. The image, from the repository's Dockerfile.
 build_start=$(date +%s)
-$PODMAN build "${RUN_FLAGS[@]}" -f deploy/Dockerfile -t "$IMAGE" .
+$PODMAN build --format docker "${RUN_FLAGS[@]}" -f deploy/Dockerfile -t "$IMAGE" .
 say "image built in $(( $(date +%s) - build_start )) s: $($PODMAN image inspect "$IMAGE" --format '{{.Size}}') bytes"
 
 # 3. Run it as a user would, on a data volume owned by the image's user.

@@ -61,6 +61,8 @@ build_faiss_avx2() {
 # version right, which the check below does as well.
 install_api_tools() {
   local dir want buf
+  # An image build copies only the scripts at this point: no test tooling.
+  [ -d "$(dirname "$0")/../tests/api" ] || { echo "install-deps: no tests/api here; skipping buf"; return; }
   dir="$(cd "$(dirname "$0")/../tests/api" && pwd)"
   want=$(sed -n 's/.*"@bufbuild\/buf": "\([^"]*\)".*/\1/p' "$dir/package.json")
   buf="$dir/node_modules/.bin/buf"
@@ -77,6 +79,7 @@ install_api_tools() {
 # offline manifest validation (tests/deploy/validate_manifests.mjs).
 install_deploy_tools() {
   local dir
+  [ -d "$(dirname "$0")/../tests/deploy" ] || { echo "install-deps: no tests/deploy here; skipping kubernetes-models"; return; }
   dir="$(cd "$(dirname "$0")/../tests/deploy" && pwd)"
   if [ -f "$dir/node_modules/kubernetes-models/package.json" ] &&
      [ -f "$dir/node_modules/js-yaml/package.json" ] &&
