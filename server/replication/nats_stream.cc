@@ -6,7 +6,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -133,27 +132,23 @@ class JetStream final : public NatsStream {
   }
 
   absl::Status FindOrCreateStream(int dimension) {
-    jsStreamInfo* raw = nullptr;
-    jsErrCode jerr = static_cast<jsErrCode>(0);
-    natsStatus s =
-        js_GetStreamInfo(&raw, js_, options_.stream.c_str(), nullptr, &jerr);
+    Lookup found = LookUp();
     // A cluster that is starting (NATS pods come up with ours) or busy
     // answers late: ask again for a while before giving up.
     for (absl::Time give_up = absl::Now() + kStartupBudget;
-         s == NATS_TIMEOUT && absl::Now() < give_up;) {
-      jerr = static_cast<jsErrCode>(0);
-      s = js_GetStreamInfo(&raw, js_, options_.stream.c_str(), nullptr, &jerr);
+         found.status == NATS_TIMEOUT && absl::Now() < give_up;) {
+      found = LookUp();
     }
-    std::unique_ptr<jsStreamInfo, StreamInfoDeleter> info(raw);
-    if (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
+    if (found.status == NATS_NOT_FOUND ||
+        found.error == JSStreamNotFoundErr) {
       return CreateStream(dimension);
     }
-    if (s != NATS_OK) {
+    if (found.status != NATS_OK) {
       return NatsError(absl::StrCat("NATS stream ", options_.stream,
                                     " (is JetStream enabled on the servers?)"),
-                       s, jerr);
+                       found.status, found.error);
     }
-    return CheckDimension(info->Config->Description, dimension);
+    return CheckDimension(found.info->Config->Description, dimension);
   }
 
   absl::StatusOr<uint64_t> Publish(const Entry& entry) override {
@@ -194,17 +189,15 @@ class JetStream final : public NatsStream {
   }
 
   absl::StatusOr<StreamState> State() override {
-    jsStreamInfo* raw = nullptr;
-    jsErrCode jerr = static_cast<jsErrCode>(0);
-    natsStatus s =
-        js_GetStreamInfo(&raw, js_, options_.stream.c_str(), nullptr, &jerr);
-    std::unique_ptr<jsStreamInfo, StreamInfoDeleter> info(raw);
-    if (s != NATS_OK) {
-      return NatsError(absl::StrCat("NATS stream ", options_.stream), s, jerr);
+    const Lookup found = LookUp();
+    if (found.status != NATS_OK) {
+      return NatsError(absl::StrCat("NATS stream ", options_.stream),
+                       found.status, found.error);
     }
+    const jsStreamState& stored = found.info->State;
     StreamState state;
-    state.first_sequence = info->State.Msgs > 0 ? info->State.FirstSeq : 0;
-    state.last_sequence = info->State.LastSeq;
+    state.first_sequence = stored.Msgs > 0 ? stored.FirstSeq : 0;
+    state.last_sequence = stored.LastSeq;
     if (state.first_sequence == 0 && state.last_sequence > 0) {
       state.first_sequence = state.last_sequence + 1;  // all trimmed
     }
@@ -277,6 +270,21 @@ class JetStream final : public NatsStream {
     }
     return s == NATS_OK ? absl::OkStatus()
                         : NatsError("NATS client options", s);
+  }
+
+  // The stream's configuration and state, as JetStream answers.
+  struct Lookup {
+    natsStatus status = NATS_OK;
+    jsErrCode error = static_cast<jsErrCode>(0);
+    std::unique_ptr<jsStreamInfo, StreamInfoDeleter> info;
+  };
+  Lookup LookUp() const {
+    Lookup found;
+    jsStreamInfo* raw = nullptr;
+    found.status = js_GetStreamInfo(&raw, js_, options_.stream.c_str(),
+                                    nullptr, &found.error);
+    found.info.reset(raw);
+    return found;
   }
 
   absl::Status CreateStream(int dimension) {

@@ -19,6 +19,8 @@ constexpr absl::Duration kPoll = absl::Milliseconds(200);
 constexpr absl::Duration kAbandonedImport = absl::Seconds(30);
 // Between attempts to read the stream again after a failure.
 constexpr absl::Duration kReopenPause = absl::Seconds(1);
+// How often catching up reports its progress.
+constexpr absl::Duration kProgress = absl::Seconds(5);
 // Outcomes nobody took (their writer timed out) are dropped once this many
 // entries behind.
 constexpr uint64_t kOutcomesKept = 100000;
@@ -55,19 +57,21 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(
         " (the stream was trimmed); it must keep every entry "
         "(docs/replication.md)"));
   }
-  std::unique_ptr<Replica> replica(
-      new Replica(stream, index, journal, applied, observer, std::move(log)));
+  std::unique_ptr<Replica> replica(new Replica(stream, index, journal, applied,
+                                              state->last_sequence, observer,
+                                              std::move(log)));
   auto reader = stream.Read(applied + 1);
   if (!reader.ok()) return reader.status();
   replica->reader_ = *std::move(reader);
   journal.Reset(applied);
   index.AttachJournal(&journal);
+  if (observer != nullptr) observer->Started(applied, state->last_sequence);
   replica->thread_ = std::thread([r = replica.get()] { r->Run(); });
   return replica;
 }
 
 Replica::Replica(NatsStream& stream, ArticleIndex& index,
-                 PositionJournal& journal, uint64_t applied,
+                 PositionJournal& journal, uint64_t applied, uint64_t head,
                  ReplicationObserver* observer,
                  std::function<void(const std::string&)> log)
     : stream_(stream),
@@ -76,12 +80,13 @@ Replica::Replica(NatsStream& stream, ArticleIndex& index,
       observer_(observer),
       log_(std::move(log)),
       origin_(NewOrigin()),
+      head_at_start_(head),
       applied_(applied) {}
 
 Replica::~Replica() {
   if (!stop_.HasBeenNotified()) stop_.Notify();
   if (thread_.joinable()) thread_.join();
-  for (std::thread& finisher : finishers_) finisher.join();
+  for (Finisher& finisher : finishers_) finisher.thread.join();
 }
 
 uint64_t Replica::applied() const {
@@ -90,31 +95,19 @@ uint64_t Replica::applied() const {
 }
 
 absl::Status Replica::CatchUp() {
-  auto state = stream_.State();
-  if (!state.ok()) return state.status();
-  const uint64_t head = state->last_sequence;
+  const uint64_t head = head_at_start_;
   log_(absl::StrCat("replication: catching up from entry ", applied() + 1,
                     " to ", head));
   const absl::Time start = absl::Now();
-  absl::Time next_report = start + absl::Seconds(5);
-  while (true) {
-    const uint64_t done = applied();
-    {
-      absl::MutexLock lock(&mu_);
-      if (done >= head && building_.empty()) break;
-    }
+  absl::MutexLock lock(&mu_);
+  // Caught up, and the lists of imports it replayed are built: it serves
+  // as a restarted standalone server does.
+  const auto caught_up = [this, head]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return applied_ >= head && building_.empty();
+  };
+  while (!mu_.AwaitWithTimeout(absl::Condition(&caught_up), kProgress)) {
     if (stop_.HasBeenNotified()) return absl::CancelledError("stopping");
-    if (absl::Now() >= next_report) {
-      log_(absl::StrCat("replication: applied ", done, " of ", head));
-      next_report += absl::Seconds(5);
-    }
-    absl::MutexLock lock(&mu_);
-    // Caught up, and the lists of imports it replayed are built: it serves
-    // as a restarted standalone server does.
-    const auto caught_up = [this, head]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-      return applied_ >= head && building_.empty();
-    };
-    mu_.AwaitWithTimeout(absl::Condition(&caught_up), absl::Seconds(1));
+    log_(absl::StrCat("replication: applied ", applied_, " of ", head));
   }
   log_(absl::StrCat("replication: caught up at entry ", head, " in ",
                     absl::FormatDuration(absl::Now() - start)));
@@ -240,11 +233,24 @@ void Replica::FinishInBackground(std::unique_ptr<ArticleIndex::BulkLoad> bulk,
   // meanwhile, as a standalone server's writers interleave with an import's
   // list build (ArticleIndex::FinishBulkLoad holds writers off one chunk at
   // a time).
-  finishers_.emplace_back([this, bulk = std::move(bulk), sequence] {
+  for (auto it = finishers_.begin(); it != finishers_.end();) {
+    if (!it->done->HasBeenNotified()) {
+      ++it;
+      continue;
+    }
+    it->thread.join();
+    it = finishers_.erase(it);
+  }
+  auto done = std::make_shared<absl::Notification>();
+  std::thread thread([this, bulk = std::move(bulk), sequence, done] {
     index_.FinishBulkLoad(*bulk);
-    absl::MutexLock lock(&mu_);
-    building_.erase(sequence);
+    {
+      absl::MutexLock lock(&mu_);
+      building_.erase(sequence);
+    }
+    done->Notify();
   });
+  finishers_.push_back({std::move(thread), std::move(done)});
 }
 
 void Replica::FinishAbandonedImports() {

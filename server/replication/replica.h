@@ -40,6 +40,9 @@ class ReplicationObserver {
   // One publish, acknowledged or not.
   virtual void Published(absl::Duration latency, bool acknowledged) = 0;
   virtual void Connected(bool connected) = 0;
+  // At start, before any entry is applied: where recovery left off and
+  // where the stream's head was.
+  virtual void Started(uint64_t applied, uint64_t head) = 0;
 };
 
 class Replica {
@@ -61,8 +64,9 @@ class Replica {
       std::function<void(const std::string&)> log);
   ~Replica();  // stops applying
 
-  // Blocks until every entry the stream held when called is applied,
-  // reporting progress through `log`. The server serves after this.
+  // Blocks until every entry the stream held at Start is applied (and the
+  // lists of the imports among them are built), reporting progress through
+  // `log`. The server serves after this.
   absl::Status CatchUp();
 
   // Waits until entry `sequence` is applied and returns its outcome (for
@@ -75,7 +79,7 @@ class Replica {
 
  private:
   Replica(NatsStream& stream, ArticleIndex& index, PositionJournal& journal,
-          uint64_t applied, ReplicationObserver* observer,
+          uint64_t applied, uint64_t head, ReplicationObserver* observer,
           std::function<void(const std::string&)> log);
   void Run();
   // After a read failure: reads again from the entry after the last
@@ -99,6 +103,8 @@ class Replica {
   ReplicationObserver* const observer_;
   const std::function<void(const std::string&)> log_;
   const std::string origin_;
+  // The stream's last entry when the replica started: CatchUp's goal.
+  const uint64_t head_at_start_;
   std::unique_ptr<StreamReader> reader_;
 
   mutable absl::Mutex mu_;
@@ -114,8 +120,13 @@ class Replica {
     absl::Time last_batch;
   };
   absl::flat_hash_map<std::string, OpenImport> imports_;
-  // Threads building imports' lists; joined when the replica stops.
-  std::vector<std::thread> finishers_;
+  // Threads building imports' lists. Finished ones are joined when the
+  // next starts, the rest when the replica stops.
+  struct Finisher {
+    std::thread thread;
+    std::shared_ptr<absl::Notification> done;
+  };
+  std::vector<Finisher> finishers_;
 
   absl::Notification stop_;
   std::thread thread_;

@@ -26,11 +26,7 @@ class ReplicatedWriter::ReplicatedImport final : public Import {
 
   absl::Status Upsert(std::vector<Article> articles) override {
     if (articles.empty()) return absl::OkStatus();
-    if (absl::Status s = writer_.CheckUpsert(articles); !s.ok()) return s;
-    NatsStream::Entry entry;
-    entry.payload = storage::EncodeUpsertRecord(articles);
-    entry.import_id = id_;
-    auto outcome = writer_.Submit(std::move(entry));
+    auto outcome = writer_.SubmitUpsert(articles, id_);
     if (!outcome.ok()) return outcome.status();
     batches_ += 1;
     return outcome->status;
@@ -55,22 +51,28 @@ class ReplicatedWriter::ReplicatedImport final : public Import {
   int64_t batches_ = 0;
 };
 
-absl::Status ReplicatedWriter::CheckUpsert(
-    const std::vector<Article>& articles) const {
+absl::StatusOr<Replica::Outcome> ReplicatedWriter::SubmitUpsert(
+    const std::vector<Article>& articles, const std::string& import_id) {
   if (absl::Status s = limits_.CheckBatchSize(articles.size(), "articles");
       !s.ok()) {
     return s;
   }
-  std::vector<Article> copy = articles;
-  return limits_.CheckArticles(copy, options_.dimension);
+  // Checked on a copy: the entry carries the articles as given, and every
+  // replica normalises them as it applies.
+  std::vector<Article> checked = articles;
+  if (absl::Status s = limits_.CheckArticles(checked, options_.dimension);
+      !s.ok()) {
+    return s;
+  }
+  NatsStream::Entry entry;
+  entry.payload = storage::EncodeUpsertRecord(articles);
+  entry.import_id = import_id;
+  return Submit(std::move(entry));
 }
 
 absl::Status ReplicatedWriter::Upsert(std::vector<Article> articles) {
   if (articles.empty()) return absl::OkStatus();
-  if (absl::Status s = CheckUpsert(articles); !s.ok()) return s;
-  NatsStream::Entry entry;
-  entry.payload = storage::EncodeUpsertRecord(articles);
-  auto outcome = Submit(std::move(entry));
+  auto outcome = SubmitUpsert(articles, "");
   return outcome.ok() ? outcome->status : outcome.status();
 }
 

@@ -40,9 +40,10 @@ class ReplicatedWriter final : public ArticleWriter {
  private:
   class ReplicatedImport;
 
-  // Checks an upsert batch as the index would, on a copy (the entry carries
-  // the articles as given; every replica normalises them as it applies).
-  absl::Status CheckUpsert(const std::vector<Article>& articles) const;
+  // Checks an upsert batch as the index would, then submits it (as a batch
+  // of import `import_id` if not empty).
+  absl::StatusOr<Replica::Outcome> SubmitUpsert(
+      const std::vector<Article>& articles, const std::string& import_id);
   // Publishes `entry` (retried under the same message ID while JetStream
   // does not acknowledge, so it is stored once) and waits for this replica
   // to apply it.

@@ -24,8 +24,7 @@ class ReplicationMetrics final : public replication::ReplicationObserver {
                absl::Duration apply) override;
   void Published(absl::Duration latency, bool acknowledged) override;
   void Connected(bool connected) override;
-  // At start: where recovery left off and where the stream's head was.
-  void Started(uint64_t applied, uint64_t head);
+  void Started(uint64_t applied, uint64_t head) override;
 
  private:
   prometheus::Gauge& applied_sequence_;

@@ -218,9 +218,6 @@ absl::Status RelatedServer::StartReplica(uint64_t applied) {
                                              applied, metrics, log);
   if (!replica.ok()) return replica.status();
   replica_ = *std::move(replica);
-  auto state = stream_->State();
-  if (!state.ok()) return state.status();
-  metrics->Started(applied, state->last_sequence);
   return replica_->CatchUp();
 }
 
