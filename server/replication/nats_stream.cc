@@ -212,6 +212,10 @@ class JetStream final : public NatsStream {
     so.Ordered = true;
     so.Config.DeliverPolicy = js_DeliverByStartSequence;
     so.Config.OptStartSeq = from_sequence;
+    // The client re-creates an ordered consumer after two missed
+    // heartbeats: at 1 s (the default is 5 s), a consumer lost with its NATS
+    // node stalls this replica's applies for seconds, not tens of seconds.
+    so.Config.Heartbeat = absl::ToInt64Nanoseconds(absl::Seconds(1));
     natsSubscription* sub = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
     natsStatus s = js_SubscribeSync(&sub, js_, options_.subject.c_str(),
