@@ -218,6 +218,7 @@ void ArticlesToProto(const std::vector<Article>& articles,
     proto->mutable_embedding()->Add(article.embedding.begin(),
                                     article.embedding.end());
     MetadataToProto(article.metadata, proto->mutable_metadata());
+    proto->set_text(article.text);
   }
 }
 
@@ -428,7 +429,7 @@ absl::StatusOr<Article> RelatedClient::GetArticle(const std::string& article_id,
   const v1::Article& a = response.article();
   return Article{a.id(),
                  {a.embedding().begin(), a.embedding().end()},
-                 MetadataFromProto(a.metadata())};
+                 MetadataFromProto(a.metadata()), a.text()};
 }
 
 absl::StatusOr<Stats> RelatedClient::GetStats() {
@@ -449,7 +450,9 @@ absl::StatusOr<Stats> RelatedClient::GetStats() {
                response.max_metadata_bytes(),
                response.related_lists_precomputed(),
                response.related_lists_memory_bytes(),
-               response.related_lists_stale()};
+               response.related_lists_stale(),
+               response.embedder_model(),
+               response.max_text_bytes()};
 }
 
 absl::Status RelatedClient::Ping() {

@@ -45,8 +45,11 @@ struct Metadata {
 
 struct Article {
   std::string id;
-  std::vector<float> embedding;
+  std::vector<float> embedding;  // may be empty when text is set
   Metadata metadata;
+  // Summary or body; the server embeds title and text when no embedding
+  // is given (it needs an embedder model, see GetStats).
+  std::string text;
 };
 
 struct RelatedItem {
@@ -136,6 +139,10 @@ struct Stats {
   bool related_lists_precomputed = false;
   int64_t related_lists_memory_bytes = 0;
   int64_t related_lists_stale = 0;
+  // The model that embeds articles sent as text ("" if none), and the
+  // longest text accepted.
+  std::string embedder_model;
+  int max_text_bytes = 0;
   // (The card layout figures GetStats still carries are deprecated in the
   // API and not read here: they are the server's Prometheus gauges.)
 };

@@ -14,23 +14,17 @@ Each output line is one JSON object:
   section       world | business | sport | science | technology | culture
   language      "en", or "de" / "fr" for a handful of articles
   published_at  RFC 3339 UTC timestamp, October-November 2026
-  attributes    strings: author, type (news|analysis|opinion), topic, summary
-  embedding     64 floats, L2-normalised, rounded to 5 decimals
+  attributes    strings: author, type (news|analysis|opinion), topic
+  text          a one or two sentence summary
 
-The embedding is a deliberately simple, deterministic text embedding of the
-title plus a one or two sentence summary (see `embed`): lowercase word
-tokens, a small stopword list dropped, each token (weight 1) and each word
-bigram (weight 0.5) feature-hashed into 64 dimensions with SHA-256 (four
-bytes of the digest pick the dimension, one bit the sign), summed,
-L2-normalised. It stands in for the site's real embedding model; nothing in
-the service depends on how it is made.
+No embedding: the demo server embeds title and text itself, with a model
+that scripts/demo.sh trains on these same articles (related-cli train).
 
-What this embedding cannot do, and the demo shows: it matches words, not
-meaning, so an article in German or French is related to its English
-siblings only through shared names; and in 64 dimensions unrelated words
-share a dimension, so an unrelated article sometimes scores close to a
-story's own. The invented names were picked so that the stories' key words
-do not cancel each other out in the hash.
+--check also makes sure the corpus is one where related boxes can be judged:
+with a deliberately simple word-matching embedding (see `embed`: lowercase
+word tokens, a small stopword list dropped, each token and word bigram
+feature-hashed into 64 dimensions with SHA-256), an article's top 5 must be
+mostly the other pieces of its story.
 
 Usage:
   generate_demo_corpus.py            write demo/articles.jsonl
@@ -849,9 +843,8 @@ def build_corpus():
                     "author": author,
                     "type": kind,
                     "topic": story["topic"],
-                    "summary": summary,
                 },
-                "embedding": embed(title, summary),
+                "text": summary,
             })
     articles.sort(key=lambda a: (a["published_at"], a["id"]))
     return articles
@@ -866,13 +859,14 @@ def to_jsonl(articles):
 # ------------------------------------------------------------------ --check
 
 def cosine(u, v):
-    # The stored vectors are unit length up to rounding; divide anyway.
     dot = sum(x * y for x, y in zip(u, v))
     return dot / math.sqrt(sum(x * x for x in u) * sum(y * y for y in v))
 
 
 def top_related(articles, query, k):
-    scored = [(cosine(query["embedding"], other["embedding"]), other["id"], other)
+    def vector(article):
+        return embed(article["title"], article["text"])
+    scored = [(cosine(vector(query), vector(other)), other["id"], other)
               for other in articles if other["id"] != query["id"]]
     scored.sort(key=lambda t: (-t[0], t[1]))
     return [(score, other) for score, _, other in scored[:k]]

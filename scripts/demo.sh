@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2317  # trap handlers are only called indirectly
 # The quick start: from a fresh Debian 12 checkout to a running related-server
-# holding the demo corpus (demo/articles.jsonl, 120 fictional articles).
+# holding the demo corpus (demo/articles.jsonl, 120 fictional articles, sent
+# as text: the server embeds them with a model trained on them first).
 #
 #   scripts/demo.sh
 #
 # Steps: install the build and runtime packages (scripts/install-deps.sh, as
-# root or through sudo), build in ./build (the build scripts/test.sh uses too), start related-server on
-# 127.0.0.1, wait until its health check answers, import the demo corpus,
-# print what to try, then keep the server in the foreground until Ctrl-C.
+# root or through sudo), build in ./build (the build scripts/test.sh uses
+# too), train the text embedder on the corpus (related-cli train, seconds), start
+# related-server with that model on 127.0.0.1, wait until its health check
+# answers, import the corpus (text only, no embeddings), print what to try,
+# then keep the server in the foreground until Ctrl-C.
 #
 # Environment:
 #   RELATED_GRPC_PORT=50051     gRPC port of the demo server
@@ -26,6 +29,10 @@ readonly GRPC_ADDRESS="${HOST}:${GRPC_PORT}"
 readonly SERVER=build/related-server
 readonly CLI=build/related-cli
 readonly CORPUS=demo/articles.jsonl
+readonly MODEL=build/demo-model.bin
+# A corpus this small (120 short texts) needs many passes; a site's own
+# corpus gets related-cli train's default.
+readonly DEMO_EPOCHS=100
 # An article whose related list is the other four stories on the same
 # election; any ID from the corpus works.
 readonly EXAMPLE_ID=2026/11/28/world/election-runoff-called
@@ -94,7 +101,11 @@ for binary in "$SERVER" "$CLI"; do
   [[ -x $binary ]] || die "the build did not produce $binary"
 done
 
-# --- 3. start the server -------------------------------------------------------
+# --- 3. train the text embedder on the corpus ----------------------------------
+say "training the text embedder on $CORPUS (related-cli train)"
+"$CLI" train "$CORPUS" --out="$MODEL" --epochs="$DEMO_EPOCHS"
+
+# --- 4. start the server -------------------------------------------------------
 check_ports_free
 
 server_pid=""
@@ -132,11 +143,11 @@ say "starting $SERVER on $GRPC_ADDRESS (metrics on $HOST:$METRICS_PORT)"
 "$SERVER" \
   --grpc_address="$GRPC_ADDRESS" \
   --metrics_address="${HOST}:${METRICS_PORT}" \
-  --dim=64 \
+  --embedder_model="$MODEL" \
   --index=hnsw &
 server_pid=$!
 
-# --- 4. wait until it is healthy -----------------------------------------------
+# --- 5. wait until it is healthy -----------------------------------------------
 healthy=0
 for ((try = 1; try <= HEALTH_TRIES; try++)); do
   if ! kill -0 "$server_pid" 2>/dev/null; then
@@ -154,7 +165,7 @@ done
 ((healthy)) || die "related-server did not become healthy on $GRPC_ADDRESS within 30 s"
 say "related-server is healthy"
 
-# --- 5. import the demo corpus -------------------------------------------------
+# --- 6. import the demo corpus -------------------------------------------------
 say "importing $CORPUS"
 "$CLI" --address="$GRPC_ADDRESS" import "$CORPUS"
 
@@ -169,7 +180,7 @@ The demo server is running with $(wc -l <"$CORPUS") articles.
 Press Ctrl-C to stop the server.
 EOF
 
-# --- 6. stay in the foreground until the server exits -------------------------
+# --- 7. stay in the foreground until the server exits -------------------------
 # `wait` returns early (status > 128) when a trapped signal arrives; keep
 # waiting until the server has really gone.
 in_final_wait=1

@@ -22,6 +22,9 @@ packages=(
   # replicated mode: NATS JetStream as the write log (the C client, and the
   # server for tests and the dev cluster)
   libnats-dev nats-server
+  # text in: fastText (the reference C++ implementation) trains the word
+  # vectors of the server's text embedder
+  libfasttext-dev
   # dpkg-source, to unpack Debian's FAISS source for the AVX2 build
   dpkg-dev
   # interop test (Python grpcio with code generation) and promtool

@@ -41,6 +41,12 @@ ABSL_FLAG(int, max_id_bytes, 256, "Longest article ID accepted, in bytes.");
 ABSL_FLAG(int, max_metadata_bytes, 64 << 10,
           "Largest metadata of one article (title, URL, section, language, "
           "attributes), in bytes.");
+ABSL_FLAG(int, max_text_bytes, 64 << 10,
+          "Longest article text (Article.text) accepted, in bytes.");
+ABSL_FLAG(std::string, embedder_model, "",
+          "Model file (from `related-cli train`) that embeds articles sent "
+          "as text. Sets the dimension if --dim is 0. Empty: only articles "
+          "with embeddings are accepted.");
 ABSL_FLAG(int, max_message_bytes, 16 << 20,
           "Largest gRPC request accepted, in bytes.");
 ABSL_FLAG(int, hnsw_m, 16, "HNSW graph degree (memory vs recall).");
@@ -228,6 +234,7 @@ absl::StatusOr<related::ArticleIndexOptions> IndexOptionsFromFlags() {
   index.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
   index.max_id_bytes = absl::GetFlag(FLAGS_max_id_bytes);
   index.max_metadata_bytes = absl::GetFlag(FLAGS_max_metadata_bytes);
+  index.max_text_bytes = absl::GetFlag(FLAGS_max_text_bytes);
   index.hnsw.m = absl::GetFlag(FLAGS_hnsw_m);
   index.hnsw.ef_construction = absl::GetFlag(FLAGS_hnsw_ef_construction);
   index.hnsw.ef_search = absl::GetFlag(FLAGS_hnsw_ef_search);
@@ -283,10 +290,11 @@ ReplicationFromFlags() {
   nats.tls_key_file = absl::GetFlag(FLAGS_nats_tls_key_file);
   nats.connect_timeout = absl::GetFlag(FLAGS_nats_timeout);
   nats.publish_timeout = absl::GetFlag(FLAGS_nats_timeout);
-  if (absl::GetFlag(FLAGS_dim) <= 0) {
+  if (absl::GetFlag(FLAGS_dim) <= 0 &&
+      absl::GetFlag(FLAGS_embedder_model).empty()) {
     return absl::InvalidArgumentError(
-        "--nats_url needs --dim: every replica and the stream must agree on "
-        "the embedding dimension");
+        "--nats_url needs --dim (or --embedder_model): every replica and the "
+        "stream must agree on the embedding dimension");
   }
   if (nats.stream.empty() || nats.subject.empty() || nats.replicas < 1 ||
       nats.replicas > 5) {
@@ -337,6 +345,7 @@ absl::StatusOr<related::ServerOptions> OptionsFromFlags() {
   options.grpc_address = absl::GetFlag(FLAGS_grpc_address);
   options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   options.health_address = absl::GetFlag(FLAGS_health_address);
+  options.embedder_model = absl::GetFlag(FLAGS_embedder_model);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   options.shutdown_delay = absl::GetFlag(FLAGS_shutdown_delay);

@@ -105,6 +105,22 @@ int RunHealth(client::RelatedClient& client, const std::string& service,
 // the connection set-up.
 int RunPing(client::RelatedClient& client, const Output& output);
 
+// What `train` is given.
+struct TrainOptions {
+  std::string out;  // where the model is written
+  int dimension = 100;
+  int epochs = 0;  // 0: by corpus size
+  int threads = 2;
+};
+
+// `train <corpus.jsonl>`: trains a text embedder model (common/text) on the
+// corpus's articles (title and text, or body) and writes it to options.out,
+// for related-server --embedder_model. No server is involved. Progress goes
+// to `err`; the result ("model sif-... written to ...") to `out`. Lines
+// without text are skipped and counted. Implemented in train_command.cc.
+int RunTrain(std::istream& corpus, const TrainOptions& options,
+             const Output& output);
+
 }  // namespace related::cli
 
 #endif  // RELATED_CLIENT_CLI_COMMANDS_H_

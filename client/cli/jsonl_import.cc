@@ -59,7 +59,11 @@ absl::Status ParseId(const Json& object, const ImportLimits& limits,
 absl::Status ParseEmbedding(const Json& object, const ImportLimits& limits,
                             std::vector<float>& embedding) {
   auto it = object.find("embedding");
-  if (it == object.end()) return FieldError("embedding", "missing");
+  if (it == object.end()) {
+    return FieldError("embedding",
+                      "missing (give an embedding, or text for the server "
+                      "to embed)");
+  }
   if (!it->is_array()) {
     return WrongType("embedding", "an array of numbers", *it);
   }
@@ -138,6 +142,15 @@ absl::Status ParseOptionalString(const Json& object, const char* key,
   return absl::OkStatus();
 }
 
+// "text", or "body" when there is no "text" (the name in many news dumps).
+absl::Status ParseText(const Json& object, std::string& text) {
+  absl::Status status = ParseOptionalString(object, "text", text);
+  if (status.ok() && text.empty()) {
+    status = ParseOptionalString(object, "body", text);
+  }
+  return status;
+}
+
 absl::Status ParseAttributes(const Json& object,
                              std::map<std::string, std::string>& attributes) {
   const Json* value = OptionalMember(object, "attributes");
@@ -199,7 +212,11 @@ absl::StatusOr<client::Article> ParseArticleLine(absl::string_view line,
 
   client::Article article;
   absl::Status status = ParseId(object, limits, article.id);
-  if (status.ok()) status = ParseEmbedding(object, limits, article.embedding);
+  if (status.ok()) status = ParseText(object, article.text);
+  // With text, the embedding is optional: the server embeds the text.
+  if (status.ok() && (article.text.empty() || object.contains("embedding"))) {
+    status = ParseEmbedding(object, limits, article.embedding);
+  }
   if (status.ok()) status = ParseMetadata(object, article.metadata);
   if (!status.ok()) return status;
   return article;

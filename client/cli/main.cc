@@ -111,6 +111,12 @@ ABSL_FLAG(bool, embedding, false,
           "get: also print the stored (normalised) embedding.");
 ABSL_FLAG(int, batch_size, 500,
           "import: articles per batch on the import stream.");
+ABSL_FLAG(std::string, out, "", "train: where to write the model file.");
+ABSL_FLAG(int, dim, 100, "train: the model's dimension.");
+ABSL_FLAG(int, epochs, 0,
+          "train: passes over the corpus (0: by its size, 40 for a small "
+          "one down to 2 for a large one).");
+ABSL_FLAG(int, threads, 2, "train: training threads.");
 ABSL_FLAG(std::string, service, "",
           "health: the service to check; empty is the whole server, "
           "related.v1.RelatedArticles the API.");
@@ -176,15 +182,14 @@ absl::StatusOr<std::vector<float>> SearchVectorFromFlags(
 
 // `import` of the file at `path`, or of stdin for "-". A file that cannot be
 // opened is reported and exits with kExitUsage.
-int RunImportFile(RelatedClient& client, const std::string& path,
-                  const related::cli::ImportOptions& options,
-                  const Output& output) {
-  if (path == "-") {
-    return related::cli::RunImport(client, std::cin, options, output);
-  }
+// Runs `read` on the file at `path` ("-": standard input); kExitUsage if
+// it cannot be opened.
+int WithInputFile(const std::string& path, const Output& output,
+                  const std::function<int(std::istream&)>& read) {
+  if (path == "-") return read(std::cin);
   std::error_code error;
   if (std::filesystem::is_directory(path, error)) {
-    output.err << "related-cli: cannot import '" << path
+    output.err << "related-cli: cannot read '" << path
                << "': it is a directory\n";
     return related::cli::kExitUsage;
   }
@@ -194,7 +199,7 @@ int RunImportFile(RelatedClient& client, const std::string& path,
                << "': " << std::strerror(errno) << "\n";
     return related::cli::kExitUsage;
   }
-  return related::cli::RunImport(client, file, options, output);
+  return read(file);
 }
 
 // --- The commands ------------------------------------------------------------
@@ -256,8 +261,33 @@ absl::StatusOr<Action> PrepareImport(const Args& args, const GivenFlags&) {
   options.show_progress = isatty(STDERR_FILENO);
   return Action(
       [path = args[0], options](RelatedClient& client, const Output& output) {
-        return RunImportFile(client, path, options, output);
+        return WithInputFile(path, output, [&](std::istream& in) {
+          return related::cli::RunImport(client, in, options, output);
+        });
       });
+}
+
+absl::StatusOr<Action> PrepareTrain(const Args& args, const GivenFlags&) {
+  related::cli::TrainOptions options;
+  options.out = absl::GetFlag(FLAGS_out);
+  options.dimension = absl::GetFlag(FLAGS_dim);
+  options.epochs = absl::GetFlag(FLAGS_epochs);
+  options.threads = absl::GetFlag(FLAGS_threads);
+  if (options.out.empty()) {
+    return absl::InvalidArgumentError("train needs --out=MODEL_FILE");
+  }
+  if (options.dimension < 1 || options.dimension > 1024 ||
+      options.epochs < 0 || options.threads < 1) {
+    return absl::InvalidArgumentError(
+        "--dim must be in [1, 1024], --epochs >= 0, --threads >= 1");
+  }
+  // No server is needed: the client is never used.
+  return Action([path = args[0], options](RelatedClient&,
+                                          const Output& output) {
+    return WithInputFile(path, output, [&](std::istream& in) {
+      return related::cli::RunTrain(in, options, output);
+    });
+  });
 }
 
 absl::StatusOr<Action> PrepareDelete(const Args& args, const GivenFlags&) {
@@ -347,6 +377,14 @@ const std::vector<Command>& Commands() {
        .max_args = 1,
        .flags = {"batch_size"},
        .prepare = PrepareImport},
+      {.name = "train",
+       .synopsis = "train <corpus.jsonl | -> --out=MODEL [--dim=100] "
+                   "[--epochs=N] [--threads=2]",
+       .purpose = "train a text embedder model for --embedder_model",
+       .min_args = 1,
+       .max_args = 1,
+       .flags = {"out", "dim", "epochs", "threads"},
+       .prepare = PrepareTrain},
       {.name = "delete",
        .synopsis = "delete <id> [<id>...]",
        .purpose = "delete articles",

@@ -293,7 +293,9 @@ std::string StatsLines(const client::Stats& stats) {
       "related_lists_precomputed: ",
       stats.related_lists_precomputed ? "true" : "false", "\n",
       "related_lists_memory_bytes: ", stats.related_lists_memory_bytes, "\n",
-      "related_lists_stale: ", stats.related_lists_stale, "\n");
+      "related_lists_stale: ", stats.related_lists_stale, "\n",
+      "embedder_model: ", SingleLine(stats.embedder_model), "\n",
+      "max_text_bytes: ", stats.max_text_bytes, "\n");
 }
 
 std::string DebugLines(const client::RankingDebug& debug) {
@@ -390,7 +392,9 @@ Json StatsJson(const client::Stats& stats) {
           {"max_metadata_bytes", stats.max_metadata_bytes},
           {"related_lists_precomputed", stats.related_lists_precomputed},
           {"related_lists_memory_bytes", stats.related_lists_memory_bytes},
-          {"related_lists_stale", stats.related_lists_stale}};
+          {"related_lists_stale", stats.related_lists_stale},
+          {"embedder_model", stats.embedder_model},
+          {"max_text_bytes", stats.max_text_bytes}};
 }
 
 Json DebugJson(const client::RankingDebug& debug) {

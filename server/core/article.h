@@ -32,6 +32,10 @@ struct Article {
   ArticleId id;
   std::vector<float> embedding;
   ArticleMetadata metadata;
+  // The article's text (summary or body), when the caller sent it: kept so
+  // that the server can embed it again with another model. Never returned
+  // in related boxes.
+  std::string text;
 };
 
 // One entry of a related list.

@@ -12,9 +12,15 @@ std::optional<Slot> ArticleTable::Find(absl::string_view id) const {
   return it->second;
 }
 
+namespace {
+const std::string kNoText;
+}  // namespace
+
 std::optional<Slot> ArticleTable::Put(Slot slot, const ArticleId& id,
-                                      const ArticleMetadata& metadata) {
+                                      const ArticleMetadata& metadata,
+                                      const std::string& text) {
   if (slot >= slot_count()) card_at_.resize(slot + 1, kNoCard);
+  SetText(slot, text);
   CardRef& card = card_at_[slot];
   if (card != kNoCard) cards_.Retire(card);
   card = cards_.Add(id, metadata);
@@ -31,11 +37,30 @@ std::optional<Slot> ArticleTable::Unmap(absl::string_view id) {
   return slot;
 }
 
+const std::string& ArticleTable::TextAt(Slot slot) const {
+  return slot < static_cast<Slot>(text_at_.size()) ? text_at_[slot] : kNoText;
+}
+
+void ArticleTable::SetText(Slot slot, std::string text) {
+  if (text.empty() && slot >= static_cast<Slot>(text_at_.size())) return;
+  if (slot >= static_cast<Slot>(text_at_.size())) text_at_.resize(slot + 1);
+  text_bytes_ += static_cast<int64_t>(text.size()) -
+                 static_cast<int64_t>(text_at_[slot].size());
+  text_at_[slot] = std::move(text);
+}
+
 void ArticleTable::Remove(Slot slot, std::optional<SlotMove> move) {
   cards_.Retire(card_at_[slot]);
+  SetText(slot, {});
   if (!move.has_value()) {
     card_at_[slot] = kNoCard;
     return;
+  }
+  if (move->from < static_cast<Slot>(text_at_.size())) {
+    std::string moved = std::exchange(text_at_[move->from], {});
+    text_bytes_ -= static_cast<int64_t>(moved.size());
+    SetText(move->to, std::move(moved));
+    text_at_.resize(move->from);
   }
   // The moved article's ID is read from its own card.
   const CardRef moved = card_at_[move->from];
@@ -52,6 +77,29 @@ void ArticleTable::ForEach(
 void ArticleTable::Save(StateWriter& out) const {
   out.Array(card_at_);
   cards_.Save(out);
+  if (text_bytes_ == 0) return;
+  out.Value<uint64_t>(text_at_.size());
+  for (const std::string& text : text_at_) out.Array(text.data(), text.size());
+}
+
+absl::Status ArticleTable::LoadTexts(StateReader& in) {
+  const auto count = in.Value<uint64_t>();
+  if (!in.status().ok()) return in.status();
+  if (count > static_cast<uint64_t>(slot_count())) {
+    return absl::DataLossError(absl::StrCat(count, " texts for ",
+                                            slot_count(), " slots"));
+  }
+  for (Slot slot = 0; slot < static_cast<Slot>(count); ++slot) {
+    std::vector<char> text;
+    in.Array(text);
+    if (!in.status().ok()) return in.status();
+    if (!text.empty() && !Occupied(slot)) {
+      return absl::DataLossError(
+          absl::StrCat("slot ", slot, " has text but no article"));
+    }
+    SetText(slot, std::string(text.begin(), text.end()));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ArticleTable> ArticleTable::Load(StateReader& in) {
@@ -60,6 +108,9 @@ absl::StatusOr<ArticleTable> ArticleTable::Load(StateReader& in) {
   auto cards = ArticleCards::Load(in);
   if (!cards.ok()) return cards.status();
   table.cards_ = *std::move(cards);
+  if (in.remaining() > 0) {
+    if (absl::Status s = table.LoadTexts(in); !s.ok()) return s;
+  }
   for (Slot slot = 0; slot < table.slot_count(); ++slot) {
     const CardRef card = table.card_at_[slot];
     if (card == kNoCard) continue;

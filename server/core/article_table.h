@@ -1,7 +1,7 @@
 // ArticleTable: the articles by slot. An article lives at a slot, the
 // position of its vector in the VectorIndex; the table maps its ID to that
 // slot and the slot to the article's card (its ID and metadata: the one copy
-// of them the index keeps, see article_cards.h). Every change of which
+// of them the index keeps, see article_cards.h) and its text. Every change of which
 // article is where goes through here, so the two maps cannot drift apart.
 //
 // Not thread-safe: ArticleIndex holds its index lock around every call
@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -42,13 +43,19 @@ class ArticleTable {
   // The card of the article at an occupied `slot`.
   ArticleCard CardOf(Slot slot) const { return cards_.Get(card_at_[slot]); }
 
-  // Stores article `id` with `metadata` at `slot`, which is either the slot
+  // Stores article `id` with `metadata` and `text` at `slot`, which is either the slot
   // it has (new metadata, same vector) or a slot just added to the vector
   // index (`slot` >= slot_count() or empty). The slot's previous card is
   // retired. If the article was at another slot, returns that slot: it
   // still holds the old card and must be removed with Remove.
   std::optional<Slot> Put(Slot slot, const ArticleId& id,
-                          const ArticleMetadata& metadata);
+                          const ArticleMetadata& metadata,
+                          const std::string& text = {});
+
+  // The text of the article at an occupied `slot` (empty if it has none).
+  const std::string& TextAt(Slot slot) const;
+  // Bytes of text held (for stats: what keeping texts costs).
+  int64_t text_bytes() const { return text_bytes_; }
 
   // Forgets article `id` (a delete) and returns its slot, which must then be
   // removed with Remove; nullopt if it is not stored.
@@ -69,15 +76,23 @@ class ArticleTable {
   // its lock.
   void SwapCards(ArticleCards& cards, std::vector<CardRef>& card_at);
 
-  // The table for a snapshot: each slot's card reference, then the cards.
+  // The table for a snapshot: each slot's card reference, then the cards,
+  // then (only if any article has text, so that a table without texts
+  // reads as before) each slot's text.
   void Save(StateWriter& out) const;
   // DATA_LOSS if the state is not what Save wrote: a reference outside the
   // cards, an ID stored twice.
   static absl::StatusOr<ArticleTable> Load(StateReader& in);
 
  private:
+  void SetText(Slot slot, std::string text);
+  absl::Status LoadTexts(StateReader& in);
+
   absl::flat_hash_map<ArticleId, Slot> slot_of_;
   std::vector<CardRef> card_at_;  // by slot
+  // By slot; shorter than card_at_ while the highest slots have no text.
+  std::vector<std::string> text_at_;
+  int64_t text_bytes_ = 0;
   ArticleCards cards_;
 };
 

@@ -28,7 +28,7 @@ absl::StatusOr<SlotChanges> PlaceArticles(VectorIndex& vectors,
   for (const Article& article : chunk) {
     const std::optional<Slot> slot = articles.Find(article.id);
     if (slot.has_value() && SameVector(vectors, *slot, article)) {
-      articles.Put(*slot, article.id, article.metadata);
+      articles.Put(*slot, article.id, article.metadata, article.text);
       continue;
     }
     needs_vector.push_back(&article);
@@ -44,7 +44,8 @@ absl::StatusOr<SlotChanges> PlaceArticles(VectorIndex& vectors,
   for (size_t i = 0; i < needs_vector.size(); ++i) {
     const Article& article = *needs_vector[i];
     if (auto old =
-            articles.Put(changes.added[i], article.id, article.metadata)) {
+            articles.Put(changes.added[i], article.id, article.metadata,
+                         article.text)) {
       changes.removed.push_back(*old);
     }
   }
@@ -59,7 +60,7 @@ Article ArticleAt(const VectorIndex& vectors, const ArticleTable& articles,
                   Slot slot) {
   const ArticleCard card = articles.CardOf(slot);
   Article article{std::string(card.id), std::vector<float>(vectors.Dimension()),
-                  MetadataOf(card)};
+                  MetadataOf(card), articles.TextAt(slot)};
   vectors.Vector(slot, article.embedding.data());
   return article;
 }

@@ -19,10 +19,11 @@ absl::Status ValidateIndexOptions(const ArticleIndexOptions& options) {
         "limits must satisfy 1 <= default_limit <= max_limit");
   }
   if (options.max_batch_size < 1 || options.max_id_bytes < 1 ||
-      options.write_chunk_size < 1 || options.max_metadata_bytes < 1) {
+      options.write_chunk_size < 1 || options.max_metadata_bytes < 1 ||
+      options.max_text_bytes < 1) {
     return absl::InvalidArgumentError(
-        "max_batch_size, max_id_bytes, max_metadata_bytes and write_chunk_size "
-        "must be >= 1");
+        "max_batch_size, max_id_bytes, max_metadata_bytes, max_text_bytes "
+        "and write_chunk_size must be >= 1");
   }
   if (options.index_kind == IndexKind::kHnsw &&
       (options.hnsw.m < 2 || options.hnsw.ef_construction < 1 ||

@@ -22,6 +22,10 @@ struct ArticleIndexOptions {
   // Largest metadata per article (title, URL, section, language and
   // attribute keys and values together): it is returned with every result.
   int max_metadata_bytes = 64 << 10;
+  // Longest Article.text: it is stored with the article (in memory, the log
+  // and snapshots) and embedded on write. A whole long-form story is rarely
+  // over 50 KB of text.
+  int max_text_bytes = 64 << 10;
   // Writes are applied in chunks of this many articles, each under a short
   // exclusive lock, so a large batch never stalls readers for long.
   int write_chunk_size = 32;

@@ -75,6 +75,11 @@ absl::Status RequestLimits::CheckArticles(std::vector<Article>& articles,
           field, ".metadata: ", metadata_bytes,
           " bytes, more than the limit of ", options_.max_metadata_bytes));
     }
+    if (article.text.size() > static_cast<size_t>(options_.max_text_bytes)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".text: ", article.text.size(),
+          " bytes, more than the limit of ", options_.max_text_bytes));
+    }
   }
   return absl::OkStatus();
 }

@@ -96,7 +96,7 @@ absl::StatusOr<Article> ArticleFromProto(const v1::Article& proto,
   if (!metadata.ok()) return metadata.status();
   return Article{proto.id(),
                  {proto.embedding().begin(), proto.embedding().end()},
-                 *std::move(metadata)};
+                 *std::move(metadata), proto.text()};
 }
 
 absl::StatusOr<std::vector<Article>> ArticlesFromProto(
@@ -113,7 +113,8 @@ absl::StatusOr<std::vector<Article>> ArticlesFromProto(
 }
 
 void ArticleToProto(const Article& article, bool include_embedding,
-                    v1::Article* proto) {
+                    bool include_text, v1::Article* proto) {
+  if (include_text) proto->set_text(article.text);
   proto->set_id(article.id);
   if (include_embedding) {
     proto->mutable_embedding()->Add(article.embedding.begin(),

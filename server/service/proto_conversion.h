@@ -28,7 +28,7 @@ absl::StatusOr<std::vector<Article>> ArticlesFromProto(
 void TimeToProto(absl::Time t, google::protobuf::Timestamp* proto);
 
 void ArticleToProto(const Article& article, bool include_embedding,
-                    v1::Article* proto);
+                    bool include_text, v1::Article* proto);
 void RelatedToProto(
     const std::vector<RelatedArticle>& related,
     google::protobuf::RepeatedPtrField<v1::RelatedArticle>* out);

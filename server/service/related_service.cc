@@ -65,11 +65,13 @@ grpc::ByteBuffer ToByteBuffer(absl::string_view bytes) {
 
 RelatedService::RelatedService(ArticleIndex& index, ServiceMetrics& metrics,
                                const Authorizer& authorizer,
-                               WriteWorker& writes)
+                               WriteWorker& writes,
+                               const TextEmbedding& embedding)
     : index_(index),
       metrics_(metrics),
       authorizer_(authorizer),
       writes_(writes),
+      embedding_(embedding),
       get_related_(metrics.Method("GetRelated")),
       search_by_vector_(metrics.Method("SearchByVector")),
       batch_get_related_(metrics.Method("BatchGetRelated")),
@@ -135,6 +137,19 @@ grpc::ServerUnaryReactor* RelatedService::GetRelated(
   return Finish(context, recorder, grpc::Status::OK);
 }
 
+absl::StatusOr<std::vector<float>> RelatedService::QueryVector(
+    const v1::SearchByVectorRequest& request) const {
+  if (request.text().empty()) {
+    return std::vector<float>(request.embedding().begin(),
+                              request.embedding().end());
+  }
+  if (!request.embedding().empty()) {
+    return absl::InvalidArgumentError(
+        "give either embedding or text, not both");
+  }
+  return embedding_.EmbedQuery(request.text());
+}
+
 grpc::ServerUnaryReactor* RelatedService::SearchByVector(
     grpc::CallbackServerContext* context,
     const v1::SearchByVectorRequest* request,
@@ -148,11 +163,13 @@ grpc::ServerUnaryReactor* RelatedService::SearchByVector(
   if (!policy.ok()) {
     return Finish(context, recorder, ToGrpcStatus(policy.status()));
   }
-  auto related = index_.RelatedToVector(
-      {{request->embedding().begin(), request->embedding().end()},
-       request->limit(),
-       IdsFromProto(request->exclude_ids()),
-       *policy});
+  auto query = QueryVector(*request);
+  if (!query.ok()) {
+    return Finish(context, recorder, ToGrpcStatus(query.status()));
+  }
+  auto related = index_.RelatedToVector({*std::move(query), request->limit(),
+                                         IdsFromProto(request->exclude_ids()),
+                                         *policy});
   if (related.ok()) {
     RelatedToProto(related->articles, response->mutable_articles());
     if (request->policy().debug()) {
@@ -199,6 +216,7 @@ absl::Status RelatedService::Upsert(
     ArticleWriter::Import* import) {
   auto articles = ArticlesFromProto(protos);
   if (!articles.ok()) return articles.status();
+  if (absl::Status s = embedding_.EmbedArticles(*articles); !s.ok()) return s;
   const int64_t count = static_cast<int64_t>(articles->size());
   absl::Status status = import != nullptr
                             ? import->Upsert(*std::move(articles))
@@ -326,7 +344,7 @@ grpc::ServerUnaryReactor* RelatedService::GetArticle(
   auto article = index_.Get(request->article_id());
   if (article.ok()) {
     ArticleToProto(*article, request->include_embedding(),
-                   response->mutable_article());
+                   request->include_text(), response->mutable_article());
   }
   return Finish(context, recorder, ToGrpcStatus(article.status()));
 }
@@ -339,6 +357,11 @@ grpc::ServerUnaryReactor* RelatedService::GetStats(
     return Finish(context, recorder, *refused);
   }
   StatsToProto(index_.Stats(), index_.options(), response);
+  if (const auto model = embedding_.model()) {
+    response->set_embedder_model(model->identity());
+    response->set_embedder_description(model->description());
+  }
+  response->set_max_text_bytes(embedding_.max_text_bytes());
   return Finish(context, recorder, grpc::Status::OK);
 }
 

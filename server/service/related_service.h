@@ -22,6 +22,7 @@
 
 #include "related/v1/related.grpc.pb.h"
 #include "server/core/article_index.h"
+#include "server/core/text_embedding.h"
 #include "server/core/article_writer.h"
 #include "server/service/auth.h"
 #include "server/service/metrics.h"
@@ -47,9 +48,11 @@ using RelatedCallbackService = Generated::WithRawCallbackMethod_GetRelated<
 class RelatedService final : public RelatedCallbackService {
  public:
   // `authorizer` decides who may read and write; Ping is always open.
-  // Writes run on `writes`.
+  // Writes run on `writes`; articles sent as text are embedded there by
+  // `embedding`, before they reach the writer.
   RelatedService(ArticleIndex& index, ServiceMetrics& metrics,
-                 const Authorizer& authorizer, WriteWorker& writes);
+                 const Authorizer& authorizer, WriteWorker& writes,
+                 const TextEmbedding& embedding);
 
   // Until then every call but Ping fails with UNAVAILABLE (recovery runs).
   // Writes go to `writer` from then on (the index itself, or the replicated
@@ -111,10 +114,15 @@ class RelatedService final : public RelatedCallbackService {
                                   MethodMetrics& method,
                                   std::function<grpc::Status()> write);
 
+  // SearchByVector's vector: the embedding given, or its text embedded.
+  absl::StatusOr<std::vector<float>> QueryVector(
+      const v1::SearchByVectorRequest& request) const;
+
   ArticleIndex& index_;
   ServiceMetrics& metrics_;
   const Authorizer& authorizer_;
   WriteWorker& writes_;
+  const TextEmbedding& embedding_;
   // Set once, before ready_.
   ArticleWriter* writer_ = nullptr;
   std::atomic<bool> ready_{false};

@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.pb.h"
 #include "server/core/freed_memory.h"
+#include "server/core/storage/embedder_identity.h"
 #include "server/replication/replicated_writer.h"
 #include "server/service/log.h"
 
@@ -59,13 +60,40 @@ std::shared_ptr<grpc::ServerCredentials> GrpcCredentials(
   return grpc::SslServerCredentials(ssl);
 }
 
+// The text embedder of `options.embedder_model`, if set; fills in the
+// index's dimension from the model when it is 0.
+absl::StatusOr<std::unique_ptr<TextEmbedding>> StartEmbedding(
+    ServerOptions& options) {
+  auto embedding =
+      std::make_unique<TextEmbedding>(options.index.max_text_bytes);
+  if (options.embedder_model.empty()) return embedding;
+  auto model = text::SifModel::Load(options.embedder_model);
+  if (!model.ok()) {
+    return absl::Status(model.status().code(),
+                        absl::StrCat("--embedder_model: ",
+                                     model.status().message()));
+  }
+  int& dimension = options.index.dimension;
+  if (dimension == 0) dimension = model->dimension();
+  if (dimension != model->dimension()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--dim=", dimension, " but --embedder_model has dimension ",
+        model->dimension()));
+  }
+  embedding->SetModel(MakeSifEmbedder(*std::move(model)));
+  return embedding;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RelatedServer>> RelatedServer::Start(
     const ServerOptions& options) {
   std::unique_ptr<RelatedServer> server(new RelatedServer());
   server->options_ = options;
-  auto index = ArticleIndex::Create(options.index);
+  auto embedding = StartEmbedding(server->options_);
+  if (!embedding.ok()) return embedding.status();
+  server->embedding_ = *std::move(embedding);
+  auto index = ArticleIndex::Create(server->options_.index);
   if (!index.ok()) return index.status();
   server->index_ = *std::move(index);
   server->metrics_ =
@@ -75,7 +103,8 @@ absl::StatusOr<std::unique_ptr<RelatedServer>> RelatedServer::Start(
   server->writes_ = std::make_unique<WriteWorker>(kWriteThreads);
   server->service_ =
       std::make_unique<RelatedService>(*server->index_, *server->metrics_,
-                                       *server->authorizer_, *server->writes_);
+                                       *server->authorizer_, *server->writes_,
+                                       *server->embedding_);
 
   auto endpoint = MetricsEndpoint::Start(options.metrics_address,
                                          server->metrics_->registry());
@@ -85,7 +114,7 @@ absl::StatusOr<std::unique_ptr<RelatedServer>> RelatedServer::Start(
       std::make_unique<StorageMetrics>(*server->metrics_->registry());
   server->metrics_address_ = server->metrics_endpoint_->address();
   if (options.replication.has_value()) {
-    if (options.index.dimension <= 0) {
+    if (server->options_.index.dimension <= 0) {
       return absl::InvalidArgumentError(
           "replicated mode needs the embedding dimension (--dim): every "
           "replica and the stream must agree on it");
@@ -154,6 +183,13 @@ absl::StatusOr<storage::RecoveryReport> RelatedServer::LoadData() {
     }
     auto store = storage::ArticleStore::Open(store_options, *index_, &report);
     if (!store.ok()) return store.status();
+    // After Open, which holds the directory's lock.
+    const auto model = embedding_->model();
+    if (absl::Status s = storage::CheckEmbedderIdentity(
+            store_options.data_dir, model ? model->identity() : "");
+        !s.ok()) {
+      return s;  // the store closes without a snapshot: nothing was written
+    }
     store_ = *std::move(store);
     if (journal_ != nullptr) {
       // Until the replica starts, a snapshot (on a failed start) must

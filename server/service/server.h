@@ -16,6 +16,7 @@
 #include "server/core/article_index.h"
 #include "server/core/article_writer.h"
 #include "server/core/storage/article_store.h"
+#include "server/core/text_embedding.h"
 #include "server/service/auth.h"
 #include "server/service/metrics.h"
 #include "server/service/metrics_endpoint.h"
@@ -46,6 +47,10 @@ struct ServerOptions {
   // probes that cannot speak TLS or send tokens; empty: none.
   std::string health_address;
   ArticleIndexOptions index;
+  // Model file that embeds articles sent as text (empty: none). Its
+  // dimension becomes index.dimension when that is 0, and must equal it
+  // otherwise. A data directory records the model it was embedded with.
+  std::string embedder_model;
   // Largest request gRPC accepts; larger ones fail with RESOURCE_EXHAUSTED.
   int max_message_bytes = 16 << 20;
   // Where articles are persisted; nullopt: memory only (lost on exit).
@@ -110,6 +115,7 @@ class RelatedServer {
   absl::Status StartReplica(uint64_t applied);
 
   ServerOptions options_;
+  std::unique_ptr<TextEmbedding> embedding_;
   std::unique_ptr<ArticleIndex> index_;
   std::unique_ptr<ServiceMetrics> metrics_;
   // Before the store, which reports to it until it is destroyed.

@@ -39,6 +39,34 @@ TEST(ArticleTable, PutMapsIdsToSlotsAndSlotsToCards) {
   EXPECT_EQ(TitleAt(table, 0), "A");
 }
 
+TEST(ArticleTable, TextsFollowTheirArticlesThroughMovesAndSnapshots) {
+  ArticleTable table;
+  table.Put(0, "a", Titled("A"), "text of a");
+  table.Put(1, "b", Titled("B"));
+  table.Put(2, "c", Titled("C"), "text of c");
+  EXPECT_EQ(table.TextAt(0), "text of a");
+  EXPECT_EQ(table.TextAt(1), "");
+  EXPECT_EQ(table.text_bytes(), 18);
+  // "a" is deleted and the exact index moves slot 2 ("c") into its hole.
+  table.Unmap("a");
+  table.Remove(0, SlotMove{2, 0});
+  EXPECT_EQ(table.TextAt(0), "text of c");
+  EXPECT_EQ(table.TextAt(2), "");
+  EXPECT_EQ(table.text_bytes(), 9);
+  // New text replaces the old.
+  table.Put(1, "b", Titled("B"), "now b has text");
+  EXPECT_EQ(table.text_bytes(), 9 + 14);
+
+  StringStateWriter out;
+  table.Save(out);
+  StringStateReader in(out.bytes());
+  auto loaded = ArticleTable::Load(in);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->TextAt(0), "text of c");
+  EXPECT_EQ(loaded->TextAt(1), "now b has text");
+  EXPECT_EQ(loaded->text_bytes(), table.text_bytes());
+}
+
 TEST(ArticleTable, NewMetadataAtTheSameSlotRetiresTheOldCard) {
   ArticleTable table;
   table.Put(0, "a", Titled("Old"));

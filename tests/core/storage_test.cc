@@ -67,6 +67,9 @@ class StorageTest : public ::testing::Test {
       a.metadata.published_at =
           absl::FromUnixSeconds(1764300000 + i) + absl::Nanoseconds(i);
       a.metadata.attributes["k"] = "v" + std::to_string(i);
+      // Most articles carry text (kept through the log and snapshots),
+      // some do not.
+      if (i % 3 != 0) a.text = "Body of article " + std::to_string(i);
       out.push_back(std::move(a));
     }
     return out;
@@ -97,6 +100,7 @@ class StorageTest : public ::testing::Test {
       auto it = got.find(id);
       ASSERT_NE(it, got.end()) << id;
       EXPECT_EQ(it->second.metadata, a.metadata) << id;
+      EXPECT_EQ(it->second.text, a.text) << id;
       for (int d = 0; d < kDim; ++d) {
         EXPECT_NEAR(it->second.embedding[d], a.embedding[d], 1e-6) << id;
       }
@@ -149,6 +153,23 @@ TEST(RecordCodec, RoundTripsAndRejectsEveryTruncation) {
   auto deletes = DecodeWriteRecord(EncodeDeleteRecord({"a", "b"}));
   ASSERT_TRUE(deletes.ok());
   EXPECT_THAT(deletes->ids, ::testing::ElementsAre("a", "b"));
+}
+
+TEST(RecordCodec, TextTravelsOnlyInRecordsThatHaveIt) {
+  Article plain{"a", {1.0f, 0.0f}, {}};
+  Article with_text{"b", {0.0f, 1.0f}, {}, "Body \xE2\x80\x94 text"};
+  const std::string without = EncodeUpsertRecord({plain});
+  EXPECT_EQ(without[0], static_cast<char>(WriteRecord::Kind::kUpsert));
+  const std::string payload = EncodeUpsertRecord({plain, with_text});
+  EXPECT_EQ(payload[0], static_cast<char>(WriteRecord::Kind::kUpsertWithText));
+  auto decoded = DecodeWriteRecord(payload);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->kind, WriteRecord::Kind::kUpsert);
+  EXPECT_EQ(decoded->articles[0].text, "");
+  EXPECT_EQ(decoded->articles[1].text, with_text.text);
+  for (size_t cut = 0; cut < payload.size(); ++cut) {
+    EXPECT_FALSE(DecodeWriteRecord(payload.substr(0, cut)).ok()) << cut;
+  }
 }
 
 TEST_F(StorageTest, OneStoreAtATimePerDataDirectory) {

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -188,10 +189,16 @@ uint32_t Crc32(absl::string_view data, uint32_t crc) {
 }
 
 std::string EncodeUpsertRecord(const std::vector<Article>& articles) {
+  const bool texts = std::any_of(articles.begin(), articles.end(),
+                                 [](const Article& a) { return !a.text.empty(); });
   Encoder e;
-  e.U8(static_cast<uint8_t>(WriteRecord::Kind::kUpsert));
+  e.U8(static_cast<uint8_t>(texts ? WriteRecord::Kind::kUpsertWithText
+                                  : WriteRecord::Kind::kUpsert));
   e.U32(static_cast<uint32_t>(articles.size()));
-  for (const Article& a : articles) e.ArticleRecord(a);
+  for (const Article& a : articles) {
+    e.ArticleRecord(a);
+    if (texts) e.Bytes(a.text);
+  }
   return std::move(e.buffer());
 }
 
@@ -210,11 +217,18 @@ absl::StatusOr<WriteRecord> DecodeWriteRecord(absl::string_view payload) {
   if (!kind.ok()) return kind.status();
   auto count = d.U32();
   if (!count.ok()) return count.status();
-  if (*kind == static_cast<uint8_t>(WriteRecord::Kind::kUpsert)) {
+  const bool texts =
+      *kind == static_cast<uint8_t>(WriteRecord::Kind::kUpsertWithText);
+  if (texts || *kind == static_cast<uint8_t>(WriteRecord::Kind::kUpsert)) {
     record.kind = WriteRecord::Kind::kUpsert;
     for (uint32_t i = 0; i < *count; ++i) {
       auto a = d.ArticleRecord();
       if (!a.ok()) return a.status();
+      if (texts) {
+        auto text = d.Bytes();
+        if (!text.ok()) return text.status();
+        a->text = *std::move(text);
+      }
       record.articles.push_back(*std::move(a));
     }
   } else if (*kind == static_cast<uint8_t>(WriteRecord::Kind::kDelete)) {

@@ -58,9 +58,12 @@ uint32_t Crc32(absl::string_view data, uint32_t crc = 0);
 
 // What one write-ahead log record holds: an upsert batch or a delete batch.
 struct WriteRecord {
-  enum class Kind : uint8_t { kUpsert = 1, kDelete = 2 };
+  // kUpsertWithText: an upsert whose articles each carry their text after
+  // the metadata. Written only when some article has text, so that a log
+  // without texts reads as before in older builds.
+  enum class Kind : uint8_t { kUpsert = 1, kDelete = 2, kUpsertWithText = 3 };
   Kind kind = Kind::kUpsert;
-  std::vector<Article> articles;  // kUpsert
+  std::vector<Article> articles;  // kUpsert, kUpsertWithText
   std::vector<ArticleId> ids;     // kDelete
 };
 

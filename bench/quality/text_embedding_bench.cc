@@ -1,0 +1,175 @@
+// The text embedder alone, without the server: trains a model on a labelled
+// JSONL corpus (fields title, body, category), embeds every article, and
+// prints category precision@10 of exact nearest neighbours (every article's
+// 10 most similar others, as bench/quality's figures) and the one-core
+// embedding throughput on 2 KB texts. For choosing the model's settings;
+// bench/quality/quality_bench.py measures the same through the server.
+//
+//   related_text_embedding_bench --dataset=../shared/datasets/agnews.jsonl
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "common/text/sif_training.h"
+
+ABSL_FLAG(std::string, dataset, "", "JSONL with title, body, category");
+ABSL_FLAG(int, dim, 100, "model dimension");
+ABSL_FLAG(int, epochs, 0, "fastText passes (0: by corpus size)");
+ABSL_FLAG(int, min_count, 2, "fastText min_count");
+ABSL_FLAG(int, components, 1, "common components removed");
+ABSL_FLAG(float, sif_a, 1e-3f, "SIF smoothing");
+ABSL_FLAG(int, threads, 2, "training threads");
+
+ABSL_FLAG(std::vector<std::string>, sparse_dims, {"0"},
+          "lexical part dimensions to compare (one model trained, each "
+          "variant built from it)");
+ABSL_FLAG(std::vector<std::string>, sparse_weights, {"0.3"},
+          "lexical part weights to compare");
+ABSL_FLAG(double, train_share, 1.0,
+          "share of the corpus the model is trained on (the rest is embedded "
+          "unseen: a check that the figure is not memorisation)");
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Labelled {
+  std::string text;
+  std::string category;
+};
+
+std::vector<Labelled> Load(const std::string& path) {
+  std::vector<Labelled> rows;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    const auto j = nlohmann::json::parse(line);
+    rows.push_back({j.value("title", "") + "\n" + j.value("body", ""),
+                    j.value("category", "")});
+  }
+  return rows;
+}
+
+double PrecisionAt10(const std::vector<std::vector<float>>& v,
+                     const std::vector<Labelled>& rows) {
+  const size_t n = v.size();
+  double total = 0;
+  std::vector<std::pair<float, size_t>> scored(n);
+  for (size_t q = 0; q < n; ++q) {
+    for (size_t i = 0; i < n; ++i) {
+      float dot = 0;
+      for (size_t k = 0; k < v[q].size(); ++k) dot += v[q][k] * v[i][k];
+      scored[i] = {i == q ? -2.0f : dot, i};
+    }
+    std::partial_sort(scored.begin(), scored.begin() + 10, scored.end(),
+                      [](auto& a, auto& b) { return a.first > b.first; });
+    int same = 0;
+    for (int r = 0; r < 10; ++r) {
+      same += rows[scored[r].second].category == rows[q].category;
+    }
+    total += same / 10.0;
+  }
+  return total / n;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  const std::vector<Labelled> rows = Load(absl::GetFlag(FLAGS_dataset));
+  if (rows.size() < 20) {
+    std::fprintf(stderr, "need a dataset (--dataset) of at least 20 rows\n");
+    return 2;
+  }
+  std::vector<std::string> training;
+  std::mt19937 random(1);
+  std::bernoulli_distribution take(absl::GetFlag(FLAGS_train_share));
+  for (const Labelled& row : rows) {
+    if (take(random)) training.push_back(row.text);
+  }
+  related::text::TrainingOptions options;
+  options.dimension = absl::GetFlag(FLAGS_dim);
+  options.epochs = absl::GetFlag(FLAGS_epochs);
+  options.min_count = absl::GetFlag(FLAGS_min_count);
+  options.components = absl::GetFlag(FLAGS_components);
+  options.sif_a = absl::GetFlag(FLAGS_sif_a);
+  options.threads = absl::GetFlag(FLAGS_threads);
+
+  // Trained with the largest lexical part asked for, so that every
+  // variant has its idf.
+  for (const std::string& dims : absl::GetFlag(FLAGS_sparse_dims)) {
+    options.sparse_dimension = std::max(options.sparse_dimension, std::stoi(dims));
+  }
+  options.sparse_weight = 0.3f;
+  const auto start = Clock::now();
+  auto model = related::text::TrainSifModel(training, options);
+  const double train_s =
+      std::chrono::duration<double>(Clock::now() - start).count();
+  if (!model.ok()) {
+    std::fprintf(stderr, "training failed: %s\n",
+                 std::string(model.status().message()).c_str());
+    return 1;
+  }
+  std::printf("model: %s\n", model->description().c_str());
+  std::printf("training: %zu texts in %.1f s\n", training.size(), train_s);
+  for (const std::string& dims : absl::GetFlag(FLAGS_sparse_dims)) {
+    for (const std::string& weight : absl::GetFlag(FLAGS_sparse_weights)) {
+      related::text::SifModelData data = model->data();
+      data.sparse_dimension = std::stoi(dims);
+      data.sparse_weight = data.sparse_dimension > 0 ? std::stof(weight) : 0;
+      if (data.sparse_dimension == 0) data.idf.clear();
+      auto variant = related::text::SifModel::Build(data);
+      if (!variant.ok()) {
+        std::fprintf(stderr, "variant: %s\n",
+                     std::string(variant.status().message()).c_str());
+        return 1;
+      }
+      std::vector<std::vector<float>> vectors;
+      int failed = 0;
+      for (const Labelled& row : rows) {
+        auto v = variant->Embed(row.text);
+        if (!v.ok()) ++failed;
+        vectors.push_back(v.ok() ? *v
+                                 : std::vector<float>(variant->dimension(), 0));
+      }
+      std::printf(
+          "lexical dims %d weight %.2f (%d dims): P@10 over %zu articles (%d "
+          "not embeddable): %.4f\n",
+          data.sparse_dimension, data.sparse_weight, variant->dimension(),
+          rows.size(), failed, PrecisionAt10(vectors, rows));
+      if (data.sparse_dimension == 0) break;
+    }
+  }
+  // Throughput on 2 KB texts made of consecutive articles.
+  std::vector<std::string> long_texts;
+  std::string current;
+  for (const Labelled& row : rows) {
+    current += row.text + "\n";
+    if (current.size() >= 2048) {
+      long_texts.push_back(current.substr(0, 2048));
+      current.clear();
+    }
+  }
+  const auto embed_start = Clock::now();
+  size_t embedded = 0;
+  while (std::chrono::duration<double>(Clock::now() - embed_start).count() <
+         2.0) {
+    for (const std::string& text : long_texts) {
+      embedded += model->Embed(text).ok();
+    }
+  }
+  const double embed_s =
+      std::chrono::duration<double>(Clock::now() - embed_start).count();
+  std::printf("embedding, one thread, 2048-byte texts: %.0f articles/s\n",
+              embedded / embed_s);
+  return 0;
+}
