@@ -109,7 +109,8 @@ int main(int argc, char** argv) {
   const fs::path work = corpus / ".seed-work";
   fs::create_directories(work);
   for (const char* t : {"wal_fuzzer", "snapshot_fuzzer", "section_fuzzer",
-                        "record_fuzzer", "jsonl_fuzzer", "validation_fuzzer"}) {
+                        "record_fuzzer", "jsonl_fuzzer", "validation_fuzzer",
+                        "tokenizer_fuzzer"}) {
     fs::create_directories(corpus / t);
   }
   const std::vector<Article> articles = SampleArticles();
@@ -185,5 +186,14 @@ int main(int argc, char** argv) {
   std::string policy(96, '\x01');
   policy.back() = '\x02';
   WriteFile(corpus / "validation_fuzzer/policy", policy);
+
+  // Texts as callers send them: news copy with typographic punctuation,
+  // Latin-1 capitals, another script and dump artefacts, nothing at all.
+  WriteFile(corpus / "tokenizer_fuzzer/headline",
+            "Election night: vote counts \xE2\x80\x94 \xE2\x80\x9Cnews\xE2\x80\x9D");
+  WriteFile(corpus / "tokenizer_fuzzer/latin1", "\xC3\x89T\xC3\x89 ab ab ab");
+  WriteFile(corpus / "tokenizer_fuzzer/other_script",
+            "\xE9\x81\xB8\xE6\x8C\x99 #36;10\\\\second");
+  WriteFile(corpus / "tokenizer_fuzzer/blank", "   \t\n");
   return 0;
 }

@@ -32,7 +32,7 @@ bool SameRecord(const WriteRecord& a, const WriteRecord& b) {
     const Article& x = a.articles[i];
     const Article& y = b.articles[i];
     if (x.id != y.id || !SameFloats(x.embedding, y.embedding) ||
-        !(x.metadata == y.metadata)) {
+        !(x.metadata == y.metadata) || x.text != y.text) {
       return false;
     }
   }

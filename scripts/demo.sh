@@ -139,11 +139,15 @@ trap on_signal INT TERM
 # is left running behind the user's back.
 trap on_exit EXIT
 
+# A model trained on 120 short texts puts the pieces of one story closer
+# together than copies are on a real corpus, so near-duplicate suppression
+# (on by default) would empty the boxes of their own story: off here.
 say "starting $SERVER on $GRPC_ADDRESS (metrics on $HOST:$METRICS_PORT)"
 "$SERVER" \
   --grpc_address="$GRPC_ADDRESS" \
   --metrics_address="${HOST}:${METRICS_PORT}" \
   --embedder_model="$MODEL" \
+  --ranking_duplicate_threshold=1 \
   --index=hnsw &
 server_pid=$!
 

@@ -14,7 +14,7 @@ set -euo pipefail
 seconds="${1:-30}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="$root/build-fuzz"
-read -r -a targets <<<"${FUZZ_TARGETS:-wal_fuzzer snapshot_fuzzer section_fuzzer record_fuzzer jsonl_fuzzer validation_fuzzer}"
+read -r -a targets <<<"${FUZZ_TARGETS:-wal_fuzzer snapshot_fuzzer section_fuzzer record_fuzzer jsonl_fuzzer validation_fuzzer tokenizer_fuzzer}"
 
 for tool in clang++-14 cmake ninja; do
   command -v "$tool" >/dev/null || {

@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """Relatedness quality of related-server on real news: AG News (7,600
-articles, 4 categories), LSA embeddings (embed_agnews.py), every article
-asked for its box with each editorial control on and off.
+articles, 4 categories), every article asked for its box with each
+editorial control on and off. Two upstreams: LSA embeddings computed here
+(embed_agnews.py) and sent as vectors, and text in: a model trained with
+related-cli train on the same articles, the articles sent as text only and
+embedded by the server (--embedder_model).
 
 Reports per configuration: category precision@10 (share of the box in the
 query's category), nDCG@10 (same-category as relevance) and how many boxes
@@ -11,6 +14,7 @@ the baseline, measured in the same run.
   /usr/bin/python3 bench/quality/quality_bench.py \
       --dataset ../shared/datasets/agnews.jsonl --server build/related-server
 """
+import subprocess
 
 import argparse
 import collections
@@ -42,14 +46,19 @@ def load(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def import_articles(stubs, stub, rows):
+def import_articles(stubs, stub, rows, bodies=None):
+    """Sends `rows` with their embeddings, or, given `bodies` (id -> text),
+    with their text and no embedding."""
     pb = stubs.related_pb2
 
     def batches():
         for start in range(0, len(rows), 500):
-            request = pb.UpsertArticlesRequest()
+            request = pb.ImportArticlesRequest()
             for row in rows[start:start + 500]:
-                a = request.articles.add(id=row["id"], embedding=row["embedding"])
+                if bodies is None:
+                    a = request.articles.add(id=row["id"], embedding=row["embedding"])
+                else:
+                    a = request.articles.add(id=row["id"], text=bodies[row["id"]])
                 a.metadata.title = row["title"]
                 a.metadata.section = row["section"]
                 a.metadata.language = row["language"]
@@ -108,6 +117,12 @@ def evaluate(stubs, stub, rows, make_policy, same_section=False):
 
 
 # (name, index kind, policy controls, filter by the query's own section)
+TEXT_CONFIGS = [
+    ("plain kNN: no suppression, no diversity", "exact",
+     dict(duplicate_threshold=1.0, diversity_lambda=1.0), False),
+    ("default policy (server flags)", "exact", {}, False),
+    ("default policy, HNSW index", "hnsw", {}, False),
+]
 CONFIGS = [
     ("plain kNN (baseline): no suppression, no diversity", "exact",
      dict(duplicate_threshold=1.0, diversity_lambda=1.0), False),
@@ -127,11 +142,39 @@ CONFIGS = [
 ]
 
 
+def measure(args, stubs, rows, upstream, configs, flags, bodies=None):
+    """Runs `configs` on a server per index kind started with `flags`."""
+    results = []
+    for kind in ("exact", "hnsw"):
+        if not any(c[1] == kind for c in configs):
+            continue
+        server = related_testlib.ServerProcess(
+            args.server, [f"--index={kind}", *flags, *args.server_flag])
+        server.start()
+        try:
+            channel = grpc.insecure_channel(server.grpc_address)
+            server.wait_until_serving(stubs, channel)
+            stub = stubs.related_pb2_grpc.RelatedArticlesStub(channel)
+            import_articles(stubs, stub, rows, bodies)
+            for name, config_kind, controls, same_section in configs:
+                if config_kind != kind:
+                    continue
+                figures = evaluate(stubs, stub, rows,
+                                   lambda: policy(stubs, **controls), same_section)
+                results.append({"upstream": upstream, "config": name, "index": kind,
+                                **figures})
+                print(f"  measured: {upstream}, {name}", file=sys.stderr)
+        finally:
+            server.stop()
+    return results
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default=os.path.join(_REPO, "..", "shared", "datasets",
                                                           "agnews.jsonl"))
     parser.add_argument("--server", default=os.path.join(_REPO, "build", "related-server"))
+    parser.add_argument("--cli", default=os.path.join(_REPO, "build", "related-cli"))
     parser.add_argument("--json", default=os.path.join(_REPO, "build", "bench",
                                                        "quality.json"))
     parser.add_argument("--server_flag", action="append", default=[],
@@ -145,35 +188,29 @@ def main():
         rows = load(embedded)
         stubs = related_testlib.generate_stubs(os.path.join(_REPO, "proto"),
                                                os.path.join(tmp, "stubs"))
-        results = []
-        for kind in ("exact", "hnsw"):
-            server = related_testlib.ServerProcess(
-                args.server, [f"--index={kind}", f"--dim={embed_agnews.DIMENSION}",
-                              *args.server_flag])
-            server.start()
-            try:
-                channel = grpc.insecure_channel(server.grpc_address)
-                server.wait_until_serving(stubs, channel)
-                stub = stubs.related_pb2_grpc.RelatedArticlesStub(channel)
-                import_articles(stubs, stub, rows)
-                for name, config_kind, controls, same_section in CONFIGS:
-                    if config_kind != kind:
-                        continue
-                    figures = evaluate(stubs, stub, rows,
-                                       lambda: policy(stubs, **controls), same_section)
-                    results.append({"config": name, "index": kind, **figures})
-                    print(f"  measured: {name}", file=sys.stderr)
-            finally:
-                server.stop()
+        results = measure(args, stubs, rows, "LSA", CONFIGS,
+                          [f"--dim={embed_agnews.DIMENSION}"])
+        model = os.path.join(tmp, "model.bin")
+        started = time.monotonic()
+        trained = subprocess.run([args.cli, "train", args.dataset, f"--out={model}"],
+                                 capture_output=True, text=True, check=True)
+        training = (f"related-cli train: {time.monotonic() - started:.1f} s; "
+                    + trained.stdout.strip().splitlines()[-1])
+        bodies = {r["id"]: r["body"] for r in load(args.dataset)}
+        results += measure(args, stubs, rows, "text", TEXT_CONFIGS,
+                           [f"--embedder_model={model}"], bodies)
 
     baseline = results[0]
-    print(f"\nAG News, {len(rows)} articles, LSA {embed_agnews.DIMENSION} dims, "
-          f"limit {LIMIT}; near-duplicate = cosine > {NEAR_DUPLICATE}")
-    print(f"{'configuration':<55} {'index':<6} {'P@10':>6} {'dP@10':>7} {'nDCG@10':>8} "
-          f"{'dup boxes':>9} {'short':>5}")
+    print(f"\nAG News, {len(rows)} articles, limit {LIMIT}; upstream LSA "
+          f"{embed_agnews.DIMENSION} dims or text in (the server's model); "
+          f"near-duplicate = cosine > {NEAR_DUPLICATE}; dP@10 against LSA plain kNN")
+    print(training)
+    print(f"{'upstream':<8} {'configuration':<55} {'index':<6} {'P@10':>6} {'dP@10':>7} "
+          f"{'nDCG@10':>8} {'dup boxes':>9} {'short':>5}")
     for r in results:
         delta = r["precision_at_10"] - baseline["precision_at_10"]
-        print(f"{r['config']:<55} {r['index']:<6} {r['precision_at_10']:6.4f} {delta:+7.4f} "
+        print(f"{r['upstream']:<8} {r['config']:<55} {r['index']:<6} "
+              f"{r['precision_at_10']:6.4f} {delta:+7.4f} "
               f"{r['ndcg_at_10']:8.4f} {r['boxes_with_near_duplicate']:9d} "
               f"{r['short_boxes']:5d}")
     os.makedirs(os.path.dirname(args.json), exist_ok=True)

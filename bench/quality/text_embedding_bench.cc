@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <fstream>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "common/text/sif_training.h"
+#include "common/text/tokenizer.h"
 
 ABSL_FLAG(std::string, dataset, "", "JSONL with title, body, category");
 ABSL_FLAG(int, dim, 100, "model dimension");
@@ -27,6 +29,8 @@ ABSL_FLAG(int, min_count, 2, "fastText min_count");
 ABSL_FLAG(int, components, 1, "common components removed");
 ABSL_FLAG(float, sif_a, 1e-3f, "SIF smoothing");
 ABSL_FLAG(int, threads, 2, "training threads");
+ABSL_FLAG(bool, duplicates, false,
+          "also profile near-duplicate pairs by similarity");
 
 ABSL_FLAG(std::vector<std::string>, sparse_dims, {"0"},
           "lexical part dimensions to compare (one model trained, each "
@@ -57,6 +61,41 @@ std::vector<Labelled> Load(const std::string& path) {
                     j.value("category", "")});
   }
   return rows;
+}
+
+// Share of the words of the smaller text that the other has too.
+double WordOverlap(const std::string& a, const std::string& b) {
+  std::set<std::string> wa, wb;
+  related::text::ForEachWord(a, [&](absl::string_view w) { wa.emplace(w); });
+  related::text::ForEachWord(b, [&](absl::string_view w) { wb.emplace(w); });
+  size_t common = 0;
+  for (const std::string& w : wa) common += wb.count(w);
+  return double(common) / double(std::max<size_t>(1, std::min(wa.size(), wb.size())));
+}
+
+// How near-duplicates look under this embedding: pairs above each
+// similarity, split by whether their texts mostly share their words (a
+// copy, an update) or not (another article on the same subject). Tells
+// where policy.duplicate_threshold should sit for embedded text.
+void DuplicateProfile(const std::vector<std::vector<float>>& v,
+                      const std::vector<Labelled>& rows) {
+  const double thresholds[] = {0.90, 0.95, 0.97, 0.98, 0.99};
+  size_t copies[5] = {}, others[5] = {};
+  for (size_t q = 0; q < v.size(); ++q) {
+    for (size_t i = q + 1; i < v.size(); ++i) {
+      float dot = 0;
+      for (size_t k = 0; k < v[q].size(); ++k) dot += v[q][k] * v[i][k];
+      if (dot <= thresholds[0]) continue;
+      const bool copy = WordOverlap(rows[q].text, rows[i].text) >= 0.8;
+      for (int t = 0; t < 5; ++t) {
+        if (dot > thresholds[t]) (copy ? copies : others)[t]++;
+      }
+    }
+  }
+  for (int t = 0; t < 5; ++t) {
+    std::printf("pairs above %.2f: %zu sharing >= 80%% of words, %zu not\n",
+                thresholds[t], copies[t], others[t]);
+  }
 }
 
 double PrecisionAt10(const std::vector<std::vector<float>>& v,
@@ -146,6 +185,7 @@ int main(int argc, char** argv) {
           "not embeddable): %.4f\n",
           data.sparse_dimension, data.sparse_weight, variant->dimension(),
           rows.size(), failed, PrecisionAt10(vectors, rows));
+      if (absl::GetFlag(FLAGS_duplicates)) DuplicateProfile(vectors, rows);
       if (data.sparse_dimension == 0) break;
     }
   }

@@ -63,7 +63,8 @@ absl::Status ValidateRankingPolicy(const RankingPolicy& p) {
 
 bool SameRankingIgnoringClock(const RankingPolicy& a, const RankingPolicy& b) {
   return a.sections == b.sections && a.exclude_sections == b.exclude_sections &&
-         a.languages == b.languages && a.published_after == b.published_after &&
+         a.languages == b.languages && a.same_language == b.same_language &&
+         a.published_after == b.published_after &&
          a.published_before == b.published_before && a.max_age == b.max_age &&
          a.required_attributes == b.required_attributes &&
          a.min_score == b.min_score &&

@@ -21,6 +21,12 @@ struct RankingPolicy {
   std::vector<std::string> sections;  // empty: any section
   std::vector<std::string> exclude_sections;
   std::vector<std::string> languages;          // empty: any language
+  // Only the query article's language (no language matches no language),
+  // when `languages` is empty and the query is a stored article. Not a
+  // filter of its own: a lookup turns it into `languages` (see
+  // ForQueryLanguage), so that precomputed boxes, which hold one language
+  // whenever the corpus does, serve it without a search.
+  bool same_language = false;
   std::optional<absl::Time> published_after;   // inclusive
   std::optional<absl::Time> published_before;  // inclusive
   std::optional<absl::Duration> max_age;  // published in [now - max_age, now]

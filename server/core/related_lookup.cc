@@ -31,9 +31,14 @@ absl::StatusOr<RankingDebug> RelatedLookup::LookUp(Slot slot,
                                                    const RelatedQuery& query,
                                                    int limit,
                                                    BoxUse use) const {
-  const auto use_first = [&](absl::Span<const BoxedArticle> box) {
-    use(box.first(std::min(box.size(), static_cast<size_t>(limit))));
+  const auto first = [&](absl::Span<const BoxedArticle> box) {
+    return box.first(std::min(box.size(), static_cast<size_t>(limit)));
   };
+  // The same-language rule, as a language filter on the query's language.
+  const std::optional<absl::string_view> language =
+      query.policy.same_language && query.policy.languages.empty()
+          ? std::optional(articles_.CardOf(slot).language)
+          : std::nullopt;
   // An article whose list a bulk load has not built yet is searched for.
   if (UsesList(query) && lists_->Listed(slot)) {
     const StoredBox* box = lists_->Box(slot);
@@ -51,17 +56,23 @@ absl::StatusOr<RankingDebug> RelatedLookup::LookUp(Slot slot,
       box = &ranked_now.emplace(*std::move(ranked));
     }
     // Diversity over a widened search is not a prefix of a larger box.
-    if (!box->widened || limit == options_.default_limit ||
-        query.policy.diversity_lambda >= 1.0f) {
-      use_first(box->chosen);
+    // A box whose articles all share the query's language is also its
+    // same-language box: the ranking's choices depend only on the articles
+    // chosen before them. Otherwise a filtered search ranks it.
+    if ((!box->widened || limit == options_.default_limit ||
+         query.policy.diversity_lambda >= 1.0f) &&
+        (!language.has_value() || AllIn(*language, first(box->chosen)))) {
+      use(first(box->chosen));
       return ListDebug(*box, fresh, query);
     }
   }
+  RankingPolicy policy = query.policy;
+  if (language.has_value()) policy.languages = {std::string(*language)};
   auto ranked = RelatedSearch(vectors_, articles_)
                     .Rank(vectors_.StoredVector(slot), slot, limit,
-                          query.exclude_ids, query.policy);
+                          query.exclude_ids, policy);
   if (!ranked.ok()) return ranked.status();
-  use_first(ranked->chosen);
+  use(first(ranked->chosen));
   return ranked->debug;
 }
 
@@ -81,6 +92,13 @@ CardRef RelatedLookup::Shown(const BoxedArticle& entry) const {
   return entry.card != kNoCard && !cards.Retired(entry.card)
              ? entry.card
              : articles_.CardAt(entry.slot);
+}
+
+bool RelatedLookup::AllIn(absl::string_view language,
+                          absl::Span<const BoxedArticle> box) const {
+  return std::all_of(box.begin(), box.end(), [&](const BoxedArticle& entry) {
+    return articles_.cards().Get(Shown(entry)).language == language;
+  });
 }
 
 bool RelatedLookup::Fresh(const StoredBox& box) const {

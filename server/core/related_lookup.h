@@ -57,6 +57,9 @@ class RelatedLookup {
   CardRef Shown(const BoxedArticle& entry) const;
   // Whether every entry of `box` still shows an article.
   bool Fresh(const StoredBox& box) const;
+  // Whether every article `box` shows is in `language`.
+  bool AllIn(absl::string_view language,
+             absl::Span<const BoxedArticle> box) const;
   // What a box from a list reports of its ranking.
   RankingDebug ListDebug(const StoredBox& box, bool fresh,
                          const RelatedQuery& query) const;

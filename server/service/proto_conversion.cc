@@ -173,6 +173,9 @@ absl::StatusOr<RankingPolicy> PolicyFromProto(const v1::RankingPolicy& proto,
   if (proto.languages_size() > 0) {
     policy.languages = {proto.languages().begin(), proto.languages().end()};
   }
+  if (proto.has_same_language()) {
+    policy.same_language = proto.same_language().value();
+  }
   if (!proto.required_attributes().empty()) {
     policy.required_attributes = {proto.required_attributes().begin(),
                                   proto.required_attributes().end()};
@@ -230,6 +233,7 @@ void DebugToProto(const RankingDebug& debug, const RankingPolicy& applied,
                                      applied.exclude_sections.end());
   p->mutable_languages()->Add(applied.languages.begin(),
                               applied.languages.end());
+  p->mutable_same_language()->set_value(applied.same_language);
   if (applied.published_after)
     TimeToProto(*applied.published_after, p->mutable_published_after());
   if (applied.published_before) {
