@@ -142,11 +142,14 @@ absl::Status ParseOptionalString(const Json& object, const char* key,
   return absl::OkStatus();
 }
 
-// "text", or "body" when there is no "text" (the name in many news dumps).
+// "text", or a string "body" when there is no "text" (the name in many news
+// dumps; a "body" of another type is some other field, ignored as unknown
+// keys are).
 absl::Status ParseText(const Json& object, std::string& text) {
   absl::Status status = ParseOptionalString(object, "text", text);
-  if (status.ok() && text.empty()) {
-    status = ParseOptionalString(object, "body", text);
+  const Json* body = OptionalMember(object, "body");
+  if (status.ok() && text.empty() && body != nullptr && body->is_string()) {
+    text = body->get<std::string>();
   }
   return status;
 }

@@ -66,8 +66,8 @@ int RunTrain(std::istream& input, const TrainOptions& options,
     const int percent = static_cast<int>(p.done * 100);
     if (percent / 5 == shown / 5) return;  // a line per 5%
     shown = percent;
-    output.err << absl::StrFormat("  %3d%%  loss %.3f  about %ds left\n",
-                                  percent, p.loss, p.eta_seconds);
+    output.err << absl::StrFormat("  %3d%%  about %ds left\n", percent,
+                                  p.eta_seconds);
     output.err.flush();
   };
   auto model = text::TrainSifModel(corpus.texts, training);

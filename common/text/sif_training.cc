@@ -201,8 +201,8 @@ absl::StatusOr<SifModel> TrainSifModel(absl::Span<const std::string> texts,
   fasttext::FastText fasttext;
   try {
     fasttext.train(FastTextArgs(options, corpus),
-                   [&](float done, float loss, double, double, int64_t eta) {
-                     if (options.progress) options.progress({done, loss, eta});
+                   [&](float done, float, double, double, int64_t eta) {
+                     if (options.progress) options.progress({done, eta});
                    });
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(

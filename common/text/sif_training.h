@@ -18,8 +18,7 @@
 namespace related::text {
 
 struct TrainingProgress {
-  float done = 0;        // share of fastText's passes done, 0..1
-  float loss = 0;        // fastText's running loss
+  float done = 0;  // share of fastText's passes done, 0..1
   int64_t eta_seconds = 0;
 };
 

@@ -77,7 +77,8 @@ absl::Status TextEmbedding::EmbedArticles(std::vector<Article>& articles) const 
     const std::string field = absl::StrCat("articles[", i, "]");
     if (article.text.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          field, ": has neither an embedding nor text to embed"));
+          field, ".embedding: empty, and no text to embed (send an embedding "
+                 "or text)"));
     }
     auto embedding = EmbedChecked(model.get(), EmbeddingText(article),
                                   article.text.size(),

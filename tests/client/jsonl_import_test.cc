@@ -63,6 +63,22 @@ TEST(ParseArticleLineTest, IgnoresUnknownKeysAndCarriageReturn) {
   EXPECT_EQ(article->id, "a");
 }
 
+TEST(ParseArticleLineTest, TextTakesThePlaceOfTheEmbedding) {
+  auto article =
+      ParseArticleLine(R"({"id": "a", "title": "T", "text": "Body"})", {});
+  ASSERT_TRUE(article.ok()) << article.status();
+  EXPECT_EQ(article->text, "Body");
+  EXPECT_TRUE(article->embedding.empty());
+  // "body" is read as the text when there is no "text".
+  auto body = ParseArticleLine(R"({"id": "b", "body": "From a dump"})", {});
+  ASSERT_TRUE(body.ok()) << body.status();
+  EXPECT_EQ(body->text, "From a dump");
+  // An embedding given with text is still checked.
+  auto both = ParseArticleLine(
+      R"({"id": "c", "text": "x", "embedding": [1, 2]})", {3, 0});
+  EXPECT_FALSE(both.ok());
+}
+
 TEST(ParseArticleLineTest, DimensionZeroAcceptsAnyLength) {
   EXPECT_TRUE(
       ParseArticleLine(R"({"id": "a", "embedding": [1, 2, 3, 4, 5]})", {})
@@ -154,7 +170,9 @@ INSTANTIATE_TEST_SUITE_P(
                 "id: control character at byte 1"},
         BadLine{"IdTooLong", R"({"id": "abcdefghi", "embedding": [1, 2, 3]})",
                 "id: 9 bytes, longer than the limit of 8 bytes"},
-        BadLine{"EmbeddingMissing", R"({"id": "a"})", "embedding: missing"},
+        BadLine{"EmbeddingMissing", R"({"id": "a"})",
+                "embedding: missing (give an embedding, or text for the server "
+                "to embed)"},
         BadLine{"EmbeddingNotArray", R"({"id": "a", "embedding": "1,2,3"})",
                 "embedding: expected an array of numbers, got string"},
         BadLine{"EmbeddingEmpty", R"({"id": "a", "embedding": []})",

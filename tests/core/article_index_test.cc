@@ -428,3 +428,59 @@ TEST(ArticleIndexOptions, RejectsUnworkableLimits) {
 
 }  // namespace
 }  // namespace related
+
+namespace related {
+namespace {
+
+// The same-language rule: a box holds only the query article's language
+// (no language matches no language), whether it comes from a precomputed
+// list (HNSW) or a search, and equals the box of an explicit language
+// filter; turned off, languages mix.
+TEST_P(ArticleIndexTest, SameLanguageBoxesHoldOnlyTheQueryLanguage) {
+  ArticleIndexOptions options;
+  options.index_kind = GetParam();
+  options.dimension = kDim;
+  options.default_policy.same_language = true;
+  auto index = *ArticleIndex::Create(options);
+  const std::vector<float> vectors = ClusteredVectors(300, kDim, 6, 11);
+  std::vector<Article> articles = MakeArticles(vectors, 0, 300);
+  const char* kLanguages[] = {"de", "en", ""};
+  for (size_t i = 0; i < articles.size(); ++i) {
+    articles[i].metadata.language = kLanguages[i % 3];
+  }
+  ASSERT_TRUE(index->Upsert(articles).ok());
+  int mixed_boxes = 0;
+  for (int q = 0; q < 60; ++q) {
+    const std::string language = kLanguages[q % 3];
+    RelatedQuery query = Query(TestId(q), 10);
+    query.policy = options.default_policy;
+    auto box = index->Related(query);
+    ASSERT_TRUE(box.ok()) << box.status();
+    ASSERT_EQ(box->articles.size(), 10u);
+    for (const RelatedArticle& r : box->articles) {
+      EXPECT_EQ(r.metadata->language, language) << TestId(q);
+    }
+    RelatedQuery filtered = query;
+    filtered.policy.same_language = false;
+    filtered.policy.languages = {language};
+    auto explicit_box = index->Related(filtered);
+    ASSERT_TRUE(explicit_box.ok());
+    if (GetParam() == IndexKind::kExact) {
+      EXPECT_EQ(Ids(box->articles), Ids(explicit_box->articles)) << TestId(q);
+    }
+    RelatedQuery any = query;
+    any.policy.same_language = false;
+    auto any_box = index->Related(any);
+    ASSERT_TRUE(any_box.ok());
+    for (const RelatedArticle& r : any_box->articles) {
+      if (r.metadata->language != language) {
+        ++mixed_boxes;
+        break;
+      }
+    }
+  }
+  EXPECT_GT(mixed_boxes, 30) << "with the rule off, languages mix";
+}
+
+}  // namespace
+}  // namespace related

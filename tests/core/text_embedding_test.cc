@@ -59,7 +59,7 @@ TEST(TextEmbedding, ABadArticleFailsTheWholeBatchNamingIt) {
     EXPECT_TRUE(batch[0].embedding.empty()) << "all or nothing";
   };
   fails(TextArticle("x", "", ""), absl::StatusCode::kInvalidArgument,
-        "articles[1]: has neither an embedding nor text");
+        "articles[1].embedding: empty, and no text to embed");
   fails(TextArticle("x", "", "   "), absl::StatusCode::kInvalidArgument,
         "articles[1].text: text has no words");
   fails(TextArticle("x", "", "zebra"), absl::StatusCode::kInvalidArgument,

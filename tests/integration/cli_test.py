@@ -1,7 +1,9 @@
 """Integration test of related-cli against the real related-server.
 
-Starts related-server on 127.0.0.1 with OS-chosen ports, waits until
-`related-cli health` says SERVING, imports the demo corpus with the CLI and
+Trains a text model on the demo corpus with `related-cli train`, starts
+related-server with it on 127.0.0.1 with OS-chosen ports, waits until
+`related-cli health` says SERVING, imports the demo corpus (text, no
+embeddings) with the CLI, reads back the vectors the server made, and
 then checks every subcommand's output and exit code the way a person or a
 script would use them. Stops the server with SIGTERM and expects exit code 0.
 
@@ -32,7 +34,7 @@ CLI_RUN_TIMEOUT_S = 60.0
 # enough for the demo import's batches of 50 (about 60 KB each).
 MAX_MESSAGE_BYTES = 1 << 20
 DEMO_COUNT = 120
-DEMO_DIM = 64
+DEMO_DIM = 100  # the trained model's
 RELATED_KEYS = ["rank", "score", "article_id", "title", "url", "section", "language",
                 "published_at", "attributes"]
 
@@ -54,8 +56,18 @@ class CliTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory(prefix="related-cli-test-")
+        model = os.path.join(cls.tmp.name, "model.bin")
+        trained = subprocess.run([CONFIG.cli, "train", CONFIG.demo, f"--out={model}"],
+                                 capture_output=True, text=True, timeout=300)
+        if trained.returncode != 0:
+            cls.tmp.cleanup()
+            raise SetupError(f"related-cli train failed:\n{trained.stderr}")
+        # Boxes of every language: these checks compare lookups with
+        # searches, which have no query language.
         cls.server = ServerProcess(CONFIG.server, ["--index=exact",
-                                                   f"--max_message_bytes={MAX_MESSAGE_BYTES}"])
+                                                   f"--max_message_bytes={MAX_MESSAGE_BYTES}",
+                                                   f"--embedder_model={model}",
+                                                   "--ranking_same_language=false"])
         try:
             cls.server.start()
             cls.address = cls.server.grpc_address
@@ -64,6 +76,9 @@ class CliTest(unittest.TestCase):
                 cls.demo = [json.loads(line) for line in f if line.strip()]
             cls.demo_by_id = {a["id"]: a for a in cls.demo}
             cls.demo_import = cls.run_cli("import", CONFIG.demo, "--batch_size=50")
+            for article in cls.demo:
+                got = cls.run_cli("--json", "get", "--embedding", article["id"])
+                article["embedding"] = json.loads(got.stdout)["embedding"]
         except BaseException:
             cls.server.kill()
             cls.tmp.cleanup()
@@ -158,7 +173,8 @@ class CliTest(unittest.TestCase):
                          [2, 4, 5, 7, 8, 9, 10], result.stderr)
         self.assertRegex(reported[0], r"^line 2: json: not valid JSON: ")
         self.assertEqual(reported[1], "line 4: id: missing")
-        self.assertEqual(reported[2], "line 5: embedding: expected 64 values, got 3")
+        self.assertEqual(reported[2],
+                         f"line 5: embedding: expected {DEMO_DIM} values, got 3")
         self.assertRegex(reported[3], r'^line 7: published_at: cannot parse "yesterday"')
         self.assertEqual(reported[4], "line 8: attributes.pages: expected a string, got number")
         self.assertRegex(reported[5], r"^line 9: embedding: the zero vector")
@@ -312,7 +328,7 @@ class CliTest(unittest.TestCase):
         debug = dict(line.split(": ", 1) for line in debug_text.splitlines())
         self.assertEqual(debug["applied_policy.sections"], "sport")
         # The server's defaults fill what the command line left out.
-        self.assertEqual(debug["applied_policy.duplicate_threshold"], "0.95")
+        self.assertEqual(debug["applied_policy.duplicate_threshold"], "0.98")  # with --embedder_model
         # The exact index examines all 100 articles outside sport but the query.
         self.assertEqual(int(debug["removed_by_section"]), 99)
         self.assertEqual(int(debug["removed_by_language"]), 0)
@@ -428,7 +444,8 @@ class CliTest(unittest.TestCase):
         wrong_size = self.run_cli("search", "--vector=1,2,3")
         self.assertExit(wrong_size, 1)
         self.assertRegex(wrong_size.stderr,
-                         r"^related-cli: INVALID_ARGUMENT: embedding: expected 64 values, got 3")
+                         r"^related-cli: INVALID_ARGUMENT: embedding: expected "
+                         rf"{DEMO_DIM} values, got 3")
 
     # --- get / delete / stats / health / ping --------------------------------
 

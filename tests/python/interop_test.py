@@ -66,8 +66,10 @@ class InteropTest(related_testlib.ServerTestCase):
     def server_flags(cls, config):
         # These checks compare with plain cosine ranking, so the server's
         # default near-duplicate suppression is turned off; the editorial
-        # controls have their own test (ranking_interop_test.py).
-        return super().server_flags(config) + ["--ranking_duplicate_threshold=1"]
+        # controls have their own test (ranking_interop_test.py). Languages
+        # mix for the same reason.
+        return super().server_flags(config) + ["--ranking_duplicate_threshold=1",
+                                               "--ranking_same_language=false"]
 
     @classmethod
     def set_up_data(cls):

@@ -23,11 +23,13 @@ dot = related_testlib.cosine
 
 
 class RankingInteropTest(related_testlib.ServerTestCase):
-    """The server runs with its default policy (near-duplicates > 0.95 dropped)."""
+    """The server runs with its default policy (near-duplicates > 0.95 dropped),
+    except that languages mix unless a request asks for the same-language
+    rule (its default, on, is checked in text_test.py and the core tests)."""
 
     @classmethod
     def server_flags(cls, config):
-        return [f"--dim={DIM}", f"--index={config.index}"]
+        return [f"--dim={DIM}", f"--index={config.index}", "--ranking_same_language=false"]
 
     @classmethod
     def set_up_data(cls):
@@ -56,6 +58,19 @@ class RankingInteropTest(related_testlib.ServerTestCase):
         request = pb.GetRelatedRequest(article_id=article_id, limit=limit,
                                        policy=pb.RankingPolicy(**policy_fields))
         return self.stub.GetRelated(request, timeout=timeout)
+
+    def test_same_language_keeps_the_query_language(self):
+        """policy.same_language keeps only the query article's language; false mixes them"""
+        wrappers = self.pb.related_pb2.RankingPolicy().same_language.__class__
+        for query in ("story-004", "story-005"):
+            language = self.meta[query].language
+            reply = self.related(query, limit=20, same_language=wrappers(value=True), debug=True)
+            self.assertEqual(len(reply.articles), 20)
+            self.assertEqual({a.metadata.language for a in reply.articles}, {language})
+            self.assertTrue(reply.debug.applied_policy.same_language.value)
+        mixed = self.related("story-004", limit=20, debug=True)
+        self.assertEqual(len({a.metadata.language for a in mixed.articles}), 2)
+        self.assertFalse(mixed.debug.applied_policy.same_language.value)
 
     def test_default_policy_drops_syndicated_copy(self):
         """by default the query's syndicated copy (cosine > 0.95) is not in its box"""

@@ -15,6 +15,7 @@ What is checked (docs/replication.md states the contract):
 - bad configuration exits non-zero with one line and never serves.
 """
 
+import json
 import os
 import random
 import re
@@ -32,6 +33,8 @@ from nats_cluster import NatsCluster, free_port
 from nats_wire import NatsWire
 from related_testlib import ServerProcess
 
+REPO = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
 DIM = 8
 IDS_PER_WRITER = 30
 WRITERS = 4
@@ -48,11 +51,11 @@ def unit(vector):
 class Replica:
     """One related-server replica: the process, a channel, stubs."""
 
-    def __init__(self, test, name, data_dir, extra_flags=()):
+    def __init__(self, test, name, data_dir, extra_flags=(), dim=DIM):
         self.name = name
         self.data_dir = data_dir
         self.process = ServerProcess(test.CONFIG.server, [
-            "--index=exact", f"--dim={DIM}", f"--data_dir={data_dir}",
+            "--index=exact", *([f"--dim={dim}"] if dim else []), f"--data_dir={data_dir}",
             f"--nats_url={test.cluster.url}", f"--nats_stream={test.stream}",
             f"--nats_subject={test.stream}.writes", "--nats_timeout=1s",
             "--snapshot_interval=2s", *extra_flags])
@@ -104,9 +107,9 @@ class ReplicationTest(related_testlib.StubsTestCase):
                 node.start()
         self.cluster.wait_ready()
 
-    def start_replica(self, name, data_dir=None, extra_flags=()):
+    def start_replica(self, name, data_dir=None, extra_flags=(), dim=DIM):
         data_dir = data_dir or tempfile.mkdtemp(dir=self._tmp.name, prefix=f"{name}-")
-        replica = Replica(self, name, data_dir, extra_flags)
+        replica = Replica(self, name, data_dir, extra_flags, dim)
         self.replicas.append(replica)
         return replica
 
@@ -166,6 +169,33 @@ class ReplicationTest(related_testlib.StubsTestCase):
                 self.assertEqual(self.delete(replica, [article_id]).deleted, 1)
                 self.assertIsNone(self.get(replica, article_id),
                                   f"{article_id} still on {replica.name} after its delete")
+
+    def test_text_is_embedded_once_and_every_replica_holds_its_vector(self):
+        """text written to any replica reaches every replica as the same vector and text"""
+        corpus = os.path.join(REPO, "demo", "articles.jsonl")
+        model = os.path.join(self._tmp.name, "model.bin")
+        cli = os.path.join(os.path.dirname(self.CONFIG.server), "related-cli")
+        subprocess.run([cli, "train", corpus, f"--out={model}"], check=True,
+                       capture_output=True, timeout=300)
+        replicas = [self.start_replica(n, extra_flags=[f"--embedder_model={model}"], dim=None)
+                    for n in ("a", "b", "c")]
+        with open(corpus, encoding="utf-8") as f:
+            rows = [json.loads(line) for line in f if line.strip()][:40]
+        pb = self.pb.related_pb2
+        for i, row in enumerate(rows):
+            self.upsert(replicas[i % 2], [pb.Article(
+                id=row["id"], text=row["text"],
+                metadata=pb.ArticleMetadata(title=row["title"], language=row["language"]))])
+        self.wait_converged(replicas)
+        for row in rows:
+            seen = [r.stub.GetArticle(pb.GetArticleRequest(
+                article_id=row["id"], include_embedding=True, include_text=True),
+                timeout=10).article for r in replicas]
+            self.assertEqual(len(seen[0].embedding), 100)
+            for replica, article in zip(replicas[1:], seen[1:]):
+                self.assertEqual(list(article.embedding), list(seen[0].embedding),
+                                 f"{row['id']} differs on {replica.name}")
+                self.assertEqual(article.text, row["text"])
 
     def test_replication_metrics_count_what_happened_and_pass_promtool(self):
         """publishes, applies, sequences, lag and connection state, checked by promtool"""

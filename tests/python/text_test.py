@@ -158,7 +158,7 @@ class TextTest(related_testlib.StubsTestCase):
         pb = self.pb.related_pb2
         good = self.article(self.rows[0])
         cases = [
-            ("", "articles[1]: has neither an embedding nor text"),
+            ("", "articles[1].embedding: empty, and no text to embed"),
             (" \t\n ", "articles[1].text: text has no words"),
             ("!!! ... 2026 ---", "articles[1].text: text has no words"),
             ("qqqzzz", "articles[1].text: none of the text's 1 words"),
