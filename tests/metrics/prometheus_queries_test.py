@@ -122,7 +122,9 @@ scrape_configs:
                 targets = self.api("/api/v1/targets")["data"]["activeTargets"]
                 if targets and all(t["health"] == "up" for t in targets):
                     return
-            except OSError:
+            except (OSError, ValueError):
+                # Not listening yet, or still starting: Prometheus answers
+                # 503 with a plain-text body until its storage is ready.
                 pass
             time.sleep(0.2)  # poll interval, bounded by the deadline
         raise RuntimeError("prometheus: targets not up in time")
