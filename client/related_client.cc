@@ -127,6 +127,9 @@ void PolicyToProto(const RankingPolicy& policy, v1::RankingPolicy* proto) {
                                          policy.exclude_sections.end());
   proto->mutable_languages()->Add(policy.languages.begin(),
                                   policy.languages.end());
+  if (policy.same_language.has_value()) {
+    proto->mutable_same_language()->set_value(*policy.same_language);
+  }
   if (policy.published_after.has_value()) {
     TimeToProto(*policy.published_after, proto->mutable_published_after());
   }
@@ -166,6 +169,9 @@ RankingPolicy PolicyFromProto(const v1::RankingPolicy& proto) {
   policy.exclude_sections = {proto.exclude_sections().begin(),
                              proto.exclude_sections().end()};
   policy.languages = {proto.languages().begin(), proto.languages().end()};
+  if (proto.has_same_language()) {
+    policy.same_language = proto.same_language().value();
+  }
   if (proto.has_published_after()) {
     policy.published_after = TimeFromProto(proto.published_after());
   }

@@ -67,6 +67,8 @@ struct RankingPolicy {
   std::vector<std::string> sections;  // only these; empty: any
   std::vector<std::string> exclude_sections;
   std::vector<std::string> languages;          // only these; empty: any
+  // Only the query article's language (the server's default is on).
+  std::optional<bool> same_language;
   std::optional<absl::Time> published_after;   // inclusive
   std::optional<absl::Time> published_before;  // inclusive
   std::optional<absl::Duration> max_age;  // published within it before `now`

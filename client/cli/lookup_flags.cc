@@ -139,6 +139,12 @@ absl::Status ParsePolicyFlag(absl::string_view flag, absl::string_view text,
       return CannotParse(flag, text, "an integer");
     }
     if (policy.candidates < 0) return FlagError(flag, "must not be negative");
+  } else if (flag == "same_language") {
+    bool value = false;
+    if (!absl::SimpleAtob(text, &value)) {
+      return CannotParse(flag, text, "true or false");
+    }
+    policy.same_language = value;
   } else if (flag == "debug") {
     if (!absl::SimpleAtob(text, &policy.debug)) {
       return CannotParse(flag, text, "true or false");

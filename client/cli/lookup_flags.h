@@ -24,7 +24,7 @@ namespace related::cli {
 // client::RankingPolicy ("diversity" to diversity_lambda, "require" to
 // required_attributes, the others to the control of the same name).
 inline constexpr absl::string_view kPolicyFlags[] = {
-    "sections",  "exclude_sections",  "languages",
+    "sections",  "exclude_sections",  "languages", "same_language",
     "max_age",   "published_after",   "published_before",
     "require",   "min_score",         "duplicate_threshold",
     "diversity", "recency_half_life", "recency_weight",
@@ -42,7 +42,7 @@ inline constexpr absl::string_view kPolicyFlags[] = {
 //                                         "2026-11-28T09:30:00Z"
 //   min_score, duplicate_threshold, diversity, recency_weight  a number
 //   candidates         a non-negative integer (0: the server's default)
-//   debug              "true" or "false"
+//   debug, same_language  "true" or "false"
 // Spaces around list items, keys and values are ignored.
 // INVALID_ARGUMENT "--<flag>: <what is wrong>" for text that does not parse,
 // an unknown flag name, or a key given twice in --require.

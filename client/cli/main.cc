@@ -65,6 +65,9 @@ ABSL_FLAG(std::string, exclude_sections, "",
           "related, batch, search: never these sections, comma-separated.");
 ABSL_FLAG(std::string, languages, "",
           "related, batch, search: only these languages, comma-separated.");
+ABSL_FLAG(std::string, same_language, "",
+          "related, batch: only the query article's language (true or "
+          "false; the server's default is true).");
 ABSL_FLAG(std::string, max_age, "",
           "related, batch, search: only articles published within this long "
           "before now, e.g. 48h.");

@@ -323,6 +323,9 @@ std::string DebugLines(const client::RankingDebug& debug) {
   list("sections", p.sections);
   list("exclude_sections", p.exclude_sections);
   list("languages", p.languages);
+  if (p.same_language.has_value()) {
+    line("same_language", *p.same_language ? "true" : "false");
+  }
   timestamp("published_after", p.published_after);
   timestamp("published_before", p.published_before);
   duration("max_age", p.max_age);
@@ -403,6 +406,9 @@ Json DebugJson(const client::RankingDebug& debug) {
                 {{"sections", p.sections},
                  {"exclude_sections", p.exclude_sections},
                  {"languages", p.languages},
+                 {"same_language", p.same_language.has_value()
+                                       ? Json(*p.same_language)
+                                       : Json(nullptr)},
                  {"published_after", TimeJson(p.published_after)},
                  {"published_before", TimeJson(p.published_before)},
                  {"max_age", DurationJson(p.max_age)},

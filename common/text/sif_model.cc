@@ -37,6 +37,8 @@ void PutU32(std::string& out, uint32_t v) {
   out.append(bytes, 4);
 }
 void PutFloats(std::string& out, const std::vector<float>& v) {
+  // (An empty vector's data() may be null, which no copy may be given.)
+  if (v.empty()) return;
   out.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
 }
 
@@ -59,6 +61,7 @@ class Reader {
   bool Floats(std::vector<float>& v, size_t count) {
     if (in_.size() / sizeof(float) < count) return false;
     v.resize(count);
+    if (count == 0) return true;  // data() may be null: no copy
     std::memcpy(v.data(), in_.data(), count * sizeof(float));
     in_.remove_prefix(count * sizeof(float));
     return true;

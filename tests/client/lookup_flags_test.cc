@@ -52,6 +52,7 @@ TEST(ParsePolicyFlagsTest, ReadsEveryFlag) {
       {"sections", "world,sport"},
       {"exclude_sections", "opinion"},
       {"languages", "en,pt-BR"},
+      {"same_language", "false"},
       {"max_age", "48h"},
       {"published_after", "2026-11-01T00:00:00Z"},
       {"published_before", "2026-11-28T11:30:00+02:00"},
@@ -69,6 +70,7 @@ TEST(ParsePolicyFlagsTest, ReadsEveryFlag) {
   EXPECT_THAT(policy->sections, ElementsAre("world", "sport"));
   EXPECT_THAT(policy->exclude_sections, ElementsAre("opinion"));
   EXPECT_THAT(policy->languages, ElementsAre("en", "pt-BR"));
+  EXPECT_EQ(policy->same_language, false);
   EXPECT_EQ(policy->max_age, absl::Hours(48));
   EXPECT_EQ(policy->published_after, Utc(2026, 11, 1, 0, 0, 0));
   EXPECT_EQ(policy->published_before, Utc(2026, 11, 28, 9, 30, 0));
