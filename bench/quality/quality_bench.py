@@ -94,7 +94,7 @@ def evaluate(stubs, stub, rows, make_policy, same_section, near_duplicate):
     groups = collections.defaultdict(list)
     for r in rows:
         groups[r["section"] if same_section else ""].append(r["id"])
-    hits = ndcg = dup_boxes = short_boxes = 0
+    hits = ndcg = dup_boxes = short_boxes = shown = 0
     started = time.monotonic()
     for section, ids in groups.items():
         p = make_policy()
@@ -109,12 +109,14 @@ def evaluate(stubs, stub, rows, make_policy, same_section, near_duplicate):
                 box = result.articles
                 relevant = [category[a.article_id] == category[result.article_id] for a in box]
                 hits += sum(relevant)
+                shown += len(box)
                 dcg = sum(rel / math.log2(i + 2) for i, rel in enumerate(relevant))
                 ndcg += dcg / sum(1 / math.log2(i + 2) for i in range(LIMIT))
                 dup_boxes += any(a.score > near_duplicate for a in box)
                 short_boxes += len(box) < LIMIT
     n = len(rows)
     return {"precision_at_10": hits / (n * LIMIT), "ndcg_at_10": ndcg / n,
+            "precision_of_shown": hits / max(shown, 1), "mean_box": shown / n,
             "boxes_with_near_duplicate": dup_boxes, "short_boxes": short_boxes,
             "seconds": time.monotonic() - started}
 
@@ -125,6 +127,10 @@ TEXT_CONFIGS = [
      dict(duplicate_threshold=1.0, diversity_lambda=1.0), False),
     ("default policy (server flags)", "exact", {}, False),
     ("default policy, HNSW index", "hnsw", {}, False),
+    # A shorter box instead of weak filler: a similarity floor.
+    ("score floor 0.5", "exact", dict(min_score=0.5), False),
+    ("score floor 0.6", "exact", dict(min_score=0.6), False),
+    ("score floor 0.7", "exact", dict(min_score=0.7), False),
 ]
 CONFIGS = [
     ("plain kNN (baseline): no suppression, no diversity", "exact",
@@ -256,13 +262,13 @@ def main():
           f"dP@10 against LSA plain kNN")
     print(training)
     print(f"{'upstream':<8} {'configuration':<55} {'index':<6} {'P@10':>6} {'dP@10':>7} "
-          f"{'nDCG@10':>8} {'dup boxes':>9} {'short':>5}")
+          f"{'nDCG@10':>8} {'dup boxes':>9} {'short':>5} {'P shown':>7} {'box':>5}")
     for r in results:
         delta = r["precision_at_10"] - baseline["precision_at_10"]
         print(f"{r['upstream']:<8} {r['config']:<55} {r['index']:<6} "
               f"{r['precision_at_10']:6.4f} {delta:+7.4f} "
               f"{r['ndcg_at_10']:8.4f} {r['boxes_with_near_duplicate']:9d} "
-              f"{r['short_boxes']:5d}")
+              f"{r['short_boxes']:5d} {r['precision_of_shown']:7.4f} {r['mean_box']:5.2f}")
     print("\nDemo corpus, text in, boxes of 4: the same-language rule")
     print(f"{'same_language':<14} {'boxes with another language':>28} {'same-story share':>17}")
     for same_language, foreign, share, n in languages:

@@ -309,7 +309,7 @@ TEST(DebugJsonTest, HasEveryControlAndCount) {
   const nlohmann::ordered_json json = DebugJson(SampleDebug());
   EXPECT_EQ(DumpJson(json["applied_policy"]),
             R"({"sections":["world","sport"],"exclude_sections":[],)"
-            R"("languages":["en"],"published_after":null,)"
+            R"("languages":["en"],"same_language":null,"published_after":null,)"
             R"("published_before":null,"max_age":"48h",)"
             R"("required_attributes":{"type":"news"},"min_score":null,)"
             R"("duplicate_threshold":0.95,"diversity_lambda":0.7,)"
