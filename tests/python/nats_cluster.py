@@ -92,21 +92,40 @@ class NatsCluster:
     """`size` clustered nodes (size 1: a single server, not clustered)."""
 
     def __init__(self, work_dir, size=3, extra_config="", jetstream=True):
+        self._settings = (work_dir, size, extra_config, jetstream)
+        self.nodes = self._make_nodes()
+
+    def _make_nodes(self):
+        work_dir, size, extra_config, jetstream = self._settings
         ports = [(free_port(), free_port(), free_port()) for _ in range(size)]
         routes = [cluster for _, cluster, _ in ports] if size > 1 else []
-        self.nodes = [
+        nodes = [
             NatsNode(f"n{i + 1}", work_dir, client, cluster, http, routes, extra_config,
                      jetstream)
             for i, (client, cluster, http) in enumerate(ports)]
+        for node in nodes:
+            shutil.rmtree(node.store_dir, ignore_errors=True)
+        return nodes
 
     @property
     def url(self):
         return ",".join(node.url for node in self.nodes)
 
-    def start(self):
-        for node in self.nodes:
-            node.start()
-        self.wait_ready()
+    def start(self, attempts=3):
+        """Starts every node. A port picked free can be taken by another
+        process before the node binds it (tests run in parallel), and that
+        node then exits: the cluster is started again on new ports."""
+        for attempt in range(1, attempts + 1):
+            for node in self.nodes:
+                node.start()
+            try:
+                self.wait_ready()
+                return
+            except NatsError:
+                if attempt == attempts:
+                    raise
+                self.stop()
+                self.nodes = self._make_nodes()
 
     def stop(self):
         for node in self.nodes:
@@ -116,23 +135,28 @@ class NatsCluster:
         return next(n for n in self.nodes if n.name == name)
 
     def wait_ready(self, timeout_s=READY_TIMEOUT_S):
-        """Until every running node answers and sees a JetStream meta leader."""
+        """Until every running node answers and sees the same JetStream meta
+        leader, in a meta group that knows every node (a node that never
+        joined leaves streams of 3 replicas no peers to be placed on)."""
         deadline = time.monotonic() + timeout_s
         last = "no answer"
         while time.monotonic() < deadline:
             try:
                 leaders = set()
+                sizes = set()
                 for node in self.nodes:
                     if node.running():
                         if len(self.nodes) == 1:
                             node.monitor("/varz")  # answers: up
                             leaders.add("single")
                             continue
-                        jsz = node.monitor("/jsz")
-                        leaders.add(jsz.get("meta_cluster", {}).get("leader", ""))
-                if leaders and "" not in leaders and len(leaders) == 1:
+                        meta = node.monitor("/jsz").get("meta_cluster", {})
+                        leaders.add(meta.get("leader", ""))
+                        sizes.add(meta.get("cluster_size", 0))
+                if (leaders and "" not in leaders and len(leaders) == 1
+                        and (len(self.nodes) == 1 or sizes == {len(self.nodes)})):
                     return
-                last = f"meta leaders seen: {sorted(leaders)}"
+                last = f"meta leaders seen: {sorted(leaders)}, group sizes {sorted(sizes)}"
             except OSError as err:
                 last = str(err)
             time.sleep(0.1)  # poll interval, bounded by the deadline
