@@ -32,11 +32,6 @@ ABSL_FLAG(int, threads, 2, "training threads");
 ABSL_FLAG(bool, duplicates, false,
           "also profile near-duplicate pairs by similarity");
 
-ABSL_FLAG(std::vector<std::string>, sparse_dims, {"0"},
-          "lexical part dimensions to compare (one model trained, each "
-          "variant built from it)");
-ABSL_FLAG(std::vector<std::string>, sparse_weights, {"0.3"},
-          "lexical part weights to compare");
 ABSL_FLAG(double, train_share, 1.0,
           "share of the corpus the model is trained on (the rest is embedded "
           "unseen: a check that the figure is not memorisation)");
@@ -143,12 +138,6 @@ int main(int argc, char** argv) {
   options.sif_a = absl::GetFlag(FLAGS_sif_a);
   options.threads = absl::GetFlag(FLAGS_threads);
 
-  // Trained with the largest lexical part asked for, so that every
-  // variant has its idf.
-  for (const std::string& dims : absl::GetFlag(FLAGS_sparse_dims)) {
-    options.sparse_dimension = std::max(options.sparse_dimension, std::stoi(dims));
-  }
-  options.sparse_weight = 0.3f;
   const auto start = Clock::now();
   auto model = related::text::TrainSifModel(training, options);
   const double train_s =
@@ -160,35 +149,16 @@ int main(int argc, char** argv) {
   }
   std::printf("model: %s\n", model->description().c_str());
   std::printf("training: %zu texts in %.1f s\n", training.size(), train_s);
-  for (const std::string& dims : absl::GetFlag(FLAGS_sparse_dims)) {
-    for (const std::string& weight : absl::GetFlag(FLAGS_sparse_weights)) {
-      related::text::SifModelData data = model->data();
-      data.sparse_dimension = std::stoi(dims);
-      data.sparse_weight = data.sparse_dimension > 0 ? std::stof(weight) : 0;
-      if (data.sparse_dimension == 0) data.idf.clear();
-      auto variant = related::text::SifModel::Build(data);
-      if (!variant.ok()) {
-        std::fprintf(stderr, "variant: %s\n",
-                     std::string(variant.status().message()).c_str());
-        return 1;
-      }
-      std::vector<std::vector<float>> vectors;
-      int failed = 0;
-      for (const Labelled& row : rows) {
-        auto v = variant->Embed(row.text);
-        if (!v.ok()) ++failed;
-        vectors.push_back(v.ok() ? *v
-                                 : std::vector<float>(variant->dimension(), 0));
-      }
-      std::printf(
-          "lexical dims %d weight %.2f (%d dims): P@10 over %zu articles (%d "
-          "not embeddable): %.4f\n",
-          data.sparse_dimension, data.sparse_weight, variant->dimension(),
-          rows.size(), failed, PrecisionAt10(vectors, rows));
-      if (absl::GetFlag(FLAGS_duplicates)) DuplicateProfile(vectors, rows);
-      if (data.sparse_dimension == 0) break;
-    }
+  std::vector<std::vector<float>> vectors;
+  int failed = 0;
+  for (const Labelled& row : rows) {
+    auto v = model->Embed(row.text);
+    if (!v.ok()) ++failed;
+    vectors.push_back(v.ok() ? *v : std::vector<float>(model->dimension(), 0));
   }
+  std::printf("P@10 over %zu articles (%d not embeddable): %.4f\n", rows.size(),
+              failed, PrecisionAt10(vectors, rows));
+  if (absl::GetFlag(FLAGS_duplicates)) DuplicateProfile(vectors, rows);
   // Throughput on 2 KB texts made of consecutive articles.
   std::vector<std::string> long_texts;
   std::string current;

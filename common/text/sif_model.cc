@@ -21,9 +21,8 @@ namespace {
 
 // File layout (little-endian; this service runs on x86-64 and arm64, both
 // little-endian): magic, u32 dimension, u32 word count, u32 component
-// count, u32 sparse dimension, f32 sparse weight, f32 unseen idf,
-// description (u32 length + bytes), per word u32 length + bytes, weights,
-// vectors, components, idf (f32 each), then a CRC-32 of all before.
+// count, description (u32 length + bytes), per word u32 length + bytes,
+// weights, vectors, components (f32 each), then a CRC-32 of all before.
 constexpr absl::string_view kMagic = "RAEMB001";
 // Bounds a corrupt header cannot get past (a model of more than 4M words
 // or 4,096 dimensions is not one this service trains).
@@ -95,18 +94,8 @@ absl::Status Check(const SifModelData& d) {
       d.components.size() / dim > kMaxComponents) {
     return absl::InvalidArgumentError("model parts disagree in size");
   }
-  if (d.sparse_dimension < 0 ||
-      d.sparse_dimension > static_cast<int>(kMaxDimension) ||
-      d.idf.size() != (d.sparse_dimension > 0 ? d.words.size() : 0) ||
-      !(d.sparse_weight >= 0 && d.sparse_weight < 1) ||
-      (d.sparse_dimension == 0 && d.sparse_weight != 0)) {
-    return absl::InvalidArgumentError(
-        "model's lexical part is inconsistent (dimension, weight in [0, 1), "
-        "one idf per word)");
-  }
   if (!AllFinite(d.weights) || !AllFinite(d.vectors) ||
-      !AllFinite(d.components) || !AllFinite(d.idf) ||
-      !std::isfinite(d.unseen_idf)) {
+      !AllFinite(d.components)) {
     return absl::InvalidArgumentError("model holds a non-finite value");
   }
   return absl::OkStatus();
@@ -120,29 +109,6 @@ bool Normalize(std::vector<float>& v) {
   if (!std::isfinite(norm) || norm < 1e-12) return false;
   for (float& x : v) x = static_cast<float>(x / norm);
   return true;
-}
-
-// Adds `weight` times the word's row of the lexical projection to `out`:
-// one random sign per dimension, drawn from a generator seeded with the
-// word's FNV-1a hash (splitmix64), so the same word always gets the same
-// row, on every machine, with nothing stored. Part of the model format:
-// changing it changes every vector.
-void AddSignRow(absl::string_view word, float weight, std::vector<float>& out) {
-  uint64_t state = 14695981039346656037ull;
-  for (char c : word) {
-    state = (state ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-  }
-  const float scaled = weight / std::sqrt(static_cast<float>(out.size()));
-  for (size_t k = 0; k < out.size(); k += 64) {
-    state += 0x9E3779B97F4A7C15ull;
-    uint64_t bits = state;
-    bits = (bits ^ (bits >> 30)) * 0xBF58476D1CE4E5B9ull;
-    bits = (bits ^ (bits >> 27)) * 0x94D049BB133111EBull;
-    bits ^= bits >> 31;
-    for (size_t j = 0; j < 64 && k + j < out.size(); ++j) {
-      out[k + j] += ((bits >> j) & 1) ? scaled : -scaled;
-    }
-  }
 }
 
 std::string Identity(absl::string_view encoded) {
@@ -162,8 +128,6 @@ std::string EncodeSifModel(const SifModelData& d) {
   PutU32(out, static_cast<uint32_t>(d.words.size()));
   PutU32(out, static_cast<uint32_t>(d.components.size() /
                                     std::max(d.dimension, 1)));
-  PutU32(out, static_cast<uint32_t>(d.sparse_dimension));
-  PutFloats(out, {d.sparse_weight, d.unseen_idf});
   PutU32(out, static_cast<uint32_t>(d.description.size()));
   out.append(d.description);
   for (const std::string& w : d.words) {
@@ -173,7 +137,6 @@ std::string EncodeSifModel(const SifModelData& d) {
   PutFloats(out, d.weights);
   PutFloats(out, d.vectors);
   PutFloats(out, d.components);
-  PutFloats(out, d.idf);
   PutU32(out, static_cast<uint32_t>(crc32(
                   0, reinterpret_cast<const Bytef*>(out.data()),
                   static_cast<uInt>(out.size()))));
@@ -196,19 +159,13 @@ absl::StatusOr<SifModelData> DecodeSifModel(absl::string_view bytes) {
   }
   Reader in(body.substr(kMagic.size()));
   SifModelData d;
-  uint32_t dim = 0, words = 0, components = 0, sparse = 0;
-  std::vector<float> sparse_settings;
+  uint32_t dim = 0, words = 0, components = 0;
   if (!in.U32(dim) || !in.U32(words) || !in.U32(components) ||
-      !in.U32(sparse) || !in.Floats(sparse_settings, 2) || dim == 0 ||
-      dim > kMaxDimension || words > kMaxWords ||
-      components > kMaxComponents || sparse > kMaxDimension ||
-      !in.Bytes(d.description)) {
+      dim == 0 || dim > kMaxDimension || words > kMaxWords ||
+      components > kMaxComponents || !in.Bytes(d.description)) {
     return damaged("header out of range");
   }
   d.dimension = static_cast<int>(dim);
-  d.sparse_dimension = static_cast<int>(sparse);
-  d.sparse_weight = sparse_settings[0];
-  d.unseen_idf = sparse_settings[1];
   d.words.resize(words);
   for (std::string& w : d.words) {
     if (!in.Bytes(w)) return damaged("truncated vocabulary");
@@ -216,7 +173,7 @@ absl::StatusOr<SifModelData> DecodeSifModel(absl::string_view bytes) {
   if (!in.Floats(d.weights, words) ||
       !in.Floats(d.vectors, size_t{words} * dim) ||
       !in.Floats(d.components, size_t{components} * dim) ||
-      !in.Floats(d.idf, sparse == 0 ? 0 : words) || in.remaining() != 0) {
+      in.remaining() != 0) {
     return damaged("sizes do not match the header");
   }
   return d;
@@ -279,15 +236,13 @@ absl::Status SifModel::Save(const std::string& path) const {
   return absl::OkStatus();
 }
 
-absl::Status SifModel::Semantic(
-    absl::string_view text, std::vector<float>& v,
-    absl::flat_hash_map<std::string, int>& counts) const {
+absl::StatusOr<std::vector<float>> SifModel::Embed(
+    absl::string_view text) const {
   const size_t dim = static_cast<size_t>(data_.dimension);
-  v.assign(dim, 0.0f);
+  std::vector<float> v(dim, 0.0f);
   size_t words = 0, known = 0;
   ForEachWord(text, [&](absl::string_view word) {
     ++words;
-    if (data_.sparse_dimension > 0) ++counts[word];
     auto it = row_of_.find(word);
     if (it == row_of_.end()) return;
     ++known;
@@ -318,37 +273,7 @@ absl::Status SifModel::Semantic(
         " known words carry no direction once the corpus's common one is "
         "removed; add words"));
   }
-  return absl::OkStatus();
-}
-
-void SifModel::Lexical(const absl::flat_hash_map<std::string, int>& counts,
-                       std::vector<float>& s) const {
-  s.assign(static_cast<size_t>(data_.sparse_dimension), 0.0f);
-  for (const auto& [word, count] : counts) {
-    auto it = row_of_.find(word);
-    const float idf =
-        it == row_of_.end() ? data_.unseen_idf : data_.idf[it->second];
-    const float weight = (1.0f + std::log(static_cast<float>(count))) * idf;
-    AddSignRow(word, weight, s);
-  }
-  Normalize(s);  // all zero stays all zero
-}
-
-absl::StatusOr<std::vector<float>> SifModel::Embed(
-    absl::string_view text) const {
-  std::vector<float> semantic;
-  absl::flat_hash_map<std::string, int> counts;
-  if (absl::Status s = Semantic(text, semantic, counts); !s.ok()) return s;
-  if (data_.sparse_dimension == 0) return semantic;
-  std::vector<float> lexical;
-  Lexical(counts, lexical);
-  const float a = std::sqrt(1.0f - data_.sparse_weight);
-  const float b = std::sqrt(data_.sparse_weight);
-  std::vector<float> out;
-  out.reserve(semantic.size() + lexical.size());
-  for (float x : semantic) out.push_back(a * x);
-  for (float x : lexical) out.push_back(b * x);
-  return out;
+  return v;
 }
 
 }  // namespace related::text

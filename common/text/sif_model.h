@@ -1,23 +1,13 @@
-// SifModel: turns an article's text into a unit vector of two parts.
-//
-// The semantic part is the SIF ("smooth inverse frequency") weighted mean of
-// the text's word vectors, with the corpus's common direction removed:
+// SifModel: turns an article's text into a unit vector: the SIF ("smooth
+// inverse frequency") weighted mean of the text's word vectors, with the
+// corpus's common direction removed:
 //   v = sum over the text's known words w of  a / (a + p(w)) * vec(w)
 //   v = v - sum over components u of (u . v) u,   then v / |v|
 // where p(w) is the word's share of the training corpus. Frequent words
 // ("the", "said") weigh little, and the component removal takes out what
 // every news text shares, so what is left is what this story is about.
-//
-// The lexical part is the text's TF-IDF vector (sublinear term frequency),
-// projected to sparse_dimension dimensions by a fixed random sign matrix
-// (each word's row is derived from a hash of the word, so nothing is
-// stored and words the training never saw, such as a new name in the
-// news, still count), then normalised. It keeps exact matches of rare
-// words that word vectors blur.
-//
-// The embedding is [sqrt(1 - s) * semantic, sqrt(s) * lexical], s being
-// sparse_weight: a unit vector whose inner products are the weighted sum
-// of the two parts' cosine similarities.
+// (Fusing a TF-IDF part into the vector was measured and gained nothing:
+// docs/text.md.)
 // Word vectors come from fastText trained on the site's own articles (see
 // sif_training.h); this class only reads a trained model and applies it.
 //
@@ -37,18 +27,11 @@ namespace related::text {
 
 // What a model is made of.
 struct SifModelData {
-  int dimension = 0;               // of the word vectors (the semantic part)
+  int dimension = 0;
   std::vector<std::string> words;  // the vocabulary, each word once
   std::vector<float> weights;      // per word: a / (a + p(word))
   std::vector<float> vectors;      // words.size() x dimension, row per word
   std::vector<float> components;   // k x dimension unit rows, removed
-  // The lexical part: its dimension (0: none), its share of the squared
-  // norm, each word's inverse document frequency, and the one of a word
-  // the training never saw.
-  int sparse_dimension = 0;
-  float sparse_weight = 0;
-  std::vector<float> idf;  // per word (empty when sparse_dimension is 0)
-  float unseen_idf = 0;
   // How it was trained, for operators (shown by stats); not used to embed.
   std::string description;
 };
@@ -70,8 +53,7 @@ class SifModel {
   // trained on); the message says which. Never returns a non-finite value.
   absl::StatusOr<std::vector<float>> Embed(absl::string_view text) const;
 
-  // Of the embeddings: the semantic and the lexical part together.
-  int dimension() const { return data_.dimension + data_.sparse_dimension; }
+  int dimension() const { return data_.dimension; }
   size_t vocabulary_size() const { return data_.words.size(); }
   const std::string& description() const { return data_.description; }
   // "sif-" and the first 16 hex digits of the SHA-256 of the model file's
@@ -81,11 +63,6 @@ class SifModel {
 
  private:
   explicit SifModel(SifModelData data);
-  // The two parts, each of unit length (the lexical part may be all zero).
-  absl::Status Semantic(absl::string_view text, std::vector<float>& out,
-                        absl::flat_hash_map<std::string, int>& counts) const;
-  void Lexical(const absl::flat_hash_map<std::string, int>& counts,
-               std::vector<float>& out) const;
 
   SifModelData data_;
   absl::flat_hash_map<std::string, uint32_t> row_of_;

@@ -11,8 +11,6 @@
 #include <fstream>
 #include <utility>
 
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/text/tokenizer.h"
 
@@ -38,16 +36,13 @@ class ScratchCorpus {
     close(fd);
     path_ = pattern;
     std::ofstream out(path_, std::ios::trunc);
-    absl::flat_hash_set<std::string> seen;  // the words of one text
     for (const std::string& text : texts) {
       bool any = false;
-      seen.clear();
       ForEachWord(text, [&](absl::string_view word) {
         if (any) out.put(' ');
         out.write(word.data(), static_cast<std::streamsize>(word.size()));
         any = true;
         ++tokens_;
-        if (seen.emplace(word).second) ++document_frequency_[word];
       });
       if (any) {
         out.put('\n');
@@ -62,13 +57,8 @@ class ScratchCorpus {
   const std::string& path() const { return path_; }
   int64_t tokens() const { return tokens_; }
   int64_t texts_with_words() const { return texts_with_words_; }
-  // In how many texts each word occurs.
-  const absl::flat_hash_map<std::string, int64_t>& document_frequency() const {
-    return document_frequency_;
-  }
 
  private:
-  absl::flat_hash_map<std::string, int64_t> document_frequency_;
   std::string path_;
   int64_t tokens_ = 0;
   int64_t texts_with_words_ = 0;
@@ -95,25 +85,14 @@ fasttext::Args FastTextArgs(const TrainingOptions& options,
   return args;
 }
 
-// Inverse document frequency, smoothed as in common TF-IDF practice.
-float Idf(int64_t texts, int64_t containing) {
-  return static_cast<float>(
-      std::log((1.0 + double(texts)) / (1.0 + double(containing))) + 1.0);
-}
-
-// The vocabulary, SIF weights and word vectors of a trained fastText, and
-// the lexical part's settings and idf.
+// The vocabulary, SIF weights and word vectors of a trained fastText.
 SifModelData WordTable(const fasttext::FastText& fasttext,
-                       const ScratchCorpus& corpus,
                        const TrainingOptions& options) {
   const auto dictionary = fasttext.getDictionary();
   const std::vector<int64_t> counts =
       dictionary->getCounts(fasttext::entry_type::word);
   SifModelData data;
   data.dimension = fasttext.getDimension();
-  data.sparse_dimension = options.sparse_dimension;
-  data.sparse_weight = options.sparse_dimension > 0 ? options.sparse_weight : 0;
-  data.unseen_idf = Idf(corpus.texts_with_words(), 0);
   int64_t total = 0;
   for (int32_t i = 0; i < dictionary->nwords(); ++i) {
     if (dictionary->getWord(i) != "</s>") total += counts[i];
@@ -131,12 +110,6 @@ SifModelData WordTable(const fasttext::FastText& fasttext,
         static_cast<float>(options.sif_a / (options.sif_a + share)));
     data.vectors.insert(data.vectors.end(), vec.data(),
                         vec.data() + data.dimension);
-    if (data.sparse_dimension > 0) {
-      auto df = corpus.document_frequency().find(word);
-      data.idf.push_back(Idf(corpus.texts_with_words(),
-                             df == corpus.document_frequency().end() ? 0
-                                                                     : df->second));
-    }
   }
   return data;
 }
@@ -198,9 +171,10 @@ absl::StatusOr<SifModel> TrainSifModel(absl::Span<const std::string> texts,
         "training needs at least 2 texts with words; got ",
         corpus.texts_with_words(), " of ", texts.size()));
   }
+  const fasttext::Args args = FastTextArgs(options, corpus);
   fasttext::FastText fasttext;
   try {
-    fasttext.train(FastTextArgs(options, corpus),
+    fasttext.train(args,
                    [&](float done, float, double, double, int64_t eta) {
                      if (options.progress) options.progress({done, eta});
                    });
@@ -209,24 +183,16 @@ absl::StatusOr<SifModel> TrainSifModel(absl::Span<const std::string> texts,
         absl::StrCat("fastText could not train on ", corpus.texts_with_words(),
                      " texts (", corpus.tokens(), " words): ", e.what()));
   }
-  SifModelData data = WordTable(fasttext, corpus, options);
+  SifModelData data = WordTable(fasttext, options);
   data.description = absl::StrCat(
-      "fastText skipgram dim=", data.dimension, " epochs=",
-      FastTextArgs(options, corpus).epoch, " min_count=", options.min_count,
-      "; SIF a=", options.sif_a, " components=", options.components,
-      "; lexical dims=", data.sparse_dimension, " weight=", data.sparse_weight,
-      "; ",
-      corpus.texts_with_words(), " texts, ", corpus.tokens(), " words, ",
-      data.words.size(), " in the vocabulary");
-  // The common direction is the semantic part's: found with a model that
-  // has only that part and no component yet.
-  SifModelData semantic_only = data;
-  semantic_only.sparse_dimension = 0;
-  semantic_only.sparse_weight = 0;
-  semantic_only.idf.clear();
-  auto plain = SifModel::Build(std::move(semantic_only));
-  if (!plain.ok()) return plain.status();
-  if (options.components <= 0) return SifModel::Build(std::move(data));
+      "fastText skipgram dim=", data.dimension, " epochs=", args.epoch,
+      " min_count=", options.min_count, "; SIF a=", options.sif_a,
+      " components=", options.components, "; ", corpus.texts_with_words(),
+      " texts, ", corpus.tokens(), " words, ", data.words.size(),
+      " in the vocabulary");
+  // The common direction is found with the model that has none yet.
+  auto plain = SifModel::Build(data);
+  if (!plain.ok() || options.components <= 0) return plain;
   std::vector<std::vector<float>> embedded;
   embedded.reserve(texts.size());
   for (const std::string& text : texts) {

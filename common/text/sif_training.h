@@ -35,10 +35,6 @@ struct TrainingOptions {
   float sif_a = 1e-3f;
   // Common directions removed (SIF removes the first principal one).
   int components = 1;
-  // The lexical part (sif_model.h): its dimensions (0: none) and its share
-  // of the squared norm.
-  int sparse_dimension = 0;
-  float sparse_weight = 0;
   // Called about once a second while fastText trains.
   std::function<void(const TrainingProgress&)> progress;
   // Where the tokenized corpus is written for fastText (it reads a file).
