@@ -458,7 +458,9 @@ absl::StatusOr<Stats> RelatedClient::GetStats() {
                response.related_lists_memory_bytes(),
                response.related_lists_stale(),
                response.embedder_model(),
-               response.max_text_bytes()};
+               response.max_text_bytes(),
+               response.held_text_articles(),
+               response.embedder_train_after()};
 }
 
 absl::Status RelatedClient::Ping() {

@@ -145,6 +145,10 @@ struct Stats {
   // longest text accepted.
   std::string embedder_model;
   int max_text_bytes = 0;
+  // Text-only articles held until the server's first text model is
+  // trained, and how many start that training (0: the server trains none).
+  int64_t held_text_articles = 0;
+  int64_t embedder_train_after = 0;
   // (The card layout figures GetStats still carries are deprecated in the
   // API and not read here: they are the server's Prometheus gauges.)
 };

@@ -1,5 +1,6 @@
 // related-server: flags -> ServerOptions -> start; stop on SIGTERM/SIGINT.
 #include <signal.h>
+#include <unistd.h>
 
 #include <optional>
 #include <string>
@@ -47,6 +48,11 @@ ABSL_FLAG(std::string, embedder_model, "",
           "Model file (from `related-cli train`) that embeds articles sent "
           "as text. Sets the dimension if --dim is 0. Empty: only articles "
           "with embeddings are accepted.");
+ABSL_FLAG(int64_t, embedder_train_after, 1000,
+          "Standalone, with no --embedder_model: articles sent as text only "
+          "are held, and once this many are held the server trains its "
+          "first text model on them (saved in --data_dir and used by later "
+          "starts) and serves them. 0: text needs --embedder_model.");
 ABSL_FLAG(int, max_message_bytes, 16 << 20,
           "Largest gRPC request accepted, in bytes.");
 ABSL_FLAG(int, hnsw_m, 16, "HNSW graph degree (memory vs recall).");
@@ -66,7 +72,8 @@ ABSL_FLAG(
     "Drop a candidate whose cosine similarity to the query or to an article "
     "already chosen exceeds this (the same story, updated or syndicated); "
     "1 turns suppression off. Unset: 0.95, or 0.98 with --embedder_model "
-    "(that model puts articles on one subject closer than 0.95).");
+    "or a model the server trained in --data_dir (that model puts articles "
+    "on one subject closer than 0.95).");
 ABSL_FLAG(
     float, ranking_diversity_lambda, 1.0f,
     "Maximal marginal relevance lambda in [0,1]; 1 ranks by relevance alone.");
@@ -326,13 +333,20 @@ ReplicationFromFlags() {
 // --duplicates; docs/text.md). Its near-duplicate line is drawn there.
 constexpr float kDuplicateThreshold = 0.95f;
 constexpr float kEmbedderDuplicateThreshold = 0.98f;
+// Whether the server starts with its own text model: given, or trained
+// earlier in the data directory (server/service/server.cc finds it there).
+bool EmbedsText() {
+  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  return !absl::GetFlag(FLAGS_embedder_model).empty() ||
+         (!data_dir.empty() &&
+          access((data_dir + "/embedder.model").c_str(), F_OK) == 0);
+}
 absl::StatusOr<related::RankingPolicy> DefaultPolicyFromFlags() {
   related::RankingPolicy policy;
   const float duplicate_threshold =
       absl::GetFlag(FLAGS_ranking_duplicate_threshold)
-          .value_or(absl::GetFlag(FLAGS_embedder_model).empty()
-                        ? kDuplicateThreshold
-                        : kEmbedderDuplicateThreshold);
+          .value_or(EmbedsText() ? kEmbedderDuplicateThreshold
+                                 : kDuplicateThreshold);
   if (duplicate_threshold < 1.0f) policy.duplicate_threshold = duplicate_threshold;
   policy.diversity_lambda = absl::GetFlag(FLAGS_ranking_diversity_lambda);
   if (absl::GetFlag(FLAGS_ranking_recency_half_life) != absl::ZeroDuration()) {
@@ -362,6 +376,10 @@ absl::StatusOr<related::ServerOptions> OptionsFromFlags() {
   options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   options.health_address = absl::GetFlag(FLAGS_health_address);
   options.embedder_model = absl::GetFlag(FLAGS_embedder_model);
+  options.embedder_train_after = absl::GetFlag(FLAGS_embedder_train_after);
+  if (options.embedder_train_after < 0) {
+    return absl::InvalidArgumentError("--embedder_train_after must be >= 0");
+  }
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   options.shutdown_delay = absl::GetFlag(FLAGS_shutdown_delay);

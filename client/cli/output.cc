@@ -295,7 +295,9 @@ std::string StatsLines(const client::Stats& stats) {
       "related_lists_memory_bytes: ", stats.related_lists_memory_bytes, "\n",
       "related_lists_stale: ", stats.related_lists_stale, "\n",
       "embedder_model: ", SingleLine(stats.embedder_model), "\n",
-      "max_text_bytes: ", stats.max_text_bytes, "\n");
+      "max_text_bytes: ", stats.max_text_bytes, "\n",
+      "held_text_articles: ", stats.held_text_articles, "\n",
+      "embedder_train_after: ", stats.embedder_train_after, "\n");
 }
 
 std::string DebugLines(const client::RankingDebug& debug) {
@@ -397,7 +399,9 @@ Json StatsJson(const client::Stats& stats) {
           {"related_lists_memory_bytes", stats.related_lists_memory_bytes},
           {"related_lists_stale", stats.related_lists_stale},
           {"embedder_model", stats.embedder_model},
-          {"max_text_bytes", stats.max_text_bytes}};
+          {"max_text_bytes", stats.max_text_bytes},
+          {"held_text_articles", stats.held_text_articles},
+          {"embedder_train_after", stats.embedder_train_after}};
 }
 
 Json DebugJson(const client::RankingDebug& debug) {

@@ -1,9 +1,12 @@
 #include "common/text/sif_model.h"
 
+#include <fcntl.h>
 #include <openssl/sha.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -216,23 +219,51 @@ absl::StatusOr<SifModel> SifModel::Load(const std::string& path) {
   return model;
 }
 
+namespace {
+
+// Writes all of `bytes` to `fd` and syncs it.
+bool WriteAndSync(int fd, const std::string& bytes) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return ::fsync(fd) == 0;
+}
+
+// Syncs the directory holding `path`, so that a rename into it survives a
+// machine crash.
+void SyncParentDir(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
 absl::Status SifModel::Save(const std::string& path) const {
+  // Synced before the rename: a server embeds with the model only once it
+  // is saved, and the vectors it logs are useless without it.
   const std::string tmp = path + ".tmp";
-  {
-    std::ofstream file(tmp, std::ios::binary | std::ios::trunc);
-    const std::string bytes = EncodeSifModel(data_);
-    file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    file.flush();
-    if (!file) {
-      std::remove(tmp.c_str());
-      return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
-    }
+  const int fd =
+      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
+  const bool written = WriteAndSync(fd, EncodeSifModel(data_));
+  if (::close(fd) != 0 || !written) {
+    std::remove(tmp.c_str());
+    return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());
     return absl::UnavailableError(absl::StrCat("cannot rename ", tmp, " to ",
                                                path));
   }
+  SyncParentDir(path);
   return absl::OkStatus();
 }
 

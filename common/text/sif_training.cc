@@ -177,8 +177,14 @@ absl::StatusOr<SifModel> TrainSifModel(absl::Span<const std::string> texts,
     fasttext.train(args,
                    [&](float done, float, double, double, int64_t eta) {
                      if (options.progress) options.progress({done, eta});
+                     if (options.cancelled && options.cancelled()) {
+                       fasttext.abort();
+                     }
                    });
   } catch (const std::exception& e) {
+    if (options.cancelled && options.cancelled()) {
+      return absl::CancelledError("training was stopped");
+    }
     return absl::InvalidArgumentError(
         absl::StrCat("fastText could not train on ", corpus.texts_with_words(),
                      " texts (", corpus.tokens(), " words): ", e.what()));

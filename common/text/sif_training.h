@@ -37,6 +37,8 @@ struct TrainingOptions {
   int components = 1;
   // Called about once a second while fastText trains.
   std::function<void(const TrainingProgress&)> progress;
+  // Polled as fastText trains; true stops it (CANCELLED), e.g. at shutdown.
+  std::function<bool()> cancelled;
   // Where the tokenized corpus is written for fastText (it reads a file).
   std::string scratch_dir = "/tmp";
 };

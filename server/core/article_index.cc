@@ -50,44 +50,6 @@ ArticleIndex::~ArticleIndex() {
   }
 }
 
-void ArticleIndex::MaybeCompact() {
-  if (compaction_ != nullptr) {
-    if (!compaction_->finished()) return;
-    compaction_.reset();  // its thread needs no lock any more
-  }
-  const double threshold = options_.compaction_threshold;
-  const auto [tombstones, slots] = Shared([&] {
-    return vectors_ ? std::pair(vectors_->SlotCount() - vectors_->LiveCount(),
-                                vectors_->SlotCount())
-                    : std::pair<int64_t, int64_t>(0, 0);
-  });
-  if (threshold > 0 && tombstones >= options_.compaction_min_tombstones &&
-      double(tombstones) > threshold * double(slots)) {
-    compacting_.store(true);
-    compaction_ = std::make_shared<Compaction>(*this);
-  }
-}
-
-void ArticleIndex::AwaitCompaction() const {
-  std::shared_ptr<Compaction> running;
-  {
-    absl::MutexLock write_lock(&write_mu_);
-    running = compaction_;
-  }
-  if (running != nullptr) running->AwaitFinished();
-}
-
-void ArticleIndex::SwapParts(ArticleIndex& fresh) {
-  absl::WriterMutexLock lock(&mu_);
-  absl::WriterMutexLock fresh_lock(&fresh.mu_);
-  std::swap(vectors_, fresh.vectors_);
-  std::swap(articles_, fresh.articles_);
-  std::swap(lists_, fresh.lists_);
-  card_pages_per_box_.store(fresh.card_pages_per_box_.load());
-  card_layout_seconds_.store(fresh.card_layout_seconds_.load());
-  card_layout_pause_seconds_.store(fresh.card_layout_pause_seconds_.load());
-}
-
 void ArticleIndex::CreateVectors(int dimension) {
   absl::WriterMutexLock lock(&mu_);
   vectors_ = MakeVectorIndex(options_.index_kind, dimension, options_.hnsw);
@@ -177,6 +139,19 @@ absl::StatusOr<int> ArticleIndex::Delete(const std::vector<ArticleId>& ids) {
   }
   if (absl::Status s = recorded->Commit(); !s.ok()) return s;
   return deleted;
+}
+
+absl::Status ArticleIndex::WriteBeside(
+    absl::FunctionRef<absl::StatusOr<uint64_t>(Journal&)> record,
+    absl::FunctionRef<void()> apply) {
+  absl::StatusOr<Recorded> recorded;
+  {
+    absl::MutexLock write_lock(&write_mu_);
+    recorded = Record(record);
+    if (!recorded.ok()) return recorded.status();
+    apply();
+  }
+  return recorded->Commit();
 }
 
 std::vector<ArticleId> ArticleIndex::Stored(

@@ -189,6 +189,15 @@ class ArticleIndex {
   // replays through Upsert/Delete with no journal). Not owned.
   void AttachJournal(Journal* journal);
 
+  // A write to state kept beside the index (the texts held for the first
+  // text model, server/core/text_bootstrap.h): `record` journals it (if
+  // there is a journal) and then `apply` applies it, both under the
+  // writers' lock, so that a snapshot's cut (Checkpoint) falls wholly
+  // before or after it. Committed before it returns.
+  absl::Status WriteBeside(
+      absl::FunctionRef<absl::StatusOr<uint64_t>(Journal&)> record,
+      absl::FunctionRef<void()> apply);
+
   // A consistent cut for a snapshot: holds writers off, calls `cut` (e.g.
   // to start a new log segment), then `save` with the parts as they stand.
   // Readers are never blocked: writers wait on the writers' lock, not on

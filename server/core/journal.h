@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "server/core/article.h"
 
@@ -24,6 +25,15 @@ class Journal {
       const std::vector<Article>& articles) = 0;
   virtual absl::StatusOr<uint64_t> RecordDelete(
       const std::vector<ArticleId>& ids) = 0;
+  // Text-only articles held until the first text model exists (see
+  // server/core/text_bootstrap.h); they carry no embedding. A journal that
+  // cannot keep them refuses.
+  virtual absl::StatusOr<uint64_t> RecordHold(
+      const std::vector<Article>& /*articles*/) {
+    return absl::FailedPreconditionError(
+        "text-only articles cannot wait for a model here: start the server "
+        "with --embedder_model");
+  }
 
   // Returns once the write with `ticket` is as durable as the configured
   // mode promises (synced to disk, or queued for the next periodic sync).

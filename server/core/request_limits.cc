@@ -5,6 +5,8 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/input_rules.h"
+#include "common/text/tokenizer.h"
+#include "server/core/text_embedding.h"
 
 namespace related {
 namespace {
@@ -46,6 +48,32 @@ absl::Status RequestLimits::CheckIds(const std::vector<ArticleId>& ids,
   return absl::OkStatus();
 }
 
+absl::Status RequestLimits::CheckArticleFields(
+    const Article& article, const std::string& field,
+    absl::flat_hash_set<absl::string_view>& seen) const {
+  if (absl::Status s = CheckId(article.id, absl::StrCat(field, ".id"));
+      !s.ok()) {
+    return s;
+  }
+  if (!seen.insert(article.id).second) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".id: '", article.id,
+                     "' appears more than once in the batch"));
+  }
+  const size_t metadata_bytes = MetadataBytes(article.metadata);
+  if (metadata_bytes > static_cast<size_t>(options_.max_metadata_bytes)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ".metadata: ", metadata_bytes,
+        " bytes, more than the limit of ", options_.max_metadata_bytes));
+  }
+  if (article.text.size() > static_cast<size_t>(options_.max_text_bytes)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ".text: ", article.text.size(),
+        " bytes, more than the limit of ", options_.max_text_bytes));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RequestLimits::CheckArticles(std::vector<Article>& articles,
                                           int dimension) const {
   if (dimension == 0) {
@@ -55,30 +83,44 @@ absl::Status RequestLimits::CheckArticles(std::vector<Article>& articles,
   for (size_t i = 0; i < articles.size(); ++i) {
     Article& article = articles[i];
     const std::string field = absl::StrCat("articles[", i, "]");
-    if (absl::Status s = CheckId(article.id, absl::StrCat(field, ".id"));
-        !s.ok()) {
+    if (absl::Status s = CheckArticleFields(article, field, seen); !s.ok()) {
       return s;
-    }
-    if (!seen.insert(article.id).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, ".id: '", article.id,
-                       "' appears more than once in the batch"));
     }
     if (absl::Status s = NormalizeEmbedding(article.embedding, dimension,
                                             absl::StrCat(field, ".embedding"));
         !s.ok()) {
       return s;
     }
-    const size_t metadata_bytes = MetadataBytes(article.metadata);
-    if (metadata_bytes > static_cast<size_t>(options_.max_metadata_bytes)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, ".metadata: ", metadata_bytes,
-          " bytes, more than the limit of ", options_.max_metadata_bytes));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RequestLimits::CheckHeldArticles(
+    const std::vector<Article>& articles) const {
+  if (absl::Status s = CheckBatchSize(articles.size(), "articles"); !s.ok()) {
+    return s;
+  }
+  absl::flat_hash_set<absl::string_view> seen;
+  for (size_t i = 0; i < articles.size(); ++i) {
+    const Article& article = articles[i];
+    const std::string field = absl::StrCat("articles[", i, "]");
+    if (absl::Status s = CheckArticleFields(article, field, seen); !s.ok()) {
+      return s;
     }
-    if (article.text.size() > static_cast<size_t>(options_.max_text_bytes)) {
+    if (!article.embedding.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          field, ".text: ", article.text.size(),
-          " bytes, more than the limit of ", options_.max_text_bytes));
+          field, ": has an embedding, and other articles of the batch have "
+                 "only text, which waits for the server's first text model: "
+                 "send text-only articles in batches of their own"));
+    }
+    if (article.text.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".embedding: empty, and no text to embed (send an embedding "
+                 "or text)"));
+    }
+    if (text::Words(EmbeddingText(article)).empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".text: no words to embed (send text, or an embedding)"));
     }
   }
   return absl::OkStatus();

@@ -6,8 +6,10 @@
 #define RELATED_SERVER_CORE_REQUEST_LIMITS_H_
 
 #include <cstddef>
+#include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "server/core/article.h"
@@ -34,6 +36,9 @@ class RequestLimits {
   // 0 the batch's first embedding proposes it and the rest must agree.
   absl::Status CheckArticles(std::vector<Article>& articles,
                              int dimension) const;
+  // The same for text-only articles held for the first text model: no
+  // embedding, and text (with at least one word) to embed later.
+  absl::Status CheckHeldArticles(const std::vector<Article>& articles) const;
 
   // A lookup of a stored article, a draft's vector (whose embedding is
   // normalised in place; `dimension` 0: any length), a batch lookup.
@@ -50,6 +55,11 @@ class RequestLimits {
   }
 
  private:
+  // What every article is checked for, embedding or not: its ID (unique
+  // among `seen`), metadata size and text size.
+  absl::Status CheckArticleFields(
+      const Article& article, const std::string& field,
+      absl::flat_hash_set<absl::string_view>& seen) const;
   // What every lookup shares: limit, exclude_ids and policy.
   absl::Status CheckBoxRequest(int limit,
                                const std::vector<ArticleId>& exclude_ids,

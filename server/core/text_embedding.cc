@@ -26,7 +26,8 @@ class SifEmbedder final : public Embedder {
 
 constexpr absl::string_view kNoModel =
     "this server has no embedder model: start it with --embedder_model=FILE "
-    "(train one with `related-cli train`), or send embeddings";
+    "(train one with `related-cli train`), or standalone with "
+    "--embedder_train_after=N to train one itself, or send embeddings";
 
 }  // namespace
 

@@ -66,12 +66,14 @@ grpc::ByteBuffer ToByteBuffer(absl::string_view bytes) {
 RelatedService::RelatedService(ArticleIndex& index, ServiceMetrics& metrics,
                                const Authorizer& authorizer,
                                WriteWorker& writes,
-                               const TextEmbedding& embedding)
+                               const TextEmbedding& embedding,
+                               TextBootstrap& texts)
     : index_(index),
       metrics_(metrics),
       authorizer_(authorizer),
       writes_(writes),
       embedding_(embedding),
+      texts_(texts),
       get_related_(metrics.Method("GetRelated")),
       search_by_vector_(metrics.Method("SearchByVector")),
       batch_get_related_(metrics.Method("BatchGetRelated")),
@@ -125,8 +127,10 @@ grpc::ServerUnaryReactor* RelatedService::GetRelated(
                           [&](float score, const ArticleCard& card) {
                             AppendRelatedArticle(card, score, bytes);
                           });
-  if (!debug.ok())
-    return Finish(context, recorder, ToGrpcStatus(debug.status()));
+  if (!debug.ok()) {
+    return Finish(context, recorder,
+                  ToGrpcStatus(Explained(debug.status(), request.article_id())));
+  }
   metrics_.RecordBox(debug->precomputed);
   if (request.policy().debug()) {
     v1::RankingDebug proto;
@@ -135,6 +139,13 @@ grpc::ServerUnaryReactor* RelatedService::GetRelated(
   }
   *response = ToByteBuffer(bytes);
   return Finish(context, recorder, grpc::Status::OK);
+}
+
+absl::Status RelatedService::Explained(absl::Status status,
+                                       const ArticleId& id) const {
+  if (status.code() != absl::StatusCode::kNotFound) return status;
+  absl::Status held = texts_.WhyHeld(id);
+  return held.ok() ? status : held;
 }
 
 absl::StatusOr<std::vector<float>> RelatedService::QueryVector(
@@ -200,8 +211,9 @@ grpc::ServerUnaryReactor* RelatedService::BatchGetRelated(
     for (const RelatedResult& result : *results) {
       v1::BatchGetRelatedResult* item = response->add_results();
       item->set_article_id(result.article_id);
-      item->set_code(static_cast<int32_t>(result.status.code()));
-      item->set_error_message(std::string(result.status.message()));
+      const absl::Status status = Explained(result.status, result.article_id);
+      item->set_code(static_cast<int32_t>(status.code()));
+      item->set_error_message(std::string(status.message()));
       RelatedToProto(result.related.articles, item->mutable_articles());
       if (request->policy().debug() && result.status.ok()) {
         DebugToProto(result.related.debug, *policy, item->mutable_debug());
@@ -216,11 +228,14 @@ absl::Status RelatedService::Upsert(
     ArticleWriter::Import* import) {
   auto articles = ArticlesFromProto(protos);
   if (!articles.ok()) return articles.status();
-  if (absl::Status s = embedding_.EmbedArticles(*articles); !s.ok()) return s;
   const int64_t count = static_cast<int64_t>(articles->size());
-  absl::Status status = import != nullptr
-                            ? import->Upsert(*std::move(articles))
-                            : writer_->Upsert(*std::move(articles));
+  absl::Status status = texts_.Upsert(
+      *std::move(articles),
+      [&](std::vector<Article> embedded) {
+        return import != nullptr ? import->Upsert(std::move(embedded))
+                                 : writer_->Upsert(std::move(embedded));
+      },
+      /*importing=*/import != nullptr);
   if (status.ok()) metrics_.RecordWrites(count, 0);
   metrics_.SetIndexStats(index_.Stats());
   return status;
@@ -254,7 +269,9 @@ grpc::ServerUnaryReactor* RelatedService::DeleteArticles(
     const v1::DeleteArticlesRequest* request,
     v1::DeleteArticlesResponse* response) {
   return Write(context, delete_articles_, [this, request, response] {
-    auto deleted = writer_->Delete(IdsFromProto(request->article_ids()));
+    auto deleted = texts_.Delete(
+        IdsFromProto(request->article_ids()),
+        [this](const std::vector<ArticleId>& ids) { return writer_->Delete(ids); });
     if (deleted.ok()) {
       response->set_deleted(*deleted);
       metrics_.RecordWrites(0, *deleted);
@@ -314,6 +331,7 @@ class RelatedService::ImportReactor final
 
   void End(const grpc::Status& status) {
     import_->Finish();
+    service_.texts_.ImportEnded();
     ReleaseFreedMemory();  // what the batches used
     service_.metrics_.SetIndexStats(service_.index_.Stats());
     Finish(recorder_.Finish(status, context_));
@@ -346,7 +364,8 @@ grpc::ServerUnaryReactor* RelatedService::GetArticle(
     ArticleToProto(*article, request->include_embedding(),
                    request->include_text(), response->mutable_article());
   }
-  return Finish(context, recorder, ToGrpcStatus(article.status()));
+  return Finish(context, recorder, ToGrpcStatus(Explained(
+                                       article.status(), request->article_id())));
 }
 
 grpc::ServerUnaryReactor* RelatedService::GetStats(
@@ -362,6 +381,8 @@ grpc::ServerUnaryReactor* RelatedService::GetStats(
     response->set_embedder_description(model->description());
   }
   response->set_max_text_bytes(embedding_.max_text_bytes());
+  response->set_held_text_articles(texts_.held());
+  response->set_embedder_train_after(texts_.train_after());
   return Finish(context, recorder, grpc::Status::OK);
 }
 

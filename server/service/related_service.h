@@ -22,6 +22,7 @@
 
 #include "related/v1/related.grpc.pb.h"
 #include "server/core/article_index.h"
+#include "server/core/text_bootstrap.h"
 #include "server/core/text_embedding.h"
 #include "server/core/article_writer.h"
 #include "server/service/auth.h"
@@ -49,10 +50,11 @@ class RelatedService final : public RelatedCallbackService {
  public:
   // `authorizer` decides who may read and write; Ping is always open.
   // Writes run on `writes`; articles sent as text are embedded there by
-  // `embedding`, before they reach the writer.
+  // `embedding` (through `texts`, which holds them while there is no model
+  // yet), before they reach the writer.
   RelatedService(ArticleIndex& index, ServiceMetrics& metrics,
                  const Authorizer& authorizer, WriteWorker& writes,
-                 const TextEmbedding& embedding);
+                 const TextEmbedding& embedding, TextBootstrap& texts);
 
   // Until then every call but Ping fails with UNAVAILABLE (recovery runs).
   // Writes go to `writer` from then on (the index itself, or the replicated
@@ -114,6 +116,9 @@ class RelatedService final : public RelatedCallbackService {
                                   MethodMetrics& method,
                                   std::function<grpc::Status()> write);
 
+  // A lookup's status: NOT_FOUND for an article held for the first text
+  // model becomes FAILED_PRECONDITION saying what it waits for.
+  absl::Status Explained(absl::Status status, const ArticleId& id) const;
   // SearchByVector's vector: the embedding given, or its text embedded.
   absl::StatusOr<std::vector<float>> QueryVector(
       const v1::SearchByVectorRequest& request) const;
@@ -123,6 +128,7 @@ class RelatedService final : public RelatedCallbackService {
   const Authorizer& authorizer_;
   WriteWorker& writes_;
   const TextEmbedding& embedding_;
+  TextBootstrap& texts_;
   // Set once, before ready_.
   ArticleWriter* writer_ = nullptr;
   std::atomic<bool> ready_{false};

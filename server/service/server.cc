@@ -4,6 +4,7 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
+#include <unistd.h>
 
 #include <exception>
 
@@ -13,6 +14,7 @@
 #include "server/core/freed_memory.h"
 #include "server/core/storage/embedder_identity.h"
 #include "server/replication/replicated_writer.h"
+#include "server/service/log.h"
 #include "server/service/log.h"
 
 namespace related {
@@ -60,28 +62,57 @@ std::shared_ptr<grpc::ServerCredentials> GrpcCredentials(
   return grpc::SslServerCredentials(ssl);
 }
 
-// The text embedder of `options.embedder_model`, if set; fills in the
-// index's dimension from the model when it is 0.
+// Where a server that trained its first text model itself keeps it.
+std::string TrainedModelPath(const ServerOptions& options) {
+  return options.store.has_value()
+             ? absl::StrCat(options.store->data_dir, "/embedder.model")
+             : "";
+}
+
+bool FileExists(const std::string& path) {
+  return !path.empty() && access(path.c_str(), F_OK) == 0;
+}
+
+// The text embedder of `options.embedder_model` if set, or else of the
+// model the server trained itself in its data directory, if any; fills in
+// the index's dimension from the model when it is 0.
 absl::StatusOr<std::unique_ptr<TextEmbedding>> StartEmbedding(
     ServerOptions& options) {
   auto embedding =
       std::make_unique<TextEmbedding>(options.index.max_text_bytes);
-  if (options.embedder_model.empty()) return embedding;
-  auto model = text::SifModel::Load(options.embedder_model);
+  std::string path = options.embedder_model;
+  const char* flag = "--embedder_model";
+  if (path.empty() && FileExists(TrainedModelPath(options))) {
+    path = TrainedModelPath(options);
+    flag = "the model this server trained";
+  }
+  if (path.empty()) return embedding;
+  auto model = text::SifModel::Load(path);
   if (!model.ok()) {
     return absl::Status(model.status().code(),
-                        absl::StrCat("--embedder_model: ",
-                                     model.status().message()));
+                        absl::StrCat(flag, ": ", model.status().message()));
   }
   int& dimension = options.index.dimension;
   if (dimension == 0) dimension = model->dimension();
   if (dimension != model->dimension()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--dim=", dimension, " but --embedder_model has dimension ",
+        "--dim=", dimension, " but ", flag, " (", path, ") has dimension ",
         model->dimension()));
   }
   embedding->SetModel(MakeSifEmbedder(*std::move(model)));
   return embedding;
+}
+
+TextBootstrapOptions BootstrapOptions(const ServerOptions& options) {
+  TextBootstrapOptions bootstrap;
+  // Replicas must embed alike, so they never train on their own.
+  bootstrap.train_after =
+      options.replication.has_value() ? 0 : options.embedder_train_after;
+  bootstrap.model_path = TrainedModelPath(options);
+  if (options.store.has_value()) bootstrap.data_dir = options.store->data_dir;
+  if (options.index.dimension > 0) bootstrap.dimension = options.index.dimension;
+  bootstrap.log = [](const std::string& line) { LogInfo(line); };
+  return bootstrap;
 }
 
 }  // namespace
@@ -101,10 +132,16 @@ absl::StatusOr<std::unique_ptr<RelatedServer>> RelatedServer::Start(
   server->metrics_->SetIndexStats(server->index_->Stats());
   server->authorizer_ = std::make_unique<Authorizer>(options.auth);
   server->writes_ = std::make_unique<WriteWorker>(kWriteThreads);
-  server->service_ =
-      std::make_unique<RelatedService>(*server->index_, *server->metrics_,
-                                       *server->authorizer_, *server->writes_,
-                                       *server->embedding_);
+  server->held_ = std::make_unique<HeldTexts>();
+  server->bootstrap_ = std::make_unique<TextBootstrap>(
+      BootstrapOptions(server->options_), *server->index_, *server->held_,
+      *server->embedding_,
+      [writes = server->writes_.get()](std::function<void()> task) {
+        writes->Post(std::move(task));
+      });
+  server->service_ = std::make_unique<RelatedService>(
+      *server->index_, *server->metrics_, *server->authorizer_,
+      *server->writes_, *server->embedding_, *server->bootstrap_);
 
   auto endpoint = MetricsEndpoint::Start(options.metrics_address,
                                          server->metrics_->registry());
@@ -176,6 +213,7 @@ absl::StatusOr<storage::RecoveryReport> RelatedServer::LoadData() {
   if (options_.store.has_value()) {
     storage::StoreOptions store_options = *options_.store;
     store_options.observer = storage_metrics_.get();
+    store_options.held = held_.get();
     if (journal_ != nullptr) {
       store_options.log_position = [journal = journal_.get()] {
         return journal->position();
@@ -217,6 +255,7 @@ absl::StatusOr<storage::RecoveryReport> RelatedServer::LoadData() {
     }
   });
   service_->SetReady(*writer_);
+  bootstrap_->Resume();  // held texts recovered: embed or train them
   SetServing(true);
   return report;
 }
@@ -232,6 +271,7 @@ absl::Status RelatedServer::Shutdown() {
   server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
   if (health_server_ != nullptr) health_server_->Shutdown();
   StopRefreshing();
+  bootstrap_->Stop();
   // No call is running any more; replicated, the replica stops applying:
   // the final snapshot sees every write, and records where it stopped.
   writer_.reset();
@@ -264,6 +304,9 @@ void RelatedServer::StopRefreshing() {
   if (stats_refresher_.joinable()) stats_refresher_.join();
 }
 
-RelatedServer::~RelatedServer() { StopRefreshing(); }
+RelatedServer::~RelatedServer() {
+  StopRefreshing();
+  if (bootstrap_ != nullptr) bootstrap_->Stop();
+}
 
 }  // namespace related

@@ -16,6 +16,8 @@
 #include "server/core/article_index.h"
 #include "server/core/article_writer.h"
 #include "server/core/storage/article_store.h"
+#include "server/core/held_texts.h"
+#include "server/core/text_bootstrap.h"
 #include "server/core/text_embedding.h"
 #include "server/service/auth.h"
 #include "server/service/metrics.h"
@@ -51,6 +53,11 @@ struct ServerOptions {
   // dimension becomes index.dimension when that is 0, and must equal it
   // otherwise. A data directory records the model it was embedded with.
   std::string embedder_model;
+  // Standalone, with no model: text-only articles are held, and the server
+  // trains its first model once it holds this many (text_bootstrap.h); the
+  // model is saved in the data directory and used by later starts. 0:
+  // text needs embedder_model (replicated mode always does).
+  int64_t embedder_train_after = 1000;
   // Largest request gRPC accepts; larger ones fail with RESOURCE_EXHAUSTED.
   int max_message_bytes = 16 << 20;
   // Where articles are persisted; nullopt: memory only (lost on exit).
@@ -124,6 +131,12 @@ class RelatedServer {
   // position, and the stream, which reports to the metrics.
   std::unique_ptr<ReplicationMetrics> replication_metrics_;
   std::unique_ptr<replication::PositionJournal> journal_;
+  // Before the store, which recovers held texts into them and reads their
+  // count.
+  std::unique_ptr<HeldTexts> held_;
+  // Stopped (in Shutdown or the destructor) before the write worker is
+  // destroyed: its tasks run there.
+  std::unique_ptr<TextBootstrap> bootstrap_;
   std::unique_ptr<storage::ArticleStore> store_;
   std::unique_ptr<replication::NatsStream> stream_;
   std::unique_ptr<replication::Replica> replica_;

@@ -241,8 +241,9 @@ TEST(ArticleLinesTest, OneKeyValueLinePerField) {
 }
 
 TEST(StatsLinesTest, NamesEveryField) {
-  client::Stats stats{120,  64,  "exact", 30720, 10,   100,
-                      1000, 256, 65536,   true,  4096, 0, "sif-0123", 65536};
+  client::Stats stats{120,  64,  "exact",    30720, 10, 100, 1000,
+                      256,  65536, true,    4096,  0,  "sif-0123", 65536,
+                      7,    1000};
   EXPECT_THAT(
       Lines(StatsLines(stats)),
       ElementsAre(
@@ -251,10 +252,12 @@ TEST(StatsLinesTest, NamesEveryField) {
           "max_batch_size: 1000", "max_id_bytes: 256",
           "max_metadata_bytes: 65536", "related_lists_precomputed: true",
           "related_lists_memory_bytes: 4096", "related_lists_stale: 0",
-          "embedder_model: sif-0123", "max_text_bytes: 65536"));
+          "embedder_model: sif-0123", "max_text_bytes: 65536",
+          "held_text_articles: 7", "embedder_train_after: 1000"));
   EXPECT_EQ(StatsJson(stats)["related_lists_memory_bytes"], 4096);
   EXPECT_EQ(StatsJson(stats)["related_lists_precomputed"], true);
   EXPECT_EQ(StatsJson(stats)["article_count"], 120);
+  EXPECT_EQ(StatsJson(stats)["held_text_articles"], 7);
 }
 
 client::RankingDebug SampleDebug() {

@@ -172,6 +172,106 @@ TEST(RecordCodec, TextTravelsOnlyInRecordsThatHaveIt) {
   }
 }
 
+TEST(RecordCodec, HeldTextsTravelInHoldRecords) {
+  Article held{"a", {}, {}, "Body of a held article"};
+  held.metadata.title = "Held";
+  const std::string payload = EncodeHoldRecord({held});
+  EXPECT_EQ(payload[0], static_cast<char>(WriteRecord::Kind::kHold));
+  auto decoded = DecodeWriteRecord(payload);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->kind, WriteRecord::Kind::kHold);
+  ASSERT_EQ(decoded->articles.size(), 1u);
+  EXPECT_TRUE(decoded->articles[0].embedding.empty());
+  EXPECT_EQ(decoded->articles[0].text, held.text);
+  EXPECT_EQ(decoded->articles[0].metadata, held.metadata);
+  for (size_t cut = 0; cut < payload.size(); ++cut) {
+    EXPECT_FALSE(DecodeWriteRecord(payload.substr(0, cut)).ok()) << cut;
+  }
+}
+
+// Holds `articles` as TextBootstrap does: journaled and applied under the
+// index's writers' lock.
+absl::Status Hold(ArticleIndex& index, HeldTexts& held,
+                  const std::vector<Article>& articles) {
+  return index.WriteBeside(
+      [&](Journal& journal) { return journal.RecordHold(articles); },
+      [&] { held.Put(articles); });
+}
+
+TEST_F(StorageTest, HeldTextsLiveInTheLogAndDeferSnapshotsUntilReleased) {
+  std::vector<Article> texts;
+  for (int i = 0; i < 3; ++i) {
+    texts.push_back({"held-" + std::to_string(i), {}, {}, "Text " + std::to_string(i)});
+  }
+  {
+    HeldTexts held;
+    StoreOptions options = Options();
+    options.held = &held;
+    auto index = NewIndex();
+    auto store = *ArticleStore::Open(options, *index, nullptr);
+    ASSERT_TRUE(index->Upsert(Articles(0, 5)).ok());
+    ASSERT_TRUE(Hold(*index, held, texts).ok());
+    ASSERT_TRUE(store->Snapshot().ok());
+    EXPECT_THAT(log_, HasSubstr("snapshot deferred: 3 text-only articles"));
+    // A crash: no snapshot was written, and the log keeps the held texts.
+  }
+  EXPECT_THAT(Files(), ::testing::Not(::testing::Contains(
+                           ::testing::StartsWith("snapshot-"))));
+  HeldTexts held;
+  StoreOptions options = Options();
+  options.held = &held;
+  auto index = NewIndex();
+  RecoveryReport report;
+  auto store = *ArticleStore::Open(options, *index, &report);
+  EXPECT_EQ(report.held_texts, 3);
+  EXPECT_EQ(held.size(), 3);
+  EXPECT_EQ(index->Stats().article_count, 5);
+  // Embedded (an upsert) or deleted, a held article is released, in the
+  // log as when it was written.
+  std::vector<Article> embedded = Articles(100, 1);
+  embedded[0].id = "held-0";
+  ASSERT_TRUE(index->Upsert(embedded).ok());
+  held.Erase({"held-0"});
+  ASSERT_TRUE(index->WriteBeside(
+      [](Journal& journal) { return journal.RecordDelete({"held-1"}); },
+      [&] { held.Erase({"held-1"}); }).ok());
+  store.reset();
+  {
+    HeldTexts again;
+    options.held = &again;
+    auto recovered = NewIndex();
+    store = *ArticleStore::Open(options, *recovered, nullptr);
+    EXPECT_EQ(again.size(), 1);
+    EXPECT_TRUE(again.Contains("held-2"));
+    EXPECT_TRUE(recovered->Get("held-0").ok());
+    // Once nothing is held, snapshots are taken again.
+    again.Erase({"held-2"});
+    ASSERT_TRUE(recovered->WriteBeside(
+        [](Journal& journal) { return journal.RecordDelete({"held-2"}); },
+        [] {}).ok());
+    ASSERT_TRUE(store->Snapshot().ok());
+    EXPECT_THAT(Files(), ::testing::Contains(::testing::StartsWith("snapshot-")));
+    store.reset();
+  }
+  // A server that cannot hold texts refuses a log that has them, saying so.
+  fs::remove_all(dir_);
+  fs::create_directory(dir_);
+  {
+    HeldTexts some;
+    StoreOptions with = Options();
+    with.held = &some;
+    auto first = NewIndex();
+    auto s = *ArticleStore::Open(with, *first, nullptr);
+    ASSERT_TRUE(Hold(*first, some, texts).ok());
+  }
+  auto other = NewIndex();
+  auto refused = ArticleStore::Open(Options(), *other, nullptr);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr("text-only articles waiting for a text model"));
+}
+
 TEST_F(StorageTest, OneStoreAtATimePerDataDirectory) {
   auto index = NewIndex();
   auto first = ArticleStore::Open(Options(), *index, nullptr);

@@ -96,7 +96,7 @@ absl::Status ArticleStore::Recover(RecoveryReport& report) {
   const std::string& dir = options_.data_dir;
   auto files = ListDataFiles(dir);
   if (!files.ok()) return files.status();
-  Replayer replayer(index_, dir);
+  Replayer replayer(index_, dir, options_.held);
   if (absl::Status s = LoadNewestSnapshot(files->snapshots, replayer, report);
       !s.ok()) {
     return s;
@@ -113,6 +113,7 @@ absl::Status ArticleStore::Recover(RecoveryReport& report) {
   auto last = ReplayLog(files->segments, replay_from, replayer, report);
   if (!last.ok()) return last.status();
   if (absl::Status s = replayer.Finish(); !s.ok()) return s;
+  if (options_.held != nullptr) report.held_texts = options_.held->size();
   // Writes go to a fresh segment; the recovered ones are never appended to.
   auto wal = WalWriter::Create(dir, std::max(*last, replay_from - 1) + 1);
   if (!wal.ok()) return wal.status();
@@ -275,6 +276,11 @@ absl::StatusOr<uint64_t> ArticleStore::RecordDelete(
   return Appended(wal_->Append(EncodeDeleteRecord(ids)));
 }
 
+absl::StatusOr<uint64_t> ArticleStore::RecordHold(
+    const std::vector<Article>& articles) {
+  return Appended(wal_->Append(EncodeHoldRecord(articles)));
+}
+
 absl::StatusOr<uint64_t> ArticleStore::Appended(
     absl::StatusOr<uint64_t> ticket) {
   if (options_.observer != nullptr) {
@@ -307,8 +313,16 @@ absl::Status ArticleStore::Snapshot() {
   absl::MutexLock lock(&snapshot_mu_);
   SnapshotCut cut;
   absl::StatusOr<SnapshotReport> written;
+  bool deferred = false;
   absl::Status status = index_.Checkpoint(
       [&] {
+        // Checked with writers held off: a hold is journaled and applied
+        // under the same lock (ArticleIndex::WriteBeside), so none can sit
+        // in the log before this cut and be missing from the snapshot.
+        if (HoldsTexts()) {
+          deferred = true;
+          return absl::CancelledError("texts are held");
+        }
         // Writes from here on go to the new segment; the snapshot holds all
         // before it.
         cut.segment = wal_->segment() + 1;
@@ -323,6 +337,13 @@ absl::Status ArticleStore::Snapshot() {
   const uint64_t segment = cut.segment;
   last_snapshot_ =
       absl::Now();  // also after a failure: retry at the next interval
+  if (deferred) {
+    options_.log(absl::StrCat(
+        "snapshot deferred: ", options_.held->size(),
+        " text-only articles wait for the first text model and live only "
+        "in the log"));
+    return absl::OkStatus();
+  }
   if (StoreObserver* observer = options_.observer) {
     if (status.ok()) {
       observer->SnapshotTaken(written->bytes, written->duration);
@@ -377,6 +398,9 @@ void ArticleStore::BackgroundLoop() {
     bool due = snapshot_requested_.exchange(false) ||
                (options_.snapshot_wal_bytes > 0 &&
                 wal_->segment_bytes() >= options_.snapshot_wal_bytes);
+    // While texts are held, only the interval tries (and logs why it
+    // cannot), not every tick.
+    if (HoldsTexts()) due = false;
     {
       absl::MutexLock lock(&snapshot_mu_);
       due = due || SnapshotDueByTime(now);

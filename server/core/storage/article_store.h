@@ -19,6 +19,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "server/core/article_index.h"
+#include "server/core/held_texts.h"
 #include "server/core/journal.h"
 #include "server/core/storage/file.h"
 #include "server/core/storage/wal.h"
@@ -79,6 +80,12 @@ struct StoreOptions {
   // log_position() (the last stream sequence applied), read at the cut
   // with writers held off, and a snapshot is due when it moved.
   std::function<uint64_t()> log_position;
+  // Where recovery puts the text-only articles held for the first text
+  // model (server/core/text_bootstrap.h); null: a log holding some cannot
+  // be recovered. Not owned. Held articles live only in the log, so no
+  // snapshot is taken while any is held: the log since the newest snapshot
+  // keeps them all.
+  HeldTexts* held = nullptr;
 };
 
 struct RecoveryReport {
@@ -98,6 +105,7 @@ struct RecoveryReport {
   // (0: none loaded); the replica goes on from the next one.
   uint64_t log_position = 0;
   int corrupt_snapshots_skipped = 0;
+  int64_t held_texts = 0;  // text-only articles still waiting for a model
   absl::Duration duration;  // the whole recovery
 };
 
@@ -115,7 +123,9 @@ class ArticleStore : public Journal {
 
   // Writes a snapshot now and drops log segments and snapshots it makes
   // unnecessary (the previous snapshot and the log after it are kept, as
-  // the fallback should the newest snapshot ever be unreadable).
+  // the fallback should the newest snapshot ever be unreadable). While
+  // text-only articles are held (StoreOptions::held), writes none and
+  // says so in the log: they live only in the log.
   absl::Status Snapshot();
   // For graceful shutdown: stops the background thread, syncs the log and
   // takes a final snapshot. The index must receive no more writes.
@@ -126,6 +136,8 @@ class ArticleStore : public Journal {
       const std::vector<Article>& articles) override;
   absl::StatusOr<uint64_t> RecordDelete(
       const std::vector<ArticleId>& ids) override;
+  absl::StatusOr<uint64_t> RecordHold(
+      const std::vector<Article>& articles) override;
   absl::Status Commit(uint64_t ticket) override;
   void BulkLoadFinished(int64_t articles) override;
 
@@ -160,6 +172,9 @@ class ArticleStore : public Journal {
   // Whether the writes since the last snapshot make one due by time.
   bool SnapshotDueByTime(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(snapshot_mu_);
   void RemoveObsoleteFiles(uint64_t newest_snapshot);
+  bool HoldsTexts() const {
+    return options_.held != nullptr && options_.held->size() > 0;
+  }
 
   const StoreOptions options_;
   ArticleIndex& index_;

@@ -202,6 +202,17 @@ std::string EncodeUpsertRecord(const std::vector<Article>& articles) {
   return std::move(e.buffer());
 }
 
+std::string EncodeHoldRecord(const std::vector<Article>& articles) {
+  Encoder e;
+  e.U8(static_cast<uint8_t>(WriteRecord::Kind::kHold));
+  e.U32(static_cast<uint32_t>(articles.size()));
+  for (const Article& a : articles) {
+    e.ArticleRecord(a);
+    e.Bytes(a.text);
+  }
+  return std::move(e.buffer());
+}
+
 std::string EncodeDeleteRecord(const std::vector<ArticleId>& ids) {
   Encoder e;
   e.U8(static_cast<uint8_t>(WriteRecord::Kind::kDelete));
@@ -217,10 +228,11 @@ absl::StatusOr<WriteRecord> DecodeWriteRecord(absl::string_view payload) {
   if (!kind.ok()) return kind.status();
   auto count = d.U32();
   if (!count.ok()) return count.status();
+  const bool hold = *kind == static_cast<uint8_t>(WriteRecord::Kind::kHold);
   const bool texts =
-      *kind == static_cast<uint8_t>(WriteRecord::Kind::kUpsertWithText);
+      hold || *kind == static_cast<uint8_t>(WriteRecord::Kind::kUpsertWithText);
   if (texts || *kind == static_cast<uint8_t>(WriteRecord::Kind::kUpsert)) {
-    record.kind = WriteRecord::Kind::kUpsert;
+    record.kind = hold ? WriteRecord::Kind::kHold : WriteRecord::Kind::kUpsert;
     for (uint32_t i = 0; i < *count; ++i) {
       auto a = d.ArticleRecord();
       if (!a.ok()) return a.status();

@@ -61,13 +61,22 @@ struct WriteRecord {
   // kUpsertWithText: an upsert whose articles each carry their text after
   // the metadata. Written only when some article has text, so that a log
   // without texts reads as before in older builds.
-  enum class Kind : uint8_t { kUpsert = 1, kDelete = 2, kUpsertWithText = 3 };
-  Kind kind = Kind::kUpsert;
-  std::vector<Article> articles;  // kUpsert, kUpsertWithText
+  // kHold: text-only articles (no embedding) held until the first text
+  // model exists (server/core/text_bootstrap.h); each carries its text.
+  enum class Kind : uint8_t {
+    kUpsert = 1,
+    kDelete = 2,
+    kUpsertWithText = 3,
+    kHold = 4,
+  };
+  Kind kind = Kind::kUpsert;  // decoded: kUpsert (with or without texts),
+                              // kDelete or kHold
+  std::vector<Article> articles;  // kUpsert, kUpsertWithText, kHold
   std::vector<ArticleId> ids;     // kDelete
 };
 
 std::string EncodeUpsertRecord(const std::vector<Article>& articles);
+std::string EncodeHoldRecord(const std::vector<Article>& articles);
 std::string EncodeDeleteRecord(const std::vector<ArticleId>& ids);
 // DATA_LOSS if `payload` is not exactly one well-formed record.
 absl::StatusOr<WriteRecord> DecodeWriteRecord(absl::string_view payload);

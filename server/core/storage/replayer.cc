@@ -63,14 +63,39 @@ absl::Status Replayer::Finish() {
 absl::Status Replayer::Apply(absl::string_view payload) {
   auto record = DecodeWriteRecord(payload);
   if (!record.ok()) return record.status();
+  if (record->kind == WriteRecord::Kind::kHold) {
+    return Hold(std::move(record->articles));
+  }
   if (record->kind == WriteRecord::Kind::kDelete) {
+    Release(record->ids);
     return Delete(std::move(record->ids));
+  }
+  if (held_ != nullptr) {
+    std::vector<ArticleId> ids;
+    for (const Article& a : record->articles) ids.push_back(a.id);
+    Release(ids);
   }
   for (Article& a : record->articles) {
     if (absl::Status s = Upsert(std::move(a)); !s.ok()) return s;
   }
   // Keep log order: an upsert record is applied before the next record.
   return Flush();
+}
+
+absl::Status Replayer::Hold(std::vector<Article> articles) {
+  if (held_ == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data directory ", data_dir_,
+        " holds text-only articles waiting for a text model, which this "
+        "server cannot hold (replicated mode): start it standalone, or with "
+        "--embedder_model"));
+  }
+  held_->Put(std::move(articles));
+  return absl::OkStatus();
+}
+
+void Replayer::Release(const std::vector<ArticleId>& ids) {
+  if (held_ != nullptr) held_->Erase(ids);
 }
 
 }  // namespace related::storage

@@ -10,13 +10,17 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "server/core/article_index.h"
+#include "server/core/held_texts.h"
 
 namespace related::storage {
 
 class Replayer {
  public:
-  Replayer(ArticleIndex& index, const std::string& data_dir)
-      : index_(index), data_dir_(data_dir) {}
+  // `held` receives the text-only articles held for the first text model
+  // (null: a log holding some is refused).
+  Replayer(ArticleIndex& index, const std::string& data_dir,
+           HeldTexts* held = nullptr)
+      : index_(index), data_dir_(data_dir), held_(held) {}
 
   // Queues an upsert; FAILED_PRECONDITION if its dimension is not the
   // index's (the data directory belongs to another configuration).
@@ -34,7 +38,13 @@ class Replayer {
 
  private:
   ArticleIndex& index_;
+  // Held articles leave the hold when a later record upserts or deletes
+  // them, as they did when written.
+  absl::Status Hold(std::vector<Article> articles);
+  void Release(const std::vector<ArticleId>& ids);
+
   const std::string& data_dir_;
+  HeldTexts* const held_;
   std::vector<Article> pending_;
   // Nothing is served until recovery is done.
   ArticleIndex::BulkLoad bulk_{ArticleIndex::BulkLoad::Readers::kNone};

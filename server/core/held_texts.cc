@@ -1,0 +1,82 @@
+#include "server/core/held_texts.h"
+
+#include <utility>
+
+#include "server/core/text_embedding.h"
+
+namespace related {
+
+void HeldTexts::Put(std::vector<Article> articles) {
+  absl::MutexLock lock(&mu_);
+  for (Article& article : articles) {
+    ArticleId id = article.id;
+    auto [it, inserted] = held_.try_emplace(std::move(id));
+    if (!inserted && !it->second.refused.empty()) --refused_;
+    it->second = Held{std::move(article), ""};
+  }
+}
+
+int HeldTexts::Erase(const std::vector<ArticleId>& ids) {
+  absl::MutexLock lock(&mu_);
+  int erased = 0;
+  for (const ArticleId& id : ids) {
+    auto it = held_.find(id);
+    if (it == held_.end()) continue;
+    if (!it->second.refused.empty()) --refused_;
+    held_.erase(it);
+    ++erased;
+  }
+  return erased;
+}
+
+bool HeldTexts::Contains(const ArticleId& id) const {
+  absl::MutexLock lock(&mu_);
+  return held_.contains(id);
+}
+
+int64_t HeldTexts::size() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int64_t>(held_.size());
+}
+
+std::vector<Article> HeldTexts::Embeddable(size_t max) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<Article> out;
+  for (const auto& [id, held] : held_) {
+    if (out.size() >= max) break;
+    if (held.refused.empty()) out.push_back(held.article);
+  }
+  return out;
+}
+
+void HeldTexts::Refused(const ArticleId& id, std::string reason) {
+  absl::MutexLock lock(&mu_);
+  auto it = held_.find(id);
+  if (it == held_.end()) return;
+  if (it->second.refused.empty()) ++refused_;
+  it->second.refused = reason.empty() ? "refused" : std::move(reason);
+}
+
+std::optional<std::string> HeldTexts::RefusedBecause(const ArticleId& id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = held_.find(id);
+  if (it == held_.end() || it->second.refused.empty()) return std::nullopt;
+  return it->second.refused;
+}
+
+int64_t HeldTexts::refused() const {
+  absl::MutexLock lock(&mu_);
+  return refused_;
+}
+
+std::vector<std::string> HeldTexts::Texts() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> texts;
+  texts.reserve(held_.size());
+  for (const auto& [id, held] : held_) {
+    texts.push_back(EmbeddingText(held.article));
+  }
+  return texts;
+}
+
+}  // namespace related
