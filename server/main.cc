@@ -338,7 +338,7 @@ constexpr float kEmbedderDuplicateThreshold = 0.98f;
 bool EmbedsText() {
   const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
   return !absl::GetFlag(FLAGS_embedder_model).empty() ||
-         (!data_dir.empty() &&
+         (!data_dir.empty() && absl::GetFlag(FLAGS_nats_url).empty() &&
           access((data_dir + "/embedder.model").c_str(), F_OK) == 0);
 }
 absl::StatusOr<related::RankingPolicy> DefaultPolicyFromFlags() {

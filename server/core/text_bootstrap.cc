@@ -43,13 +43,19 @@ TextBootstrap::TextBootstrap(const TextBootstrapOptions& options,
 TextBootstrap::~TextBootstrap() { Stop(); }
 
 void TextBootstrap::Stop() {
-  stopping_.store(true);
-  if (trainer_.joinable()) trainer_.join();
-  absl::MutexLock lock(&mu_);  // waits for an embedding batch that runs
+  std::thread trainer;
+  {
+    // Waits for a write or an embedding batch that runs; none starts after.
+    absl::WriterMutexLock lock(&mu_);
+    stopping_.store(true);
+    trainer = std::move(trainer_);
+  }
+  if (!stop_.HasBeenNotified()) stop_.Notify();  // Stop may run twice
+  if (trainer.joinable()) trainer.join();
 }
 
 void TextBootstrap::Resume() {
-  absl::MutexLock lock(&mu_);
+  absl::WriterMutexLock lock(&mu_);
   const bool model = embedding_.model() != nullptr;
   active_.store(held_.size() > 0 || (!model && options_.train_after > 0));
   if (held_.size() == 0) return;
@@ -75,17 +81,30 @@ absl::Status TextBootstrap::Upsert(
     if (absl::Status s = embedding_.EmbedArticles(articles); !s.ok()) return s;
     return write(std::move(articles));
   }
-  absl::MutexLock lock(&mu_);
   if (embedding_.model() == nullptr && options_.train_after > 0 &&
       std::any_of(articles.begin(), articles.end(), TextOnly)) {
-    return Hold(std::move(articles), importing);
+    absl::WriterMutexLock lock(&mu_);
+    if (embedding_.model() == nullptr) {
+      return Hold(std::move(articles), importing);
+    }
   }
+  // Writes share the lock (and so one log sync); holds and embedding
+  // batches take it alone. So no hold or batch falls between a write and
+  // the release of its held versions below.
+  absl::ReaderMutexLock lock(&mu_);
   if (absl::Status s = embedding_.EmbedArticles(articles); !s.ok()) return s;
   const std::vector<ArticleId> ids = IdsOf(articles);
   if (absl::Status s = write(std::move(articles)); !s.ok()) return s;
   // Their newer versions are stored: older held ones must not follow.
-  held_.Erase(ids);
+  if (held_.size() > 0) {
+    held_.Erase(ids);
+    MaybeDone();
+  }
   return absl::OkStatus();
+}
+
+void TextBootstrap::MaybeDone() {
+  if (held_.size() == 0 && embedding_.model() != nullptr) active_.store(false);
 }
 
 absl::Status TextBootstrap::Hold(std::vector<Article> articles,
@@ -102,12 +121,12 @@ absl::Status TextBootstrap::Hold(std::vector<Article> articles,
 
 void TextBootstrap::ImportEnded() {
   if (!active_.load()) return;
-  absl::MutexLock lock(&mu_);
+  absl::WriterMutexLock lock(&mu_);
   MaybeStartTraining();
 }
 
 void TextBootstrap::MaybeStartTraining() {
-  if (!training_ && embedding_.model() == nullptr &&
+  if (!training_ && !stopping_.load() && embedding_.model() == nullptr &&
       options_.train_after > 0 && held_.size() >= next_training_at_) {
     StartTraining();
   }
@@ -118,11 +137,18 @@ absl::StatusOr<int> TextBootstrap::Delete(
     absl::FunctionRef<absl::StatusOr<int>(const std::vector<ArticleId>&)>
         remove) {
   if (!active_.load()) return remove(ids);
-  absl::MutexLock lock(&mu_);
+  // Checked before anything held is released: a refused delete changes
+  // nothing.
+  const RequestLimits limits(index_.options());
+  if (absl::Status s = limits.CheckIds(ids, "article_ids"); !s.ok()) return s;
+  absl::ReaderMutexLock lock(&mu_);
   std::vector<ArticleId> held;
   int only_held = 0;  // not stored as well, so `remove` does not count them
   for (const ArticleId& id : ids) {
-    if (!held_.Contains(id)) continue;
+    if (!held_.Contains(id) ||
+        std::find(held.begin(), held.end(), id) != held.end()) {
+      continue;
+    }
     held.push_back(id);
     if (!index_.Get(id).ok()) ++only_held;
   }
@@ -134,6 +160,7 @@ absl::StatusOr<int> TextBootstrap::Delete(
   }
   auto removed = remove(ids);
   if (!removed.ok()) return removed.status();
+  MaybeDone();
   return *removed + only_held;
 }
 
@@ -176,7 +203,6 @@ absl::Status TextBootstrap::WhyHeld(const ArticleId& id) const {
 }
 
 void TextBootstrap::StartTraining() {
-  if (stopping_.load()) return;
   training_ = true;
   state_.store(State::kTraining);
   std::vector<std::string> texts = held_.Texts();
@@ -195,31 +221,6 @@ void TextBootstrap::Train(const std::vector<std::string>& texts,
                             " dimensions) on ", texts.size(),
                             " held text-only articles"));
   const absl::Time start = absl::Now();
-  auto model = TrainModel(texts, dimension);
-  absl::MutexLock lock(&mu_);
-  training_ = false;
-  if (!model.ok()) {
-    if (stopping_.load()) return;
-    state_.store(State::kFailed);
-    // Try again when the corpus has grown by as much again.
-    next_training_at_.store(held_.size() + options_.train_after);
-    options_.log(absl::StrCat("training the first text model failed: ",
-                              model.status().message(), "; trying again at ",
-                              next_training_at_.load(), " held articles"));
-    return;
-  }
-  if (stopping_.load()) return;  // saved: the next start embeds with it
-  embedding_.SetModel(*model);
-  options_.log(absl::StrCat(
-      "first text model ", (*model)->identity(), " trained in ",
-      absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Seconds(1))),
-      " (", (*model)->description(), "); embedding ", held_.size(),
-      " held articles"));
-  post_([this] { EmbedHeldBatch(); });
-}
-
-absl::StatusOr<std::shared_ptr<const Embedder>> TextBootstrap::TrainModel(
-    const std::vector<std::string>& texts, int dimension) {
   text::TrainingOptions training;
   training.dimension = dimension;
   training.threads = options_.threads;
@@ -234,31 +235,73 @@ absl::StatusOr<std::shared_ptr<const Embedder>> TextBootstrap::TrainModel(
                                  percent, p.eta_seconds));
   };
   auto model = text::TrainSifModel(texts, training);
-  if (!model.ok()) return model.status();
+  absl::WriterMutexLock lock(&mu_);
+  training_ = false;
+  if (stopping_.load()) return;  // the next start trains again
+  absl::Status s = model.ok() ? Adopt(*std::move(model)) : model.status();
+  if (!s.ok()) {
+    state_.store(State::kFailed);
+    // Try again when the corpus has grown by as much again, or, if the
+    // index's dimension changed under it, at the next write (training then
+    // uses the index's dimension).
+    const bool dimension = index_.dimension() != 0 &&
+                           s.code() == absl::StatusCode::kFailedPrecondition;
+    next_training_at_.store(held_.size() + (dimension ? 0 : options_.train_after));
+    options_.log(absl::StrCat("training the first text model failed: ",
+                              s.message(), "; trying again at ",
+                              next_training_at_.load(), " held articles"));
+    return;
+  }
+  options_.log(absl::StrCat(
+      "first text model ", embedding_.model()->identity(), " trained in ",
+      absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Seconds(1))),
+      " (", embedding_.model()->description(), "); embedding ", held_.size(),
+      " held articles; the near-duplicate default for this model (0.98) "
+      "applies from the next start, unless --ranking_duplicate_threshold "
+      "is set"));
+  post_([this] { EmbedHeldBatch(); });
+}
+
+absl::Status TextBootstrap::Adopt(text::SifModel model) {
+  // Vectors sent with embeddings while it trained may have fixed another
+  // dimension: such a model could embed nothing here.
+  if (index_.dimension() != 0 && index_.dimension() != model.dimension()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the index holds ", index_.dimension(),
+        "-dimensional vectors sent with embeddings, and the model has ",
+        model.dimension()));
+  }
+  if (index_.Stats().article_count > 0) {
+    options_.log(absl::StrCat(
+        "warning: ", index_.Stats().article_count,
+        " stored articles came with embeddings of the caller's model, which "
+        "cannot be compared with this text model's vectors (docs/text.md)"));
+  }
   if (!options_.model_path.empty()) {
     // Saved (and synced) before anything is embedded with it: the vectors
     // in the log are useless without it.
-    if (absl::Status s = model->Save(options_.model_path); !s.ok()) return s;
+    if (absl::Status s = model.Save(options_.model_path); !s.ok()) return s;
   }
   if (!options_.data_dir.empty()) {
     if (absl::Status s = storage::CheckEmbedderIdentity(options_.data_dir,
-                                                        model->identity());
+                                                        model.identity());
         !s.ok()) {
       return s;
     }
   }
-  return std::shared_ptr<const Embedder>(MakeSifEmbedder(*std::move(model)));
+  embedding_.SetModel(MakeSifEmbedder(std::move(model)));
+  return absl::OkStatus();
 }
 
 void TextBootstrap::EmbedHeldBatch() {
+  absl::WriterMutexLock lock(&mu_);
   if (stopping_.load()) return;
-  absl::MutexLock lock(&mu_);
   const std::shared_ptr<const Embedder> model = embedding_.model();
   std::vector<Article> batch = held_.Embeddable(
       static_cast<size_t>(std::max(1, index_.options().max_batch_size)));
   if (batch.empty()) {
+    MaybeDone();
     if (held_.size() == 0) {
-      active_.store(false);
       options_.log("every held text-only article is embedded and served");
     } else {
       options_.log(absl::StrCat(
@@ -281,11 +324,19 @@ void TextBootstrap::EmbedHeldBatch() {
   if (!embedded.empty()) {
     const std::vector<ArticleId> ids = IdsOf(embedded);
     if (absl::Status s = index_.Upsert(std::move(embedded)); !s.ok()) {
-      // They stay held (and in the log): the next start tries again.
+      // They stay held (and in the log); try again later (a full disk may
+      // be freed), waiting longer each time.
+      retry_delay_ = std::min(absl::Seconds(60),
+                              std::max(absl::Seconds(1), retry_delay_ * 2));
       options_.log(absl::StrCat("embedding held articles failed: ",
-                                s.message(), "; they stay held"));
+                                s.message(), "; they stay held, trying again in ",
+                                absl::FormatDuration(retry_delay_)));
+      post_([this, delay = retry_delay_] {
+        if (!stop_.WaitForNotificationWithTimeout(delay)) EmbedHeldBatch();
+      });
       return;
     }
+    retry_delay_ = absl::ZeroDuration();
     held_.Erase(ids);
   }
   post_([this] { EmbedHeldBatch(); });

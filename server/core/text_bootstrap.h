@@ -28,6 +28,9 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "common/text/sif_model.h"
 #include "server/core/article_index.h"
 #include "server/core/held_texts.h"
 #include "server/core/text_embedding.h"
@@ -99,12 +102,15 @@ class TextBootstrap {
   // Starts the training if enough is held and none runs.
   void MaybeStartTraining() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartTraining() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The training thread: trains, then adopts the model.
   void Train(const std::vector<std::string>& texts, int dimension);
-  // Trains and saves the model, and records its identity.
-  absl::StatusOr<std::shared_ptr<const Embedder>> TrainModel(
-      const std::vector<std::string>& texts, int dimension);
+  // Saves a trained model, records its identity and embeds with it from
+  // now on; refuses one of another dimension than the index's.
+  absl::Status Adopt(text::SifModel model) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // One batch of held articles through the write path; posts the next.
   void EmbedHeldBatch();
+  // Inactive once there is a model and nothing is held.
+  void MaybeDone();
 
   const TextBootstrapOptions options_;
   ArticleIndex& index_;
@@ -120,10 +126,14 @@ class TextBootstrap {
   // For lookups of held articles (WhyHeld), which do not wait for mu_.
   std::atomic<State> state_{State::kWaiting};
   std::atomic<int64_t> trained_on_{0};
+  // Writes share it; holds, embedding batches and the model's adoption
+  // take it alone.
   absl::Mutex mu_;
   bool training_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread trainer_ ABSL_GUARDED_BY(mu_);
+  absl::Duration retry_delay_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> stopping_{false};
-  std::thread trainer_;
+  absl::Notification stop_;
 };
 
 }  // namespace related

@@ -82,7 +82,10 @@ absl::StatusOr<std::unique_ptr<TextEmbedding>> StartEmbedding(
       std::make_unique<TextEmbedding>(options.index.max_text_bytes);
   std::string path = options.embedder_model;
   const char* flag = "--embedder_model";
-  if (path.empty() && FileExists(TrainedModelPath(options))) {
+  // Replicas never train, so never load a trained model either: they must
+  // all embed with the --embedder_model they were given.
+  if (path.empty() && !options.replication.has_value() &&
+      FileExists(TrainedModelPath(options))) {
     path = TrainedModelPath(options);
     flag = "the model this server trained";
   }
@@ -254,8 +257,10 @@ absl::StatusOr<storage::RecoveryReport> RelatedServer::LoadData() {
       metrics_->SetIndexStats(index_->Stats());
     }
   });
+  // Before any write is accepted: held texts recovered, embed or train
+  // them (and serialise writes with that while it runs).
+  bootstrap_->Resume();
   service_->SetReady(*writer_);
-  bootstrap_->Resume();  // held texts recovered: embed or train them
   SetServing(true);
   return report;
 }

@@ -216,6 +216,27 @@ TEST_F(TextBootstrapTest, BadTextOnlyBatchesAreRefusedWhole) {
   EXPECT_TRUE(index_->Get("v").ok());
 }
 
+TEST_F(TextBootstrapTest, ARefusedDeleteReleasesNothingAndIdsCountOnce) {
+  auto bootstrap = Bootstrap(/*train_after=*/1000);
+  ASSERT_TRUE(Upsert(*bootstrap, {TextArticle("a", "", "election")}).ok());
+  const auto remove = [&](const std::vector<ArticleId>& ids) {
+    return index_->Delete(ids);
+  };
+  auto refused = bootstrap->Delete({"a", ""}, remove);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bootstrap->held(), 1) << "a refused delete changes nothing";
+  auto deleted = bootstrap->Delete({"a", "a"}, remove);
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 1);
+  EXPECT_EQ(bootstrap->held(), 0);
+}
+
+TEST_F(TextBootstrapTest, StopTwiceIsSafe) {
+  auto bootstrap = Bootstrap(/*train_after=*/1000);
+  bootstrap->Stop();
+  bootstrap->Stop();  // and the destructor stops once more
+}
+
 TEST_F(TextBootstrapTest, WithTrainingOffTextNeedsAModel) {
   auto bootstrap = Bootstrap(/*train_after=*/0);
   absl::Status s = Upsert(*bootstrap, {TextArticle("a", "", "election")});
