@@ -1,5 +1,6 @@
 #include "server/core/held_texts.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "server/core/text_embedding.h"
@@ -71,11 +72,17 @@ int64_t HeldTexts::refused() const {
 
 std::vector<std::string> HeldTexts::Texts() const {
   absl::MutexLock lock(&mu_);
+  // In ID order, not the map's (which varies from run to run): the same
+  // held articles give the same corpus to train on.
+  std::vector<const Held*> in_order;
+  in_order.reserve(held_.size());
+  for (const auto& [id, held] : held_) in_order.push_back(&held);
+  std::sort(in_order.begin(), in_order.end(), [](const Held* a, const Held* b) {
+    return a->article.id < b->article.id;
+  });
   std::vector<std::string> texts;
-  texts.reserve(held_.size());
-  for (const auto& [id, held] : held_) {
-    texts.push_back(EmbeddingText(held.article));
-  }
+  texts.reserve(in_order.size());
+  for (const Held* held : in_order) texts.push_back(EmbeddingText(held->article));
   return texts;
 }
 

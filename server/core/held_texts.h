@@ -35,7 +35,8 @@ class HeldTexts {
   std::optional<std::string> RefusedBecause(const ArticleId& id) const;
   int64_t refused() const;
 
-  // The text of every held article (its title and text), to train on.
+  // The text of every held article (its title and text), to train on, in
+  // ID order.
   std::vector<std::string> Texts() const;
 
  private:

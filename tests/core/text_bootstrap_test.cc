@@ -83,6 +83,7 @@ class TextBootstrapTest : public ::testing::Test {
     TextBootstrapOptions bootstrap;
     bootstrap.train_after = train_after;
     bootstrap.dimension = dimension;
+    bootstrap.threads = 1;  // fastText is deterministic on one thread
     bootstrap.log = [this](const std::string& line) { log_ += line + "\n"; };
     return std::make_unique<TextBootstrap>(bootstrap, *index_, held_,
                                            embedding_, tasks_.Poster());
@@ -140,12 +141,15 @@ TEST_F(TextBootstrapTest, HoldsUntilEnoughThenTrainsAndEmbedsEveryArticle) {
   EXPECT_EQ(index_->Stats().article_count, 40);
   EXPECT_TRUE(bootstrap->WhyHeld("s0-0").ok());
   EXPECT_THAT(log_, HasSubstr("every held text-only article is embedded"));
-  // A subject's articles are each other's nearest.
-  auto related = index_->Related({"s1-0", 5, {}, {}});
-  ASSERT_TRUE(related.ok()) << related.status();
+  // The model learned the subjects: most of each box of 5 is the query's
+  // subject (random boxes: 9 of 39, 0.23).
   int same = 0;
-  for (const RelatedArticle& a : related->articles) same += a.id[1] == '1';
-  EXPECT_GE(same, 4);
+  for (const Article& query : corpus) {
+    auto related = index_->Related({query.id, 5, {}, {}});
+    ASSERT_TRUE(related.ok()) << related.status();
+    for (const RelatedArticle& a : related->articles) same += a.id[1] == query.id[1];
+  }
+  EXPECT_GE(same, 0.6 * 5 * 40) << "same-subject share " << same / 200.0;
   // With a model, text is embedded at once.
   ASSERT_TRUE(Upsert(*bootstrap, {TextArticle("late", "", "election vote")}).ok());
   EXPECT_EQ(bootstrap->held(), 0);
