@@ -44,6 +44,13 @@ ServiceMetrics::ServiceMetrics(absl::string_view index_kind)
                                  "or deleted articles (until a compaction).")
                            .Register(*registry_)
                            .Add({})),
+      held_texts_(prometheus::BuildGauge()
+                      .Name("related_text_held_articles")
+                      .Help("Text-only articles held until the server's "
+                            "first text model is trained and embeds them "
+                            "(not yet searchable; no snapshot meanwhile).")
+                      .Register(*registry_)
+                      .Add({})),
       compactions_(prometheus::BuildCounter()
                        .Name("related_compactions_total")
                        .Help("Compactions swapped in (tombstones dropped).")

@@ -58,6 +58,8 @@ class ServiceMetrics {
   // One GetRelated box, read from a precomputed list or searched.
   void RecordBox(bool precomputed);
   void SetIndexStats(const IndexStats& stats);
+  // Text-only articles held for the server's first text model.
+  void SetHeldTexts(int64_t held) { held_texts_.Set(static_cast<double>(held)); }
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -66,6 +68,7 @@ class ServiceMetrics {
   prometheus::Gauge& articles_;
   prometheus::Gauge& memory_bytes_;
   prometheus::Gauge& tombstone_ratio_;
+  prometheus::Gauge& held_texts_;
   prometheus::Counter& compactions_;
   prometheus::Gauge& compaction_seconds_;
   prometheus::Gauge& compacting_;

@@ -238,6 +238,7 @@ absl::Status RelatedService::Upsert(
       /*importing=*/import != nullptr);
   if (status.ok()) metrics_.RecordWrites(count, 0);
   metrics_.SetIndexStats(index_.Stats());
+  metrics_.SetHeldTexts(texts_.held());
   return status;
 }
 

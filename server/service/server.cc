@@ -255,6 +255,7 @@ absl::StatusOr<storage::RecoveryReport> RelatedServer::LoadData() {
   stats_refresher_ = std::thread([this] {
     while (!stop_refreshing_.WaitForNotificationWithTimeout(absl::Seconds(5))) {
       metrics_->SetIndexStats(index_->Stats());
+      metrics_->SetHeldTexts(bootstrap_->held());
     }
   });
   // Before any write is accepted: held texts recovered, embed or train

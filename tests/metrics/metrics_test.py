@@ -45,6 +45,7 @@ EXPECTED_TYPES = {
     "related_card_layout_seconds": "gauge",
     "related_card_layout_pause_seconds": "gauge",
     "related_index_tombstone_ratio": "gauge",
+    "related_text_held_articles": "gauge",
     "related_compactions_total": "counter",
     "related_compaction_duration_seconds": "gauge",
     "related_compaction_running": "gauge",

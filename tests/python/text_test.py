@@ -63,7 +63,10 @@ class TextTest(related_testlib.StubsTestCase):
     @classmethod
     def train(cls, name, *flags):
         path = os.path.join(cls._tmp.name, name)
-        done = subprocess.run([cls.cli, "train", CORPUS, f"--out={path}", *flags],
+        # One thread: fastText is then deterministic, so every run judges
+        # the same model.
+        done = subprocess.run([cls.cli, "train", CORPUS, f"--out={path}", "--threads=1",
+                               *flags],
                               capture_output=True, text=True, timeout=300)
         if done.returncode != 0:
             raise related_testlib.SetupError(f"related-cli train failed:\n{done.stderr}")
@@ -239,6 +242,8 @@ class TextTest(related_testlib.StubsTestCase):
                                  timeout=RPC_TIMEOUT_S)
         self.upsert(self.rows[:60])
         self.assertEqual(self.stats().held_text_articles, 60)
+        metrics = related_testlib.scrape_metrics(self.server.metrics_address)
+        self.assertEqual(metrics["related_text_held_articles"], 60)
         self.assertEqual(self.count(), 1, "held articles are not in the index")
         for call, request in (
                 (self.stub.GetRelated, pb.GetRelatedRequest(article_id=self.rows[0]["id"])),
@@ -277,6 +282,12 @@ class TextTest(related_testlib.StubsTestCase):
         self.assertTrue(stats.embedder_model.startswith("sif-"), stats)
         self.assertEqual(stats.dimension, 100)
         self.assertEqual(self.count(), len(self.rows) + 1)
+        # The gauge follows within the server's 5 s refresh.
+        deadline = time.monotonic() + 15
+        while related_testlib.scrape_metrics(
+                self.server.metrics_address)["related_text_held_articles"] != 0:
+            self.assertLess(time.monotonic(), deadline, "related_text_held_articles stays > 0")
+            time.sleep(0.5)
         self.stub.DeleteArticles(pb.DeleteArticlesRequest(article_ids=[vector.id]),
                                  timeout=RPC_TIMEOUT_S)
         share = self.story_share()
