@@ -14,6 +14,7 @@ namespace {
 using related::Article;
 using related::storage::DecodeWriteRecord;
 using related::storage::EncodeDeleteRecord;
+using related::storage::EncodeHoldRecord;
 using related::storage::EncodeUpsertRecord;
 using related::storage::WriteRecord;
 
@@ -40,9 +41,14 @@ bool SameRecord(const WriteRecord& a, const WriteRecord& b) {
 }
 
 std::string Encode(const WriteRecord& record) {
-  return record.kind == WriteRecord::Kind::kUpsert
-             ? EncodeUpsertRecord(record.articles)
-             : EncodeDeleteRecord(record.ids);
+  switch (record.kind) {
+    case WriteRecord::Kind::kDelete:
+      return EncodeDeleteRecord(record.ids);
+    case WriteRecord::Kind::kHold:
+      return EncodeHoldRecord(record.articles);
+    default:
+      return EncodeUpsertRecord(record.articles);
+  }
 }
 
 [[noreturn]] void Fail(const char* what) {
