@@ -38,6 +38,14 @@ struct Article {
   std::string text;
 };
 
+// The IDs of `articles`, in order.
+inline std::vector<ArticleId> IdsOf(const std::vector<Article>& articles) {
+  std::vector<ArticleId> ids;
+  ids.reserve(articles.size());
+  for (const Article& a : articles) ids.push_back(a.id);
+  return ids;
+}
+
 // One entry of a related list.
 struct RelatedArticle {
   ArticleId id;

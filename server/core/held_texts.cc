@@ -11,22 +11,14 @@ void HeldTexts::Put(std::vector<Article> articles) {
   absl::MutexLock lock(&mu_);
   for (Article& article : articles) {
     ArticleId id = article.id;
-    auto [it, inserted] = held_.try_emplace(std::move(id));
-    if (!inserted && !it->second.refused.empty()) --refused_;
-    it->second = Held{std::move(article), ""};
+    held_.insert_or_assign(std::move(id), Held{std::move(article), ""});
   }
 }
 
 int HeldTexts::Erase(const std::vector<ArticleId>& ids) {
   absl::MutexLock lock(&mu_);
   int erased = 0;
-  for (const ArticleId& id : ids) {
-    auto it = held_.find(id);
-    if (it == held_.end()) continue;
-    if (!it->second.refused.empty()) --refused_;
-    held_.erase(it);
-    ++erased;
-  }
+  for (const ArticleId& id : ids) erased += static_cast<int>(held_.erase(id));
   return erased;
 }
 
@@ -54,7 +46,6 @@ void HeldTexts::Refused(const ArticleId& id, std::string reason) {
   absl::MutexLock lock(&mu_);
   auto it = held_.find(id);
   if (it == held_.end()) return;
-  if (it->second.refused.empty()) ++refused_;
   it->second.refused = reason.empty() ? "refused" : std::move(reason);
 }
 
@@ -63,11 +54,6 @@ std::optional<std::string> HeldTexts::RefusedBecause(const ArticleId& id) const 
   auto it = held_.find(id);
   if (it == held_.end() || it->second.refused.empty()) return std::nullopt;
   return it->second.refused;
-}
-
-int64_t HeldTexts::refused() const {
-  absl::MutexLock lock(&mu_);
-  return refused_;
 }
 
 std::vector<std::string> HeldTexts::Texts() const {

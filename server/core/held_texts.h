@@ -33,7 +33,6 @@ class HeldTexts {
   void Refused(const ArticleId& id, std::string reason);
   // Why the model could not embed `id`; nullopt if it is not refused.
   std::optional<std::string> RefusedBecause(const ArticleId& id) const;
-  int64_t refused() const;
 
   // The text of every held article (its title and text), to train on, in
   // ID order.
@@ -46,7 +45,6 @@ class HeldTexts {
   };
   mutable absl::Mutex mu_;
   absl::flat_hash_map<ArticleId, Held> held_ ABSL_GUARDED_BY(mu_);
-  int64_t refused_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace related

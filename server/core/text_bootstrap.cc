@@ -19,13 +19,6 @@ bool TextOnly(const Article& article) {
   return article.embedding.empty() && !article.text.empty();
 }
 
-std::vector<ArticleId> IdsOf(const std::vector<Article>& articles) {
-  std::vector<ArticleId> ids;
-  ids.reserve(articles.size());
-  for (const Article& a : articles) ids.push_back(a.id);
-  return ids;
-}
-
 }  // namespace
 
 TextBootstrap::TextBootstrap(const TextBootstrapOptions& options,
@@ -126,7 +119,8 @@ void TextBootstrap::ImportEnded() {
 }
 
 void TextBootstrap::MaybeStartTraining() {
-  if (!training_ && !stopping_.load() && embedding_.model() == nullptr &&
+  if (state_.load() != State::kTraining && !stopping_.load() &&
+      embedding_.model() == nullptr &&
       options_.train_after > 0 && held_.size() >= next_training_at_) {
     StartTraining();
   }
@@ -203,7 +197,6 @@ absl::Status TextBootstrap::WhyHeld(const ArticleId& id) const {
 }
 
 void TextBootstrap::StartTraining() {
-  training_ = true;
   state_.store(State::kTraining);
   std::vector<std::string> texts = held_.Texts();
   trained_on_.store(static_cast<int64_t>(texts.size()));
@@ -236,7 +229,6 @@ void TextBootstrap::Train(const std::vector<std::string>& texts,
   };
   auto model = text::TrainSifModel(texts, training);
   absl::WriterMutexLock lock(&mu_);
-  training_ = false;
   if (stopping_.load()) return;  // the next start trains again
   absl::Status s = model.ok() ? Adopt(*std::move(model)) : model.status();
   if (!s.ok()) {
@@ -252,6 +244,7 @@ void TextBootstrap::Train(const std::vector<std::string>& texts,
                               next_training_at_.load(), " held articles"));
     return;
   }
+  state_.store(State::kWaiting);  // no training runs; the model is in use
   options_.log(absl::StrCat(
       "first text model ", embedding_.model()->identity(), " trained in ",
       absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Seconds(1))),
@@ -271,9 +264,9 @@ absl::Status TextBootstrap::Adopt(text::SifModel model) {
         "-dimensional vectors sent with embeddings, and the model has ",
         model.dimension()));
   }
-  if (index_.Stats().article_count > 0) {
+  if (const int64_t stored = index_.Stats().article_count; stored > 0) {
     options_.log(absl::StrCat(
-        "warning: ", index_.Stats().article_count,
+        "warning: ", stored,
         " stored articles came with embeddings of the caller's model, which "
         "cannot be compared with this text model's vectors (docs/text.md)"));
   }

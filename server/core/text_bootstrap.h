@@ -123,13 +123,14 @@ class TextBootstrap {
   std::atomic<bool> active_;
   // Held articles that start the next training.
   std::atomic<int64_t> next_training_at_;
-  // For lookups of held articles (WhyHeld), which do not wait for mu_.
+  // Whether a training runs (kTraining, from its start until it fails or
+  // its model is adopted); also read by lookups of held articles (WhyHeld),
+  // which do not wait for mu_.
   std::atomic<State> state_{State::kWaiting};
   std::atomic<int64_t> trained_on_{0};
   // Writes share it; holds, embedding batches and the model's adoption
   // take it alone.
   absl::Mutex mu_;
-  bool training_ ABSL_GUARDED_BY(mu_) = false;
   std::thread trainer_ ABSL_GUARDED_BY(mu_);
   absl::Duration retry_delay_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> stopping_{false};

@@ -12,28 +12,15 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "support/text_articles.h"
 
 namespace related {
 namespace {
 
 using ::testing::HasSubstr;
 
-std::shared_ptr<const Embedder> SmallEmbedder() {
-  text::SifModelData d;
-  d.dimension = 2;
-  d.words = {"election", "match"};
-  d.weights = {1.0f, 1.0f};
-  d.vectors = {1, 0, 0, 1};
-  return MakeSifEmbedder(*text::SifModel::Build(d));
-}
-
-Article TextArticle(std::string id, std::string title, std::string text) {
-  Article a;
-  a.id = std::move(id);
-  a.metadata.title = std::move(title);
-  a.text = std::move(text);
-  return a;
-}
+using ::related::testing::SmallEmbedder;
+using ::related::testing::TextArticle;
 
 // The writers' threads, run by the test when it chooses.
 class Tasks {

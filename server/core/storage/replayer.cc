@@ -66,15 +66,12 @@ absl::Status Replayer::Apply(absl::string_view payload) {
   if (record->kind == WriteRecord::Kind::kHold) {
     return Hold(std::move(record->articles));
   }
+  // A later upsert or delete releases a held article, as when written.
   if (record->kind == WriteRecord::Kind::kDelete) {
-    Release(record->ids);
+    if (held_ != nullptr) held_->Erase(record->ids);
     return Delete(std::move(record->ids));
   }
-  if (held_ != nullptr) {
-    std::vector<ArticleId> ids;
-    for (const Article& a : record->articles) ids.push_back(a.id);
-    Release(ids);
-  }
+  if (held_ != nullptr) held_->Erase(IdsOf(record->articles));
   for (Article& a : record->articles) {
     if (absl::Status s = Upsert(std::move(a)); !s.ok()) return s;
   }
@@ -92,10 +89,6 @@ absl::Status Replayer::Hold(std::vector<Article> articles) {
   }
   held_->Put(std::move(articles));
   return absl::OkStatus();
-}
-
-void Replayer::Release(const std::vector<ArticleId>& ids) {
-  if (held_ != nullptr) held_->Erase(ids);
 }
 
 }  // namespace related::storage

@@ -38,10 +38,8 @@ class Replayer {
 
  private:
   ArticleIndex& index_;
-  // Held articles leave the hold when a later record upserts or deletes
-  // them, as they did when written.
+  // A hold record: its articles wait for the first text model.
   absl::Status Hold(std::vector<Article> articles);
-  void Release(const std::vector<ArticleId>& ids);
 
   const std::string& data_dir_;
   HeldTexts* const held_;
