@@ -178,11 +178,13 @@ struct RecallFigures {
 };
 
 // `vector(i)` is article i's current vector, `id(i)` its ID; articles
-// 0..n-1. Queries are drawn with a fixed seed.
+// 0..n-1. Queries are drawn with a fixed seed, among articles
+// 0..drawn_from-1 (all when 0).
 inline std::optional<RecallFigures> ServedRecall(
     client::RelatedClient& client, int n, int dim, int queries,
     const std::function<const float*(int)>& vector,
-    const std::function<std::string(int)>& id) {
+    const std::function<std::string(int)>& id, int drawn_from = 0) {
+  if (drawn_from <= 0 || drawn_from > n) drawn_from = n;
   client::RankingPolicy with_debug;
   with_debug.debug = true;
   RecallFigures figures;
@@ -190,7 +192,7 @@ inline std::optional<RecallFigures> ServedRecall(
   int found = 0, wanted = 0;
   std::mt19937 rng(11);
   for (int q = 0; q < queries; ++q) {
-    const int query = static_cast<int>(rng() % n);
+    const int query = static_cast<int>(rng() % drawn_from);
     auto served = client.Related(id(query), 10, {}, with_debug);
     if (!served.ok()) return std::nullopt;
     if (served->debug.has_value()) {

@@ -103,12 +103,20 @@ absl::Status ArticleIndex::Upsert(std::vector<Article> articles,
 
 absl::Status ArticleIndex::ApplyChunk(absl::Span<const Article> chunk,
                                       BulkLoad* bulk) {
+  // Placing a vector in the graph searches for its neighbours anyway: a
+  // write, and a recovery's chunk that joins the lists at once, take them
+  // from there instead of searching again (lists that wait for
+  // FinishBulkLoad need none).
   absl::StatusOr<SlotChanges> changes = Exclusive([&] {
-    return PlaceArticles(*vectors_, articles_, chunk, WriteThreads(options_));
+    const bool use_met = bulk == nullptr ||
+                         JoinsAtOnce(*bulk, static_cast<int64_t>(chunk.size()));
+    const int reach = use_met && lists_ ? Builder().write_reach() : 0;
+    return PlaceArticles(*vectors_, articles_, chunk, WriteThreads(options_),
+                         reach);
   });
   if (!changes.ok()) return changes.status();
   if (bulk == nullptr || !DeferRelatedLists(*changes, *bulk)) {
-    UpdateRelatedLists(changes->added, changes->removed);
+    UpdateRelatedLists(changes->added, changes->removed, changes->neighbors);
   } else if (bulk->readers_) {
     UpdateRelatedLists({}, changes->removed);  // readers see removals at once
   }
@@ -164,13 +172,19 @@ std::vector<ArticleId> ArticleIndex::Stored(
   return stored;
 }
 
-void ArticleIndex::UpdateRelatedLists(const std::vector<Slot>& added,
-                                      const std::vector<Slot>& removed) {
+void ArticleIndex::UpdateRelatedLists(
+    const std::vector<Slot>& added, const std::vector<Slot>& removed,
+    const std::vector<std::vector<Neighbor>>& neighbors) {
   if (added.empty() && removed.empty()) return;
   if (!Shared([&] { return lists_ != nullptr; })) return;
   // The searches run while readers go on; only this writer changes anything.
-  const auto found = Shared(
-      [&] { return Builder().FindNeighbors(added, Builder().write_reach()); });
+  std::vector<std::vector<Neighbor>> searched;
+  if (neighbors.size() != added.size()) {
+    searched = Shared([&] {
+      return Builder().FindNeighbors(added, Builder().write_reach());
+    });
+  }
+  const auto& found = neighbors.size() == added.size() ? neighbors : searched;
   const absl::flat_hash_set<Slot> stale =
       Exclusive([&] { return Builder().ApplyWrite(added, found, removed); });
   RankAndPublish({stale.begin(), stale.end()});

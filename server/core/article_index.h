@@ -130,6 +130,9 @@ class ArticleIndex {
     friend class ArticleIndex;
     const bool readers_;
     std::vector<Slot> added_;  // slots whose lists wait
+    // Without readers: articles that joined the lists as they came, from
+    // the neighbours their placement in the graph met (DeferRelatedLists).
+    int64_t joined_ = 0;
     // Without readers: boxes a replacement changed, ranked at the end.
     absl::flat_hash_set<Slot> stale_;
   };
@@ -245,9 +248,12 @@ class ArticleIndex {
   std::vector<ArticleId> Stored(const std::vector<ArticleId>& ids) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Brings the related lists up to date after `added` slots were filled and
-  // `removed` emptied (see RelatedListBuilder).
-  void UpdateRelatedLists(const std::vector<Slot>& added,
-                          const std::vector<Slot>& removed)
+  // `removed` emptied (see RelatedListBuilder). `neighbors`, if not empty,
+  // are the added articles' nearest as their placement met them (else they
+  // are searched for).
+  void UpdateRelatedLists(
+      const std::vector<Slot>& added, const std::vector<Slot>& removed,
+      const std::vector<std::vector<Neighbor>>& neighbors = {})
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Ranks the boxes of `stale` slots under the shared lock, then stores
   // them under the exclusive one.
@@ -256,9 +262,16 @@ class ArticleIndex {
   // FinishBulkLoad's work: the lists `bulk` left waiting.
   void BuildBulkLoadLists(BulkLoad& bulk) ABSL_LOCKS_EXCLUDED(write_mu_);
   // Marks the added slots as waiting for `bulk` (without readers, the
-  // removed ones leave the lists too). False if no lists are kept.
+  // removed ones leave the lists too), or, without readers, while the load
+  // is small against the index, joins them to the lists at once and leaves
+  // only the ranking to the end. False if no lists are kept.
   bool DeferRelatedLists(const SlotChanges& changes, BulkLoad& bulk)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Whether the next chunk of `articles` of `bulk`, a load without readers,
+  // joins the lists at once rather than waiting: while what it joined stays
+  // small against the index (see DeferRelatedLists).
+  bool JoinsAtOnce(const BulkLoad& bulk, int64_t articles) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // A load that added few of the articles: its `waiting` lists join the
   // others as single writes would (see BulkLoad for one without readers).
   void JoinExistingLists(const std::vector<Slot>& waiting, BulkLoad& bulk)

@@ -22,7 +22,7 @@ bool SameVector(const VectorIndex& vectors, Slot slot, const Article& a) {
 absl::StatusOr<SlotChanges> PlaceArticles(VectorIndex& vectors,
                                           ArticleTable& articles,
                                           absl::Span<const Article> chunk,
-                                          int threads) {
+                                          int threads, int reach) {
   std::vector<const Article*> needs_vector;
   std::vector<float> new_vectors;
   for (const Article& article : chunk) {
@@ -38,14 +38,15 @@ absl::StatusOr<SlotChanges> PlaceArticles(VectorIndex& vectors,
   SlotChanges changes;
   if (needs_vector.empty()) return changes;
   // Add before removing replaced vectors: if FAISS fails, nothing changed.
-  auto slots = vectors.Add(new_vectors.data(), needs_vector.size(), threads);
+  MetNeighbors met{reach, {}};
+  auto slots = vectors.Add(new_vectors.data(), needs_vector.size(), threads,
+                           reach > 0 ? &met : nullptr);
   if (!slots.ok()) return slots.status();
   changes.added = *std::move(slots);
   for (size_t i = 0; i < needs_vector.size(); ++i) {
     const Article& article = *needs_vector[i];
-    if (auto old =
-            articles.Put(changes.added[i], article.id, article.metadata,
-                         article.text)) {
+    if (auto old = articles.Put(changes.added[i], article.id, article.metadata,
+                                article.text)) {
       changes.removed.push_back(*old);
     }
   }
@@ -53,6 +54,17 @@ absl::StatusOr<SlotChanges> PlaceArticles(VectorIndex& vectors,
   // last slot is then never one still waiting to be removed.
   std::sort(changes.removed.begin(), changes.removed.end(), std::greater<>());
   for (Slot slot : changes.removed) RemoveSlot(vectors, articles, slot);
+  if (met.lists.size() == changes.added.size()) {
+    // The index met the replaced vectors too, before they were removed.
+    for (std::vector<Neighbor>& list : met.lists) {
+      list.erase(std::remove_if(list.begin(), list.end(),
+                                [&](const Neighbor& n) {
+                                  return !articles.Occupied(n.slot);
+                                }),
+                 list.end());
+    }
+    changes.neighbors = std::move(met.lists);
+  }
   return changes;
 }
 

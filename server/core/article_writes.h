@@ -22,17 +22,22 @@ namespace related {
 struct SlotChanges {
   std::vector<Slot> added;
   std::vector<Slot> removed;
+  // For each added slot, its nearest live articles as the vector index met
+  // them placing it (see VectorIndex::Add); empty if not asked for or if the
+  // index does not search to add.
+  std::vector<std::vector<Neighbor>> neighbors;
 };
 
 // Inserts or replaces `articles`. An article whose vector equals its stored
 // one only gets new metadata (no slot changes: the common edited headline).
 // The others are added to the vector index (on up to `threads` threads), and
-// the slots of those they replace are removed. Fails only if FAISS does
-// (INTERNAL), and then nothing changed.
+// the slots of those they replace are removed. With `reach` > 0, each added
+// article's `reach` nearest that the index met are kept in `neighbors`.
+// Fails only if FAISS does (INTERNAL), and then nothing changed.
 absl::StatusOr<SlotChanges> PlaceArticles(VectorIndex& vectors,
                                           ArticleTable& articles,
                                           absl::Span<const Article> chunk,
-                                          int threads);
+                                          int threads, int reach = 0);
 
 // The article at an occupied `slot`, as stored (its vector is the unit
 // vector).

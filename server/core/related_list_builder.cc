@@ -215,10 +215,17 @@ absl::flat_hash_set<Slot> RelatedListBuilder::ApplyWrite(
       }
     }
   }
+  // Every new list first, then the offers: new articles of one write may
+  // not all have met each other (one placed in the graph before the other
+  // only meets the older), and an offer to a list set after it would be
+  // lost.
   for (size_t i = 0; i < added.size(); ++i) {
     if (!articles_.Occupied(added[i])) continue;
     lists_.SetCandidates(added[i], found[i]);
     stale.insert(added[i]);
+  }
+  for (size_t i = 0; i < added.size(); ++i) {
+    if (!articles_.Occupied(added[i])) continue;
     for (const Neighbor& n : found[i]) {
       if (lists_.Offer(n.slot, added[i], n.score)) stale.insert(n.slot);
     }

@@ -102,7 +102,7 @@ class RelatedListBuilder {
 
   // --- Exclusive lock.
 
-  // After a write filled `added` slots (whose searches found `found`) and
+  // After a write filled `added` slots (whose nearest are `found`) and
   // emptied `removed` ones: a removed article leaves the lists of its own
   // candidates (similarity is symmetric, so they are where it is listed; a
   // list it stays in skips it when ranking), and a new article gets its

@@ -6,6 +6,7 @@
 #include <faiss/impl/AuxIndexStructures.h>
 #include <faiss/impl/DistanceComputer.h>
 #include <faiss/impl/HNSW.h>
+#include <faiss/utils/distances.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -110,7 +111,7 @@ class FlatVectorIndex : public VectorIndex {
   }
 
   absl::StatusOr<std::vector<Slot>> Add(const float* vectors, int64_t count,
-                                        int threads) override {
+                                        int threads, MetNeighbors*) override {
     return AppendVectors(index_, vectors, count, threads);
   }
 
@@ -168,15 +169,50 @@ class NegatedInnerProduct final : public faiss::DistanceComputer {
  public:
   explicit NegatedInnerProduct(const faiss::Index& storage)
       : inner_(storage.get_distance_computer()) {}
+  // Every slot the query is compared with from now on is appended to
+  // `seen`, with its similarity (nullptr: none).
+  void RecordInto(std::vector<Neighbor>* seen) { seen_ = seen; }
   void set_query(const float* x) override { inner_->set_query(x); }
-  float operator()(idx_t i) override { return -(*inner_)(i); }
+  float operator()(idx_t i) override {
+    const float similarity = (*inner_)(i);
+    if (seen_ != nullptr) seen_->push_back({i, similarity});
+    return -similarity;
+  }
+  // Between two stored vectors (HNSW's pruning of links), not the query.
   float symmetric_dis(idx_t i, idx_t j) override {
     return -inner_->symmetric_dis(i, j);
   }
 
  private:
   std::unique_ptr<faiss::DistanceComputer> inner_;
+  std::vector<Neighbor>* seen_ = nullptr;
 };
+
+// The `k` most similar of `seen` (which may name a slot twice: the descent
+// through the upper levels and the bottom level each compare), without
+// `self` and removed slots; best first, ties to the lower slot.
+std::vector<Neighbor> NearestSeen(std::vector<Neighbor>& seen, Slot self, int k,
+                                  const std::vector<bool>& removed) {
+  std::sort(seen.begin(), seen.end(), [](const Neighbor& a, const Neighbor& b) {
+    return a.slot < b.slot;
+  });
+  seen.erase(std::unique(seen.begin(), seen.end(),
+                         [](const Neighbor& a, const Neighbor& b) {
+                           return a.slot == b.slot;
+                         }),
+             seen.end());
+  seen.erase(std::remove_if(seen.begin(), seen.end(),
+                            [&](const Neighbor& n) {
+                              return n.slot == self || removed[n.slot];
+                            }),
+             seen.end());
+  const auto better = [](const Neighbor& a, const Neighbor& b) {
+    return a.score != b.score ? a.score > b.score : a.slot < b.slot;
+  };
+  const size_t keep = std::min(seen.size(), static_cast<size_t>(k));
+  std::partial_sort(seen.begin(), seen.begin() + keep, seen.end(), better);
+  return {seen.begin(), seen.begin() + keep};
+}
 
 // A per-thread table of visited graph nodes, at least `size` long, kept
 // across inserts (FAISS's add allocates and clears one as large as the
@@ -224,14 +260,14 @@ class HnswVectorIndex : public VectorIndex {
   }
 
   absl::StatusOr<std::vector<Slot>> Add(const float* vectors, int64_t count,
-                                        int threads) override {
+                                        int threads,
+                                        MetNeighbors* met) override {
     const Slot first = index_.ntotal;
     auto added = CallFaiss("add", [&] {
-      Insert(vectors, count, std::max(threads, 1));
+      Insert(vectors, count, std::max(threads, 1), met);
       return true;
     });
     if (!added.ok()) return added.status();
-    removed_.resize(index_.ntotal, false);
     std::vector<Slot> slots(count);
     for (int64_t i = 0; i < count; ++i) slots[i] = first + i;
     return slots;
@@ -329,15 +365,20 @@ class HnswVectorIndex : public VectorIndex {
   // the visited tables are per thread, and every chunk is parallel. The
   // graph logic itself is FAISS's (HNSW::add_with_locks), in its order:
   // highest level first, so upper levels exist before the nodes below.
-  void Insert(const float* x, int64_t n, int threads) {
+  void Insert(const float* x, int64_t n, int threads, MetNeighbors* met) {
     const int64_t n0 = index_.ntotal;
     index_.storage->add(n, x);
     index_.ntotal = index_.storage->ntotal;
-    Link(n0, threads);
+    // Slots are removed only after their replacements are added: until
+    // then, the new ones are live and the others are what removed_ says.
+    removed_.resize(index_.ntotal, false);
+    if (met != nullptr) met->lists.assign(n, {});
+    Link(n0, threads, met);
   }
 
-  // Places the slots from `n0` on, already in the storage, in the graph.
-  void Link(int64_t n0, int threads) {
+  // Places the slots from `n0` on, already in the storage, in the graph;
+  // with `met`, keeps what each one's placement compared it with.
+  void Link(int64_t n0, int threads, MetNeighbors* met = nullptr) {
     faiss::HNSW& hnsw = index_.hnsw;
     hnsw.prepare_level_tab(index_.ntotal - n0, /*preset_levels=*/false);
     GrowLocks();
@@ -360,10 +401,22 @@ class HnswVectorIndex : public VectorIndex {
       {
         NegatedInnerProduct distance(*index_.storage);
         faiss::VisitedTable& visited = ThreadVisitedTable(total);
+        std::vector<Neighbor> seen;
+        if (met != nullptr) distance.RecordInto(&seen);
 #pragma omp for schedule(dynamic, 1)
         for (size_t i = 0; i < ids.size(); ++i) {
           distance.set_query(StoredVector(ids[i]));
           hnsw.add_with_locks(distance, level, ids[i], locks_, visited);
+          if (met == nullptr) continue;
+          // Vectors of this Add placed at the same time on other threads
+          // may not have met: they are compared exactly.
+          const float* vector = StoredVector(ids[i]);
+          for (Slot other = n0; other < total; ++other) {
+            seen.push_back({other, faiss::fvec_inner_product(
+                                       vector, StoredVector(other), index_.d)});
+          }
+          met->lists[ids[i] - n0] = NearestSeen(seen, ids[i], met->k, removed_);
+          seen.clear();
         }
       }
     }

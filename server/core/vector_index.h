@@ -33,6 +33,12 @@ struct SlotMove {
   Slot to;
 };
 
+// See VectorIndex::Add.
+struct MetNeighbors {
+  int k = 0;
+  std::vector<std::vector<Neighbor>> lists;
+};
+
 // Says whether a slot may be returned by a search.
 using SlotFilter = absl::FunctionRef<bool(Slot)>;
 
@@ -62,9 +68,16 @@ class VectorIndex {
   // Appends `count` unit vectors of Dimension() floats; they take the slots
   // returned, in order. HNSW places them in the graph on up to `threads`
   // OpenMP threads.
-  virtual absl::StatusOr<std::vector<Slot>> Add(const float* vectors,
-                                                int64_t count,
-                                                int threads = 1) = 0;
+  //
+  // Placing a vector in an HNSW graph is itself a search (its effort is
+  // efConstruction). With `met`, each new vector's met->k most similar live
+  // slots among those that search compared it with are kept in met->lists
+  // (one list per vector, in order, best first): a write that needs the new
+  // article's neighbours takes them from there instead of searching again.
+  // An index that does not search to add (exact) leaves met->lists empty.
+  virtual absl::StatusOr<std::vector<Slot>> Add(
+      const float* vectors, int64_t count, int threads = 1,
+      MetNeighbors* met = nullptr) = 0;
 
   // Removes the vector at `slot`. An index may fill the hole by moving its
   // last vector there: it then returns that move, and the caller must update

@@ -150,14 +150,21 @@ Article MakeArticle(int id, const float* vector, int version = 0) {
   return a;
 }
 
+// `exhaustive_effort`, when set, is both HNSW efforts: searches, and the
+// placement of a new vector, whose search gives a write its neighbours.
+// Larger than the graph (tombstones included), it makes HNSW exact.
 std::unique_ptr<ArticleIndex> NewIndex(IndexKind kind, bool precompute,
-                                       int ef_search = 256) {
+                                       int exhaustive_effort = 0) {
   ArticleIndexOptions options;
   options.index_kind = kind;
   options.dimension = kDim;
   options.write_chunk_size = 5;  // lists updated chunk by chunk
   options.precompute_related = precompute;
-  options.hnsw.ef_search = ef_search;
+  options.hnsw.ef_search = 256;
+  if (exhaustive_effort > 0) {
+    options.hnsw.ef_search = exhaustive_effort;
+    options.hnsw.ef_construction = exhaustive_effort;
+  }
   options.default_policy.duplicate_threshold = 0.97f;
   auto index = ArticleIndex::Create(options);
   EXPECT_TRUE(index.ok()) << index.status();
@@ -222,10 +229,10 @@ void RandomWrite(std::mt19937& rng, Churn& churn, ArticleIndex& a,
 // box exactly, after any sequence of writes.
 TEST(PrecomputedRelated, SmallCorpusBoxesEqualFreshSearchesThroughChurn) {
   const auto pool = ClusteredVectors(1000, kDim, 4, 5, 0.3f);
-  // A search queue longer than the graph (tombstones included) makes HNSW
-  // exact here, so only the lists can make a difference.
+  // Search and placement queues longer than the graph (tombstones included)
+  // make HNSW exact here, so only the lists can make a difference.
   auto with_lists = NewIndex(IndexKind::kHnsw, /*precompute=*/true,
-                             /*ef_search=*/2048);
+                             /*exhaustive_effort=*/2048);
   auto without = NewIndex(IndexKind::kExact, /*precompute=*/false);
   std::mt19937 rng(7);
   Churn churn{pool, {}};
@@ -372,7 +379,8 @@ void ExpectBoxesAsExact(const ArticleIndex& served,
 // precomputed and equals exact search.
 TEST(PrecomputedRelated, BulkLoadBuildsEveryListWhenItFinishes) {
   const auto pool = ClusteredVectors(1000, kDim, 8, 4, 0.4f);
-  auto with_lists = NewIndex(IndexKind::kHnsw, true, /*ef_search=*/2048);
+  auto with_lists =
+      NewIndex(IndexKind::kHnsw, true, /*exhaustive_effort=*/2048);
   auto exact = NewIndex(IndexKind::kExact, false);
   Churn churn{pool, {}};
   std::vector<int>& live = churn.live;
@@ -471,7 +479,8 @@ TEST(PrecomputedRelated, BulkLoadListsBeatTheSearchTheyStartFrom) {
 // fresh afterwards and agrees with exact search.
 TEST(PrecomputedRelated, SingleWritesDuringTheRebuildEndFresh) {
   const auto pool = ClusteredVectors(3000, kDim, 12, 8, 0.4f);
-  auto with_lists = NewIndex(IndexKind::kHnsw, true, /*ef_search=*/2048);
+  auto with_lists =
+      NewIndex(IndexKind::kHnsw, true, /*exhaustive_effort=*/2048);
   auto exact = NewIndex(IndexKind::kExact, false);
   Churn churn{pool, {}};
   std::vector<int>& live = churn.live;
@@ -515,7 +524,7 @@ TEST(PrecomputedRelated, SingleWritesDuringTheRebuildEndFresh) {
 // exact one, both holding the first 400 articles `churn` draws.
 struct TwinIndexes {
   std::unique_ptr<ArticleIndex> with_lists =
-      NewIndex(IndexKind::kHnsw, true, /*ef_search=*/2048);
+      NewIndex(IndexKind::kHnsw, true, /*exhaustive_effort=*/2048);
   std::unique_ptr<ArticleIndex> exact = NewIndex(IndexKind::kExact, false);
 
   explicit TwinIndexes(Churn& churn) {

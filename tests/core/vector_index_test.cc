@@ -114,5 +114,55 @@ TEST(VectorIndex, FewerVectorsThanKReturnsAllOfThem) {
   }
 }
 
+// The neighbours a write takes from its placement in the graph: live,
+// never the article itself, best first, and as good as a search of the
+// same effort. The second Add places 200 vectors at once on 2 threads, so
+// some are placed at the same time; they must still find each other.
+TEST(HnswVectorIndex, AddKeepsTheNearestItMetPlacingEachVector) {
+  constexpr int kFirst = 4000, kSecond = 200, kReach = 100;
+  const auto vectors = ClusteredVectors(kFirst + kSecond, kDim, 40, /*seed=*/5);
+  auto hnsw = MakeVectorIndex(IndexKind::kHnsw, kDim, HnswOptions{});
+  ASSERT_TRUE(hnsw->Add(vectors.data(), kFirst).ok());
+  for (Slot slot = 0; slot < kFirst; slot += 7) hnsw->Remove(slot);
+  MetNeighbors met{kReach, {}};
+  auto added = hnsw->Add(&vectors[size_t(kFirst) * kDim], kSecond,
+                         /*threads=*/2, &met);
+  ASSERT_TRUE(added.ok());
+  ASSERT_EQ(met.lists.size(), size_t(kSecond));
+  const auto removed = [&](int i) { return i < kFirst && i % 7 == 0; };
+  int found = 0, wanted = 0;
+  for (int i = 0; i < kSecond; ++i) {
+    const Slot self = kFirst + i;
+    const std::vector<Neighbor>& list = met.lists[i];
+    ASSERT_EQ(list.size(), size_t(kReach));
+    for (size_t j = 0; j < list.size(); ++j) {
+      EXPECT_NE(list[j].slot, self);
+      EXPECT_FALSE(removed(static_cast<int>(list[j].slot)));
+      if (j > 0) EXPECT_GE(list[j - 1].score, list[j].score);
+    }
+    // Recall of the top 10 against brute force over the live vectors.
+    const auto want = BruteForceTopK(
+        vectors, kDim, &vectors[size_t(self) * kDim], 10,
+        [&](int other) { return other == self || removed(other); });
+    std::set<Slot> got;
+    for (const Neighbor& n : list) got.insert(n.slot);
+    for (int w : want) {
+      found += got.count(w);
+      // One of the same Add: met only if compared exactly.
+      if (w >= kFirst) EXPECT_TRUE(got.count(w)) << "vector " << i;
+    }
+    wanted += static_cast<int>(want.size());
+  }
+  const double recall = double(found) / wanted;
+  std::cout << "recall@10 of the neighbours met placing " << kSecond
+            << " vectors: " << recall << "\n";
+  EXPECT_GE(recall, 0.98);
+  // The exact index does not search to add.
+  auto exact = MakeVectorIndex(IndexKind::kExact, kDim, {});
+  MetNeighbors none{kReach, {}};
+  ASSERT_TRUE(exact->Add(vectors.data(), 10, 1, &none).ok());
+  EXPECT_TRUE(none.lists.empty());
+}
+
 }  // namespace
 }  // namespace related
