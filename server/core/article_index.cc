@@ -178,13 +178,14 @@ void ArticleIndex::UpdateRelatedLists(
   if (added.empty() && removed.empty()) return;
   if (!Shared([&] { return lists_ != nullptr; })) return;
   // The searches run while readers go on; only this writer changes anything.
-  std::vector<std::vector<Neighbor>> searched;
-  if (neighbors.size() != added.size()) {
-    searched = Shared([&] {
-      return Builder().FindNeighbors(added, Builder().write_reach());
-    });
-  }
-  const auto& found = neighbors.size() == added.size() ? neighbors : searched;
+  const auto found = Shared([&] {
+    return Builder().CompletedFromNearestLists(
+        added,
+        neighbors.size() == added.size()
+            ? neighbors
+            : Builder().FindNeighbors(added, Builder().write_reach()),
+        RelatedListBuilder::kNearestListsRead);
+  });
   const absl::flat_hash_set<Slot> stale =
       Exclusive([&] { return Builder().ApplyWrite(added, found, removed); });
   RankAndPublish({stale.begin(), stale.end()});

@@ -18,7 +18,11 @@ bool ArticleIndex::DeferRelatedLists(const SlotChanges& changes,
       changes.neighbors.size() == changes.added.size()) {
     // JoinsAtOnce said so before the chunk was placed.
     const absl::flat_hash_set<Slot> stale =
-        Builder().ApplyWrite(changes.added, changes.neighbors, changes.removed);
+        Builder().ApplyWrite(changes.added,
+                             Builder().CompletedFromNearestLists(
+                                 changes.added, changes.neighbors,
+                                 RelatedListBuilder::kNearestListsRead),
+                             changes.removed);
     bulk.stale_.insert(stale.begin(), stale.end());
     bulk.joined_ += static_cast<int64_t>(changes.added.size());
     return true;

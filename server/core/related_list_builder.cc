@@ -179,6 +179,49 @@ std::vector<Neighbor> RelatedListBuilder::NeighboursOfNeighbours(
   return merged;
 }
 
+std::vector<std::vector<Neighbor>>
+RelatedListBuilder::CompletedFromNearestLists(
+    const std::vector<Slot>& slots, std::vector<std::vector<Neighbor>> found,
+    int hops) const {
+  const auto better = [](const Neighbor& a, const Neighbor& b) {
+    return a.score != b.score ? a.score > b.score : a.slot < b.slot;
+  };
+#pragma omp parallel for num_threads(threads_) schedule(dynamic, 8)
+  for (size_t i = 0; i < slots.size(); ++i) {
+    std::vector<Neighbor>& list = found[i];
+    if (list.empty() || !articles_.Occupied(slots[i])) continue;
+    std::vector<Slot> known;
+    known.reserve(list.size() + 1);
+    for (const Neighbor& n : list) known.push_back(n.slot);
+    known.push_back(slots[i]);
+    std::sort(known.begin(), known.end());
+    std::vector<Slot> reached;
+    const size_t nearest = std::min(list.size(), static_cast<size_t>(hops));
+    for (size_t h = 0; h < nearest; ++h) {
+      for (const ListedNeighbor& m : lists_.Candidates(list[h].slot)) {
+        const Slot other = m.slot;
+        if (!std::binary_search(known.begin(), known.end(), other) &&
+            articles_.Occupied(other)) {
+          reached.push_back(other);
+        }
+      }
+    }
+    if (reached.empty()) continue;
+    std::sort(reached.begin(), reached.end());
+    reached.erase(std::unique(reached.begin(), reached.end()), reached.end());
+    const size_t length = list.size();
+    const float* self = vectors_.StoredVector(slots[i]);
+    for (Slot other : reached) {
+      list.push_back(
+          {other, faiss::fvec_inner_product(self, vectors_.StoredVector(other),
+                                            vectors_.Dimension())});
+    }
+    std::partial_sort(list.begin(), list.begin() + length, list.end(), better);
+    list.resize(length);
+  }
+  return found;
+}
+
 std::vector<Slot> RelatedListBuilder::StillAwaiting(
     const std::vector<Slot>& added) const {
   std::vector<Slot> waiting;

@@ -230,7 +230,7 @@ faiss::VisitedTable& ThreadVisitedTable(int64_t size) {
 // Approximate search on an HNSW graph. HNSW cannot delete a node, so removed
 // slots stay in the graph (they still help navigation) and are filtered out
 // of results by the selector.
-// TODO(perf issue): rebuild when tombstones pile up.
+// When they pile up, a compaction (compaction.cc) builds the index again.
 class HnswVectorIndex : public VectorIndex {
  public:
   HnswVectorIndex(int dimension, const HnswOptions& options)
