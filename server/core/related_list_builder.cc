@@ -167,15 +167,7 @@ std::vector<Neighbor> RelatedListBuilder::NeighboursOfNeighbours(
         {other, faiss::fvec_inner_product(self, vectors_.StoredVector(other),
                                           vectors_.Dimension())});
   }
-  // Best first; equal scores in slot order, so the result is deterministic.
-  const auto better = [](const Neighbor& a, const Neighbor& b) {
-    return a.score != b.score ? a.score > b.score : a.slot < b.slot;
-  };
-  const size_t keep =
-      std::min(merged.size(), static_cast<size_t>(lists_.pool_size()));
-  std::partial_sort(merged.begin(), merged.begin() + keep, merged.end(),
-                    better);
-  merged.resize(keep);
+  KeepNearest(merged, static_cast<size_t>(lists_.pool_size()));
   return merged;
 }
 
@@ -183,9 +175,6 @@ std::vector<std::vector<Neighbor>>
 RelatedListBuilder::CompletedFromNearestLists(
     const std::vector<Slot>& slots, std::vector<std::vector<Neighbor>> found,
     int hops) const {
-  const auto better = [](const Neighbor& a, const Neighbor& b) {
-    return a.score != b.score ? a.score > b.score : a.slot < b.slot;
-  };
 #pragma omp parallel for num_threads(threads_) schedule(dynamic, 8)
   for (size_t i = 0; i < slots.size(); ++i) {
     std::vector<Neighbor>& list = found[i];
@@ -216,8 +205,7 @@ RelatedListBuilder::CompletedFromNearestLists(
           {other, faiss::fvec_inner_product(self, vectors_.StoredVector(other),
                                             vectors_.Dimension())});
     }
-    std::partial_sort(list.begin(), list.begin() + length, list.end(), better);
-    list.resize(length);
+    KeepNearest(list, length);
   }
   return found;
 }

@@ -100,8 +100,8 @@ class RelatedListBuilder {
   // the graph found them, best first), each completed from the lists of
   // its `hops` nearest, by exact similarity, keeping its length. One
   // search at a million articles misses some of the true top 10 (see
-  // above); the lists of the nearest it found hold most of them. About 60
-  // dot products per article for 3 hops.
+  // above); the lists of the nearest it found hold most of them. At most
+  // hops x pool size dot products per article (90 for 3 hops).
   std::vector<std::vector<Neighbor>> CompletedFromNearestLists(
       const std::vector<Slot>& slots, std::vector<std::vector<Neighbor>> found,
       int hops) const;

@@ -35,6 +35,16 @@ std::optional<IndexKind> ParseIndexKind(absl::string_view name) {
   return std::nullopt;
 }
 
+void KeepNearest(std::vector<Neighbor>& neighbors, size_t k) {
+  const auto better = [](const Neighbor& a, const Neighbor& b) {
+    return a.score != b.score ? a.score > b.score : a.slot < b.slot;
+  };
+  const size_t keep = std::min(neighbors.size(), k);
+  std::partial_sort(neighbors.begin(), neighbors.begin() + keep,
+                    neighbors.end(), better);
+  neighbors.resize(keep);
+}
+
 namespace {
 
 // Appends `count` vectors to `index`; FAISS gives them the next positions.
@@ -206,12 +216,8 @@ std::vector<Neighbor> NearestSeen(std::vector<Neighbor>& seen, Slot self, int k,
                               return n.slot == self || removed[n.slot];
                             }),
              seen.end());
-  const auto better = [](const Neighbor& a, const Neighbor& b) {
-    return a.score != b.score ? a.score > b.score : a.slot < b.slot;
-  };
-  const size_t keep = std::min(seen.size(), static_cast<size_t>(k));
-  std::partial_sort(seen.begin(), seen.begin() + keep, seen.end(), better);
-  return {seen.begin(), seen.begin() + keep};
+  KeepNearest(seen, static_cast<size_t>(k));
+  return seen;
 }
 
 // A per-thread table of visited graph nodes, at least `size` long, kept

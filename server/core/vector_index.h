@@ -27,6 +27,10 @@ struct Neighbor {
   float score;  // inner product = cosine for the unit vectors stored here
 };
 
+// Keeps the `k` most similar of `neighbors`, best first; equal scores in
+// slot order, so the result does not depend on the order they came in.
+void KeepNearest(std::vector<Neighbor>& neighbors, size_t k);
+
 // A slot that moved when another was removed (see VectorIndex::Remove).
 struct SlotMove {
   Slot from;
