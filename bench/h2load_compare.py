@@ -37,12 +37,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import grpc  # noqa: E402
 import numpy  # noqa: E402  (Debian's python3-numpy, pulled in by python3-sklearn)
 
+import bench_common  # noqa: E402
 import related_testlib  # noqa: E402
+from bench_common import IMPORT_BATCH, BenchError  # noqa: E402
 from related_testlib import RPC_TIMEOUT_S, SetupError  # noqa: E402
 
 SEED = 20261206
-IMPORT_BATCH = 500
-IMPORT_TIMEOUT_S = 900.0
 LISTS_READY_TIMEOUT_S = 120.0
 # h2load's own time limit on top of warm-up + duration (connect, drain).
 H2LOAD_SLACK_S = 30.0
@@ -66,20 +66,9 @@ TARGETS = (
 )
 
 
-class BenchError(Exception):
-    """Something did not run or a call did not succeed: the figures are void."""
-
-
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--server", default=related_testlib.DEFAULT_SERVER,
-                        help="related-server binary (default: %(default)s)")
-    parser.add_argument("--proto_dir", default=related_testlib.DEFAULT_PROTO_DIR,
-                        help="the repo's proto/ dir (default: %(default)s)")
-    parser.add_argument("--articles", type=int, default=20000,
-                        help="articles to import (default: %(default)s)")
-    parser.add_argument("--dim", type=int, default=384,
-                        help="embedding dimension (default: %(default)s)")
+    related_testlib.add_bench_args(parser, 20000, "articles to import", 384)
     parser.add_argument("--rounds", type=int, default=3,
                         help="rounds per shape, each running all three methods "
                              "(default: %(default)s)")
@@ -128,30 +117,7 @@ def import_articles(pb, channel, count, dim):
             yield request
 
     stub = pb.related_pb2_grpc.RelatedArticlesStub(channel)
-    started = time.monotonic()
-    reply = stub.ImportArticles(batches(), timeout=IMPORT_TIMEOUT_S)
-    if reply.upserted != count:
-        raise BenchError(f"ImportArticles upserted {reply.upserted}, want {count}")
-    return time.monotonic() - started
-
-
-def wait_until_lists_ready(pb, channel, count):
-    """Polls GetStats until related_lists_stale == 0 (bounded)."""
-    stub = pb.related_pb2_grpc.RelatedArticlesStub(channel)
-    deadline = time.monotonic() + LISTS_READY_TIMEOUT_S
-    while True:
-        stats = stub.GetStats(pb.related_pb2.GetStatsRequest(), timeout=RPC_TIMEOUT_S)
-        if stats.article_count != count:
-            raise BenchError(f"GetStats.article_count {stats.article_count}, want {count}")
-        if not stats.related_lists_precomputed:
-            raise BenchError("GetStats.related_lists_precomputed is false: GetRelated "
-                             "would search instead of reading a precomputed box")
-        if stats.related_lists_stale == 0:
-            return
-        if time.monotonic() > deadline:
-            raise BenchError(f"{stats.related_lists_stale} related lists still stale "
-                             f"{LISTS_READY_TIMEOUT_S:.0f}s after the import returned")
-        time.sleep(0.1)  # poll interval; the loop is bounded by the deadline
+    return bench_common.timed_import(stub, batches(), count)
 
 
 # ---- requests ----------------------------------------------------------------
@@ -335,7 +301,9 @@ def print_report(results, rounds):
 
 def measure(args, server, pb, channel, work_dir):
     import_s = import_articles(pb, channel, args.articles, args.dim)
-    wait_until_lists_ready(pb, channel, args.articles)
+    bench_common.wait_until_lists_ready(
+        pb, pb.related_pb2_grpc.RelatedArticlesStub(channel), args.articles,
+        LISTS_READY_TIMEOUT_S)
     print(f"imported {args.articles} articles (dim {args.dim}, hnsw) in {import_s:.1f}s; "
           f"every related list ready")
 

@@ -55,12 +55,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import grpc  # noqa: E402
 import numpy  # noqa: E402  (Debian's python3-numpy)
 
+import bench_common  # noqa: E402
 import related_testlib  # noqa: E402
+from bench_common import IMPORT_BATCH, BenchError  # noqa: E402
 from related_testlib import RPC_TIMEOUT_S, SetupError  # noqa: E402
 
 SEED = 20261215
-IMPORT_BATCH = 500
-IMPORT_TIMEOUT_S = 900.0
 LISTS_READY_TIMEOUT_S = 300.0
 METRICS_TIMEOUT_S = 5.0
 MAX_SECONDS = 4 * 3600
@@ -75,10 +75,6 @@ _SERIES = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?)\s+(\S+)")
 _INDEX_MEMORY = "related_index_memory_bytes"
 
 
-class BenchError(Exception):
-    """Something did not run or a call did not succeed: the figures are void."""
-
-
 def parse_args():
     argv = sys.argv[1:]
     extra = []
@@ -88,14 +84,8 @@ def parse_args():
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         usage="%(prog)s [options] [-- extra related-server flags]")
-    parser.add_argument("--server", default=related_testlib.DEFAULT_SERVER,
-                        help="related-server binary (default: %(default)s)")
-    parser.add_argument("--proto_dir", default=related_testlib.DEFAULT_PROTO_DIR,
-                        help="the repo's proto/ dir (default: %(default)s)")
-    parser.add_argument("--articles", type=int, default=20000,
-                        help="live articles, imported first and kept (default: %(default)s)")
-    parser.add_argument("--dim", type=int, default=128,
-                        help="embedding dimension (default: %(default)s)")
+    related_testlib.add_bench_args(
+        parser, 20000, "live articles, imported first and kept", 128)
     parser.add_argument("--seconds", type=float, default=600,
                         help="length of the soak (default: %(default)s)")
     parser.add_argument("--write_rate", type=float, default=500,
@@ -186,26 +176,7 @@ def import_articles(pb, stub, corpus, count):
                 fill_article(article, vectors[k], clusters[k], start + k, 0)
             yield request
 
-    started = time.monotonic()
-    reply = stub.ImportArticles(batches(), timeout=IMPORT_TIMEOUT_S)
-    if reply.upserted != count:
-        raise BenchError(f"ImportArticles upserted {reply.upserted}, want {count}")
-    return time.monotonic() - started
-
-
-def wait_until_lists_ready(pb, stub, count):
-    """Polls GetStats until no related list is stale (bounded); returns the stats."""
-    deadline = time.monotonic() + LISTS_READY_TIMEOUT_S
-    while True:
-        stats = stub.GetStats(pb.related_pb2.GetStatsRequest(), timeout=RPC_TIMEOUT_S)
-        if stats.article_count != count:
-            raise BenchError(f"GetStats.article_count {stats.article_count}, want {count}")
-        if stats.related_lists_stale == 0:
-            return stats
-        if time.monotonic() > deadline:
-            raise BenchError(f"{stats.related_lists_stale} related lists still stale "
-                             f"{LISTS_READY_TIMEOUT_S:.0f}s after the import returned")
-        time.sleep(0.1)  # poll interval; the loop is bounded by the deadline
+    return bench_common.timed_import(stub, batches(), count)
 
 
 # ---- load --------------------------------------------------------------------
@@ -627,7 +598,8 @@ def main():
                   f"{server.metrics_address}), flags: {' '.join(flags)}")
             import_s = import_articles(pb, stub, Corpus(args.articles, args.dim),
                                        args.articles)
-            wait_until_lists_ready(pb, stub, args.articles)
+            bench_common.wait_until_lists_ready(pb, stub, args.articles,
+                                                LISTS_READY_TIMEOUT_S)
             print(f"imported {args.articles} articles (dim {args.dim}) in {import_s:.1f}s; "
                   f"every related list ready; RSS {mb(rss_bytes(server_process(server).pid))}")
             print(describe_load(args))

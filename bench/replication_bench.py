@@ -42,6 +42,7 @@ import numpy  # noqa: E402
 
 import h2load_compare as h2  # noqa: E402  (data, import, h2load runner)
 import related_testlib  # noqa: E402
+from bench_common import BenchError  # noqa: E402
 from nats_cluster import NatsCluster  # noqa: E402
 from related_testlib import RPC_TIMEOUT_S, SetupError  # noqa: E402
 
@@ -56,10 +57,7 @@ READY_TIMEOUT_S = 1800.0
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--server", default=related_testlib.DEFAULT_SERVER)
-    parser.add_argument("--proto_dir", default=related_testlib.DEFAULT_PROTO_DIR)
-    parser.add_argument("--articles", type=int, default=100000)
-    parser.add_argument("--dim", type=int, default=384)
+    related_testlib.add_bench_args(parser, 100000, "articles imported first", 384)
     parser.add_argument("--writes", type=int, default=300,
                         help="acknowledged writes per round and mode (default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=3)
@@ -93,7 +91,7 @@ class Node:
         self.channel.close()
         code = self.process.stop()
         if code != 0:
-            raise h2.BenchError(f"{self.name} exited with {code}\n{self.process.log_tail(10)}")
+            raise BenchError(f"{self.name} exited with {code}\n{self.process.log_tail(10)}")
 
 
 def replica_flags(cluster, stream):
@@ -112,7 +110,7 @@ def wait_ready(pb, nodes, count):
         if ready == len(nodes):
             return time.monotonic() - started
         if time.monotonic() - started > READY_TIMEOUT_S:
-            raise h2.BenchError(f"not every replica ready {READY_TIMEOUT_S:.0f}s after the import")
+            raise BenchError(f"not every replica ready {READY_TIMEOUT_S:.0f}s after the import")
         time.sleep(0.2)  # poll interval, bounded by the deadline
 
 
@@ -207,7 +205,7 @@ def measure_lag(args, pb, writer_node, reader_node, rate_articles_s):
     watcher.join(60)
     done.set()
     if len(lags) != len(batches):
-        raise h2.BenchError(f"lag: {len(lags)} of {len(batches)} batches seen on the other replica")
+        raise BenchError(f"lag: {len(lags)} of {len(batches)} batches seen on the other replica")
     return lags, rate
 
 
@@ -306,7 +304,7 @@ def main():
         try:
             pb = related_testlib.generate_stubs(os.path.abspath(args.proto_dir), work_dir)
             run(args, pb, work_dir)
-        except (h2.BenchError, SetupError, grpc.RpcError) as err:
+        except (BenchError, SetupError, grpc.RpcError) as err:
             detail = (f"{err.code().name}: {err.details()}"
                       if isinstance(err, grpc.RpcError) else str(err))
             print(f"replication_bench: FAILED: {detail}", file=sys.stderr)

@@ -70,6 +70,25 @@ inline std::string TestId(int i) {
   return "2026/11/28/world/story-" + std::to_string(i);
 }
 
+// Articles `first` to `first + count - 1`, article i with TestId(i) and row
+// i of `vectors` (rows of `dim` floats) as its embedding; `describe(i, a)`
+// fills in the rest. The server's Article and the client's both fit.
+template <typename ArticleT, typename Describe>
+std::vector<ArticleT> NumberedArticles(const std::vector<float>& vectors,
+                                       int dim, int first, int count,
+                                       Describe describe) {
+  std::vector<ArticleT> out;
+  for (int i = first; i < first + count; ++i) {
+    ArticleT a;
+    a.id = TestId(i);
+    a.embedding.assign(vectors.begin() + size_t(i) * dim,
+                       vectors.begin() + size_t(i + 1) * dim);
+    describe(i, a);
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
 }  // namespace related::testing
 
 #endif  // RELATED_SUPPORT_TEST_DATA_H_

@@ -28,6 +28,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "client/cli/commands.h"
 #include "client/cli/lookup_flags.h"
@@ -131,7 +132,6 @@ using related::cli::Output;
 using related::client::RelatedClient;
 
 constexpr absl::Duration kMinImportTimeout = absl::Minutes(10);
-constexpr size_t kAnyNumber = static_cast<size_t>(-1);
 
 // Flags every command accepts.
 constexpr absl::string_view kGlobalFlags[] = {
@@ -183,8 +183,6 @@ absl::StatusOr<std::vector<float>> SearchVectorFromFlags(
   return related::cli::ParseVectorJson(content.str());
 }
 
-// `import` of the file at `path`, or of stdin for "-". A file that cannot be
-// opened is reported and exits with kExitUsage.
 // Runs `read` on the file at `path` ("-": standard input); kExitUsage if
 // it cannot be opened.
 int WithInputFile(const std::string& path, const Output& output,
@@ -279,18 +277,18 @@ absl::StatusOr<Action> PrepareTrain(const Args& args, const GivenFlags&) {
   if (options.out.empty()) {
     return absl::InvalidArgumentError("train needs --out=MODEL_FILE");
   }
-  if (options.dimension < 1 || options.dimension > 1024 ||
-      options.epochs < 0 || options.threads < 1) {
+  if (options.dimension < 1 || options.dimension > 1024 || options.epochs < 0 ||
+      options.threads < 1) {
     return absl::InvalidArgumentError(
         "--dim must be in [1, 1024], --epochs >= 0, --threads >= 1");
   }
   // No server is needed: the client is never used.
-  return Action([path = args[0], options](RelatedClient&,
-                                          const Output& output) {
-    return WithInputFile(path, output, [&](std::istream& in) {
-      return related::cli::RunTrain(in, options, output);
-    });
-  });
+  return Action(
+      [path = args[0], options](RelatedClient&, const Output& output) {
+        return WithInputFile(path, output, [&](std::istream& in) {
+          return related::cli::RunTrain(in, options, output);
+        });
+      });
 }
 
 absl::StatusOr<Action> PrepareDelete(const Args& args, const GivenFlags&) {
@@ -314,26 +312,39 @@ absl::StatusOr<Action> PreparePing(const Args&, const GivenFlags&) {
   return Action(related::cli::RunPing);
 }
 
+// How many arguments a command takes.
+struct Arity {
+  size_t min;
+  size_t max;
+};
+constexpr Arity kNoArgs{0, 0};
+constexpr Arity kOneArg{1, 1};
+constexpr Arity kOneOrMoreArgs{1, static_cast<size_t>(-1)};
+
 struct Command {
   const char* name;
-  const char* synopsis;
+  const char* synopsis;  // the command line, after "related-cli"
   const char* purpose;
-  size_t min_args;
-  size_t max_args;
+  Arity arity;
   // The command-specific flags it reads; kGlobalFlags apply to every
   // command.
   std::vector<std::string> flags;
   absl::StatusOr<Action> (*prepare)(const Args& args, const GivenFlags& given);
 };
 
+// Flag names, written space-separated.
+std::vector<std::string> Flags(absl::string_view names) {
+  return absl::StrSplit(names, ' ', absl::SkipEmpty());
+}
+
 // The flags of related, batch and search: --limit, --exclude, the policy
 // flags, and `extra`.
-std::vector<std::string> LookupFlags(std::vector<std::string> extra = {}) {
-  std::vector<std::string> flags = {"limit", "exclude"};
+std::vector<std::string> LookupFlags(absl::string_view extra = "") {
+  std::vector<std::string> flags = Flags(extra);
+  flags.insert(flags.end(), {"limit", "exclude"});
   for (absl::string_view flag : related::cli::kPolicyFlags) {
     flags.emplace_back(flag);
   }
-  flags.insert(flags.end(), extra.begin(), extra.end());
   return flags;
 }
 
@@ -341,81 +352,37 @@ std::vector<std::string> LookupFlags(std::vector<std::string> extra = {}) {
 // checked against and dispatched through this table.
 const std::vector<Command>& Commands() {
   static const auto* commands = new std::vector<Command>{
-      {.name = "related",
-       .synopsis =
-           "related <id> [--limit=N] [--exclude=id1,id2] [policy flags]",
-       .purpose = "the related articles, best first",
-       .min_args = 1,
-       .max_args = 1,
-       .flags = LookupFlags(),
-       .prepare = PrepareRelated},
-      {.name = "batch",
-       .synopsis =
-           "batch <id> <id>... [--limit=N] [--exclude=id1,id2] [policy flags]",
-       .purpose = "related articles for several IDs in one call",
-       .min_args = 1,
-       .max_args = kAnyNumber,
-       .flags = LookupFlags(),
-       .prepare = PrepareBatch},
-      {.name = "search",
-       .synopsis = "search --vector=0.1,0.2,... | --vector_file=FILE "
-                   "[--limit=N] [--exclude=id1,id2] [policy flags]",
-       .purpose =
-           "related articles for a vector that is not stored (a draft's)",
-       .min_args = 0,
-       .max_args = 0,
-       .flags = LookupFlags({"vector", "vector_file"}),
-       .prepare = PrepareSearch},
-      {.name = "get",
-       .synopsis = "get <id> [--embedding]",
-       .purpose = "one stored article",
-       .min_args = 1,
-       .max_args = 1,
-       .flags = {"embedding"},
-       .prepare = PrepareGet},
-      {.name = "import",
-       .synopsis = "import <file.jsonl | -> [--batch_size=500]",
-       .purpose = "bulk import, one JSON article per line",
-       .min_args = 1,
-       .max_args = 1,
-       .flags = {"batch_size"},
-       .prepare = PrepareImport},
-      {.name = "train",
-       .synopsis = "train <corpus.jsonl | -> --out=MODEL [--dim=100] "
-                   "[--epochs=N] [--threads=2]",
-       .purpose = "train a text embedder model for --embedder_model",
-       .min_args = 1,
-       .max_args = 1,
-       .flags = {"out", "dim", "epochs", "threads"},
-       .prepare = PrepareTrain},
-      {.name = "delete",
-       .synopsis = "delete <id> [<id>...]",
-       .purpose = "delete articles",
-       .min_args = 1,
-       .max_args = kAnyNumber,
-       .flags = {},
-       .prepare = PrepareDelete},
-      {.name = "stats",
-       .synopsis = "stats",
-       .purpose = "size and configuration of the index",
-       .min_args = 0,
-       .max_args = 0,
-       .flags = {},
-       .prepare = PrepareStats},
-      {.name = "health",
-       .synopsis = "health [--service=NAME]",
-       .purpose = "health check; exit 0 only if SERVING",
-       .min_args = 0,
-       .max_args = 0,
-       .flags = {"service"},
-       .prepare = PrepareHealth},
-      {.name = "ping",
-       .synopsis = "ping",
-       .purpose = "one round trip to the server",
-       .min_args = 0,
-       .max_args = 0,
-       .flags = {},
-       .prepare = PreparePing}};
+      {"related", "related <id> [--limit=N] [--exclude=id1,id2] [policy flags]",
+       "the related articles, best first", kOneArg, LookupFlags(),
+       PrepareRelated},
+      {"batch",
+       "batch <id> <id>... [--limit=N] [--exclude=id1,id2] [policy flags]",
+       "related articles for several IDs in one call", kOneOrMoreArgs,
+       LookupFlags(), PrepareBatch},
+      {"search",
+       "search --vector=0.1,0.2,... | --vector_file=FILE [--limit=N] "
+       "[--exclude=id1,id2] [policy flags]",
+       "related articles for a vector that is not stored (a draft's)", kNoArgs,
+       LookupFlags("vector vector_file"), PrepareSearch},
+      {"get", "get <id> [--embedding]", "one stored article", kOneArg,
+       Flags("embedding"), PrepareGet},
+      {"import", "import <file.jsonl | -> [--batch_size=500]",
+       "bulk import, one JSON article per line", kOneArg, Flags("batch_size"),
+       PrepareImport},
+      {"train",
+       "train <corpus.jsonl | -> --out=MODEL [--dim=100] [--epochs=N] "
+       "[--threads=2]",
+       "train a text embedder model for --embedder_model", kOneArg,
+       Flags("out dim epochs threads"), PrepareTrain},
+      {"delete", "delete <id> [<id>...]", "delete articles", kOneOrMoreArgs,
+       Flags(""), PrepareDelete},
+      {"stats", "stats", "size and configuration of the index", kNoArgs,
+       Flags(""), PrepareStats},
+      {"health", "health [--service=NAME]",
+       "health check; exit 0 only if SERVING", kNoArgs, Flags("service"),
+       PrepareHealth},
+      {"ping", "ping", "one round trip to the server", kNoArgs, Flags(""),
+       PreparePing}};
   return *commands;
 }
 
@@ -431,7 +398,7 @@ const Command* FindCommand(absl::string_view name) {
 // `command`.
 absl::Status CheckUse(const Command& command, const Args& args,
                       const GivenFlags& given) {
-  if (args.size() < command.min_args || args.size() > command.max_args) {
+  if (args.size() < command.arity.min || args.size() > command.arity.max) {
     return absl::InvalidArgumentError(absl::StrCat(
         "wrong number of arguments; usage: related-cli ", command.synopsis));
   }

@@ -128,8 +128,9 @@ grpc::ServerUnaryReactor* RelatedService::GetRelated(
                             AppendRelatedArticle(card, score, bytes);
                           });
   if (!debug.ok()) {
-    return Finish(context, recorder,
-                  ToGrpcStatus(Explained(debug.status(), request.article_id())));
+    return Finish(
+        context, recorder,
+        ToGrpcStatus(Explained(debug.status(), request.article_id())));
   }
   metrics_.RecordBox(debug->precomputed);
   if (request.policy().debug()) {
@@ -161,66 +162,75 @@ absl::StatusOr<std::vector<float>> RelatedService::QueryVector(
   return embedding_.EmbedQuery(request.text());
 }
 
+template <typename Run>
+grpc::ServerUnaryReactor* RelatedService::Lookup(
+    grpc::CallbackServerContext* context, MethodMetrics& method,
+    const v1::RankingPolicy& policy_proto, Run run) {
+  RequestRecorder recorder(method);
+  if (auto refused = Refuse(context, Access::kRead)) {
+    return Finish(context, recorder, *refused);
+  }
+  auto policy = PolicyFromProto(policy_proto, index_.options().default_policy);
+  if (!policy.ok()) {
+    return Finish(context, recorder, ToGrpcStatus(policy.status()));
+  }
+  return Finish(context, recorder, run(*policy));
+}
+
 grpc::ServerUnaryReactor* RelatedService::SearchByVector(
     grpc::CallbackServerContext* context,
     const v1::SearchByVectorRequest* request,
     v1::SearchByVectorResponse* response) {
-  RequestRecorder recorder(search_by_vector_);
-  if (auto refused = Refuse(context, Access::kRead)) {
-    return Finish(context, recorder, *refused);
-  }
-  auto policy =
-      PolicyFromProto(request->policy(), index_.options().default_policy);
-  if (!policy.ok()) {
-    return Finish(context, recorder, ToGrpcStatus(policy.status()));
-  }
-  auto query = QueryVector(*request);
-  if (!query.ok()) {
-    return Finish(context, recorder, ToGrpcStatus(query.status()));
-  }
-  auto related = index_.RelatedToVector({*std::move(query), request->limit(),
-                                         IdsFromProto(request->exclude_ids()),
-                                         *policy});
-  if (related.ok()) {
-    RelatedToProto(related->articles, response->mutable_articles());
-    if (request->policy().debug()) {
-      DebugToProto(related->debug, *policy, response->mutable_debug());
-    }
-  }
-  return Finish(context, recorder, ToGrpcStatus(related.status()));
+  return Lookup(
+      context, search_by_vector_, request->policy(),
+      [&](const RankingPolicy& policy) {
+        auto query = QueryVector(*request);
+        if (!query.ok()) return ToGrpcStatus(query.status());
+        auto related = index_.RelatedToVector(
+            {*std::move(query), request->limit(),
+             IdsFromProto(request->exclude_ids()), policy});
+        if (related.ok()) {
+          RelatedToProto(related->articles, response->mutable_articles());
+          if (request->policy().debug()) {
+            DebugToProto(related->debug, policy, response->mutable_debug());
+          }
+        }
+        return ToGrpcStatus(related.status());
+      });
 }
 
 grpc::ServerUnaryReactor* RelatedService::BatchGetRelated(
     grpc::CallbackServerContext* context,
     const v1::BatchGetRelatedRequest* request,
     v1::BatchGetRelatedResponse* response) {
-  RequestRecorder recorder(batch_get_related_);
-  if (auto refused = Refuse(context, Access::kRead)) {
-    return Finish(context, recorder, *refused);
+  return Lookup(context, batch_get_related_, request->policy(),
+                [&](const RankingPolicy& policy) {
+                  auto results = index_.BatchRelated(
+                      IdsFromProto(request->article_ids()), request->limit(),
+                      IdsFromProto(request->exclude_ids()), policy, [context] {
+                        return DeadlinePassed(*context) ||
+                               context->IsCancelled();
+                      });
+                  if (!results.ok()) return ToGrpcStatus(results.status());
+                  for (const RelatedResult& result : *results) {
+                    BatchResultToProto(result, request->policy().debug(),
+                                       policy, response->add_results());
+                  }
+                  return grpc::Status::OK;
+                });
+}
+
+void RelatedService::BatchResultToProto(const RelatedResult& result, bool debug,
+                                        const RankingPolicy& policy,
+                                        v1::BatchGetRelatedResult* item) const {
+  item->set_article_id(result.article_id);
+  const absl::Status status = Explained(result.status, result.article_id);
+  item->set_code(static_cast<int32_t>(status.code()));
+  item->set_error_message(std::string(status.message()));
+  RelatedToProto(result.related.articles, item->mutable_articles());
+  if (debug && result.status.ok()) {
+    DebugToProto(result.related.debug, policy, item->mutable_debug());
   }
-  auto policy =
-      PolicyFromProto(request->policy(), index_.options().default_policy);
-  if (!policy.ok()) {
-    return Finish(context, recorder, ToGrpcStatus(policy.status()));
-  }
-  auto results = index_.BatchRelated(
-      IdsFromProto(request->article_ids()), request->limit(),
-      IdsFromProto(request->exclude_ids()), *policy,
-      [context] { return DeadlinePassed(*context) || context->IsCancelled(); });
-  if (results.ok()) {
-    for (const RelatedResult& result : *results) {
-      v1::BatchGetRelatedResult* item = response->add_results();
-      item->set_article_id(result.article_id);
-      const absl::Status status = Explained(result.status, result.article_id);
-      item->set_code(static_cast<int32_t>(status.code()));
-      item->set_error_message(std::string(status.message()));
-      RelatedToProto(result.related.articles, item->mutable_articles());
-      if (request->policy().debug() && result.status.ok()) {
-        DebugToProto(result.related.debug, *policy, item->mutable_debug());
-      }
-    }
-  }
-  return Finish(context, recorder, ToGrpcStatus(results.status()));
 }
 
 absl::Status RelatedService::Upsert(
@@ -270,9 +280,10 @@ grpc::ServerUnaryReactor* RelatedService::DeleteArticles(
     const v1::DeleteArticlesRequest* request,
     v1::DeleteArticlesResponse* response) {
   return Write(context, delete_articles_, [this, request, response] {
-    auto deleted = texts_.Delete(
-        IdsFromProto(request->article_ids()),
-        [this](const std::vector<ArticleId>& ids) { return writer_->Delete(ids); });
+    auto deleted = texts_.Delete(IdsFromProto(request->article_ids()),
+                                 [this](const std::vector<ArticleId>& ids) {
+                                   return writer_->Delete(ids);
+                                 });
     if (deleted.ok()) {
       response->set_deleted(*deleted);
       metrics_.RecordWrites(0, *deleted);
@@ -365,8 +376,9 @@ grpc::ServerUnaryReactor* RelatedService::GetArticle(
     ArticleToProto(*article, request->include_embedding(),
                    request->include_text(), response->mutable_article());
   }
-  return Finish(context, recorder, ToGrpcStatus(Explained(
-                                       article.status(), request->article_id())));
+  return Finish(
+      context, recorder,
+      ToGrpcStatus(Explained(article.status(), request->article_id())));
 }
 
 grpc::ServerUnaryReactor* RelatedService::GetStats(

@@ -22,9 +22,9 @@
 
 #include "related/v1/related.grpc.pb.h"
 #include "server/core/article_index.h"
+#include "server/core/article_writer.h"
 #include "server/core/text_bootstrap.h"
 #include "server/core/text_embedding.h"
-#include "server/core/article_writer.h"
 #include "server/service/auth.h"
 #include "server/service/metrics.h"
 #include "server/service/write_worker.h"
@@ -115,6 +115,18 @@ class RelatedService final : public RelatedCallbackService {
   grpc::ServerUnaryReactor* Write(grpc::CallbackServerContext* context,
                                   MethodMetrics& method,
                                   std::function<grpc::Status()> write);
+
+  // A lookup of SearchByVector or BatchGetRelated: unless the call is
+  // refused or `policy` is not valid, runs `run(policy)` on the callback
+  // thread (reads do not block) and finishes the call with its status.
+  template <typename Run>
+  grpc::ServerUnaryReactor* Lookup(grpc::CallbackServerContext* context,
+                                   MethodMetrics& method,
+                                   const v1::RankingPolicy& policy, Run run);
+  // One item of a BatchGetRelated response.
+  void BatchResultToProto(const RelatedResult& result, bool debug,
+                          const RankingPolicy& policy,
+                          v1::BatchGetRelatedResult* item) const;
 
   // A lookup's status: NOT_FOUND for an article held for the first text
   // model becomes FAILED_PRECONDITION saying what it waits for.

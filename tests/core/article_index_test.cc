@@ -1,6 +1,7 @@
 #include "server/core/article_index.h"
 
 #include <atomic>
+#include <functional>
 #include <iostream>
 #include <set>
 #include <thread>
@@ -16,24 +17,19 @@ namespace {
 using testing::BruteForceTopK;
 using testing::ClusteredVectors;
 using ::testing::HasSubstr;
+using testing::NumberedArticles;
 using testing::TestId;
 
 constexpr int kDim = 16;
 
 std::vector<Article> MakeArticles(const std::vector<float>& vectors, int first,
                                   int count) {
-  std::vector<Article> out;
-  for (int i = first; i < first + count; ++i) {
-    Article a;
-    a.id = TestId(i);
-    a.embedding.assign(vectors.begin() + size_t(i) * kDim,
-                       vectors.begin() + size_t(i + 1) * kDim);
-    a.metadata.title = "Title " + std::to_string(i);
-    a.metadata.section = i % 2 ? "world" : "sport";
-    a.metadata.attributes["n"] = std::to_string(i);
-    out.push_back(std::move(a));
-  }
-  return out;
+  return NumberedArticles<Article>(
+      vectors, kDim, first, count, [](int i, Article& a) {
+        a.metadata.title = "Title " + std::to_string(i);
+        a.metadata.section = i % 2 ? "world" : "sport";
+        a.metadata.attributes["n"] = std::to_string(i);
+      });
 }
 
 std::unique_ptr<ArticleIndex> NewIndex(IndexKind kind, int dim = kDim) {
@@ -44,6 +40,16 @@ std::unique_ptr<ArticleIndex> NewIndex(IndexKind kind, int dim = kDim) {
   auto index = ArticleIndex::Create(options);
   EXPECT_TRUE(index.ok());
   return *std::move(index);
+}
+
+// An index of `kind` and kDim with the limits or defaults `adjust` sets.
+std::unique_ptr<ArticleIndex> IndexWith(
+    IndexKind kind, const std::function<void(ArticleIndexOptions&)>& adjust) {
+  ArticleIndexOptions options;
+  options.index_kind = kind;
+  options.dimension = kDim;
+  adjust(options);
+  return *ArticleIndex::Create(options);
 }
 
 std::vector<std::string> Ids(const std::vector<RelatedArticle>& related) {
@@ -103,9 +109,8 @@ TEST_P(ArticleIndexTest, VisitRelatedSeesTheBoxRelatedReturns) {
     auto expected = index->Related(query);
     ASSERT_TRUE(expected.ok()) << expected.status();
     std::vector<std::string> visited;
-    auto debug = index->VisitRelated(
-        query,
-        [&](float score, const ArticleCard& card) {
+    auto debug =
+        index->VisitRelated(query, [&](float score, const ArticleCard& card) {
           visited.push_back(absl::StrCat(card.id, " ", score, " ", card.title));
         });
     ASSERT_TRUE(debug.ok()) << debug.status();
@@ -271,11 +276,9 @@ TEST_P(ArticleIndexTest, InvalidBatchWritesNothingAndNamesTheArticle) {
 }
 
 TEST_P(ArticleIndexTest, OversizedMetadataIsRejected) {
-  ArticleIndexOptions options;
-  options.index_kind = GetParam();
-  options.dimension = kDim;
-  options.max_metadata_bytes = 100;
-  auto index = *ArticleIndex::Create(options);
+  auto index = IndexWith(GetParam(), [](ArticleIndexOptions& options) {
+    options.max_metadata_bytes = 100;
+  });
   const auto vectors = ClusteredVectors(3, kDim, 1, 23);
   auto batch = MakeArticles(vectors, 0, 3);
   batch[2].metadata.attributes["summary"] = std::string(90, 's');
@@ -288,11 +291,9 @@ TEST_P(ArticleIndexTest, OversizedMetadataIsRejected) {
 }
 
 TEST_P(ArticleIndexTest, OversizedBatchesAreRejected) {
-  ArticleIndexOptions options;
-  options.index_kind = GetParam();
-  options.dimension = kDim;
-  options.max_batch_size = 5;
-  auto index = *ArticleIndex::Create(options);
+  auto index = IndexWith(GetParam(), [](ArticleIndexOptions& options) {
+    options.max_batch_size = 5;
+  });
   const auto vectors = ClusteredVectors(6, kDim, 2, 19);
   auto s = index->Upsert(MakeArticles(vectors, 0, 6));
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
@@ -437,11 +438,9 @@ namespace {
 // list (HNSW) or a search, and equals the box of an explicit language
 // filter; turned off, languages mix.
 TEST_P(ArticleIndexTest, SameLanguageBoxesHoldOnlyTheQueryLanguage) {
-  ArticleIndexOptions options;
-  options.index_kind = GetParam();
-  options.dimension = kDim;
-  options.default_policy.same_language = true;
-  auto index = *ArticleIndex::Create(options);
+  auto index = IndexWith(GetParam(), [](ArticleIndexOptions& options) {
+    options.default_policy.same_language = true;
+  });
   const std::vector<float> vectors = ClusteredVectors(300, kDim, 6, 11);
   std::vector<Article> articles = MakeArticles(vectors, 0, 300);
   const char* kLanguages[] = {"de", "en", ""};
@@ -453,7 +452,7 @@ TEST_P(ArticleIndexTest, SameLanguageBoxesHoldOnlyTheQueryLanguage) {
   for (int q = 0; q < 60; ++q) {
     const std::string language = kLanguages[q % 3];
     RelatedQuery query = Query(TestId(q), 10);
-    query.policy = options.default_policy;
+    query.policy = index->options().default_policy;
     auto box = index->Related(query);
     ASSERT_TRUE(box.ok()) << box.status();
     ASSERT_EQ(box->articles.size(), 10u);

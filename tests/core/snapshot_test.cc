@@ -60,19 +60,13 @@ class SnapshotTest : public ::testing::Test {
   }
 
   static std::vector<Article> Articles(int first, int count, uint32_t seed) {
-    const auto vectors = ClusteredVectors(first + count, kDim, 12, seed);
-    std::vector<Article> out;
-    for (int i = first; i < first + count; ++i) {
-      Article a;
-      a.id = TestId(i);
-      a.embedding.assign(&vectors[size_t(i) * kDim],
-                         &vectors[size_t(i + 1) * kDim]);
-      a.metadata.title = "Title " + std::to_string(i);
-      a.metadata.section = i % 3 ? "world" : "sport";
-      a.metadata.attributes["n"] = std::to_string(i);
-      out.push_back(std::move(a));
-    }
-    return out;
+    return testing::NumberedArticles<Article>(
+        ClusteredVectors(first + count, kDim, 12, seed), kDim, first, count,
+        [](int i, Article& a) {
+          a.metadata.title = "Title " + std::to_string(i);
+          a.metadata.section = i % 3 ? "world" : "sport";
+          a.metadata.attributes["n"] = std::to_string(i);
+        });
   }
 
   // A store with articles, edits, replacements and deletes, closed with a
@@ -90,6 +84,15 @@ class SnapshotTest : public ::testing::Test {
     const auto boxes = Boxes(*index);
     EXPECT_TRUE(store->Close().ok());
     return boxes;
+  }
+
+  // Recovers what dir_ holds into `index`, as a restart does, and closes
+  // the store again (the index keeps what it recovered).
+  RecoveryReport Recover(ArticleIndex& index) {
+    RecoveryReport report;
+    auto store = ArticleStore::Open(Options(), index, &report);
+    EXPECT_TRUE(store.ok()) << store.status();
+    return report;
   }
 
   // Every article's default box, written out in full: IDs, scores (as
@@ -159,9 +162,7 @@ TEST_F(SnapshotTest, ARestartLoadsGraphAndListsAndAnswersAsBefore) {
   const auto before = WriteAndClose(IndexKind::kHnsw);
   ASSERT_EQ(SnapshotFormat(NewestSnapshot()).value_or(0), 2);
   auto index = NewIndex(IndexKind::kHnsw);
-  RecoveryReport report;
-  auto store = ArticleStore::Open(Options(), *index, &report);
-  ASSERT_TRUE(store.ok()) << store.status();
+  const RecoveryReport report = Recover(*index);
   EXPECT_EQ(report.snapshot_format, 2);
   EXPECT_TRUE(report.graph_loaded);
   EXPECT_TRUE(report.lists_loaded);
@@ -174,8 +175,7 @@ TEST_F(SnapshotTest, ARestartLoadsGraphAndListsAndAnswersAsBefore) {
 TEST_F(SnapshotTest, TheExactIndexRestartsAsBeforeToo) {
   const auto before = WriteAndClose(IndexKind::kExact);
   auto index = NewIndex(IndexKind::kExact);
-  RecoveryReport report;
-  ASSERT_TRUE(ArticleStore::Open(Options(), *index, &report).ok());
+  const RecoveryReport report = Recover(*index);
   EXPECT_EQ(report.snapshot_format, 2);
   EXPECT_EQ(Boxes(*index), before);
 }
@@ -190,8 +190,7 @@ TEST_F(SnapshotTest, WritesAfterTheSnapshotAreReplayedIntoFreshLists) {
     // Dropped without Close: the writes are in the log only.
   }
   auto index = NewIndex(IndexKind::kHnsw);
-  RecoveryReport report;
-  ASSERT_TRUE(ArticleStore::Open(Options(), *index, &report).ok());
+  const RecoveryReport report = Recover(*index);
   EXPECT_TRUE(report.graph_loaded);
   EXPECT_GT(report.wal_records, 0);
   EXPECT_EQ(index->Stats().article_count, kCount - 3 + 30 - 1);
@@ -263,8 +262,7 @@ TEST_F(SnapshotTest, ABadGraphSectionIsRebuiltFromTheVectors) {
   WriteAndClose(IndexKind::kHnsw);
   FlipByteAt(NewestSnapshot(), SectionPayload(SectionKind::kGraph) + 100);
   auto index = NewIndex(IndexKind::kHnsw);
-  RecoveryReport report;
-  ASSERT_TRUE(ArticleStore::Open(Options(), *index, &report).ok());
+  const RecoveryReport report = Recover(*index);
   EXPECT_EQ(report.snapshot_format, 2);
   EXPECT_FALSE(report.graph_loaded);
   EXPECT_TRUE(report.lists_loaded);
@@ -277,8 +275,7 @@ TEST_F(SnapshotTest, ABadListsSectionIsRebuilt) {
   WriteAndClose(IndexKind::kHnsw);
   FlipByteAt(NewestSnapshot(), SectionPayload(SectionKind::kLists) + 200);
   auto index = NewIndex(IndexKind::kHnsw);
-  RecoveryReport report;
-  ASSERT_TRUE(ArticleStore::Open(Options(), *index, &report).ok());
+  const RecoveryReport report = Recover(*index);
   EXPECT_TRUE(report.graph_loaded);
   EXPECT_FALSE(report.lists_loaded);
   EXPECT_THAT(log_, HasSubstr("lists section:"));
@@ -291,8 +288,7 @@ TEST_F(SnapshotTest, ListsRankedUnderOtherDefaultsAreRankedAgain) {
   ArticleIndexOptions options = NewIndex(IndexKind::kHnsw)->options();
   options.default_policy.duplicate_threshold = 0.9f;
   auto index = *ArticleIndex::Create(options);
-  RecoveryReport report;
-  ASSERT_TRUE(ArticleStore::Open(Options(), *index, &report).ok());
+  const RecoveryReport report = Recover(*index);
   EXPECT_TRUE(report.graph_loaded);
   EXPECT_FALSE(report.lists_loaded);
   EXPECT_THAT(log_, HasSubstr("another default policy"));
@@ -312,8 +308,7 @@ TEST_F(SnapshotTest, ABadDataSectionFallsBackLikeAnyCorruptSnapshot) {
 TEST_F(SnapshotTest, AServerOfTheOtherIndexKindRebuildsFromTheArticles) {
   const auto before = WriteAndClose(IndexKind::kHnsw);
   auto index = NewIndex(IndexKind::kExact);
-  RecoveryReport report;
-  ASSERT_TRUE(ArticleStore::Open(Options(), *index, &report).ok());
+  const RecoveryReport report = Recover(*index);
   EXPECT_EQ(index->Stats().article_count, kCount - 3);
   EXPECT_FALSE(report.graph_loaded);
   auto got = index->Get(TestId(3));

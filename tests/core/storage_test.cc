@@ -56,23 +56,17 @@ class StorageTest : public ::testing::Test {
 
   static std::vector<Article> Articles(int first, int count,
                                        uint32_t seed = 1) {
-    const auto vectors =
-        related::testing::ClusteredVectors(first + count, kDim, 3, seed);
-    std::vector<Article> out;
-    for (int i = first; i < first + count; ++i) {
-      Article a;
-      a.id = related::testing::TestId(i);
-      a.embedding.assign(&vectors[i * kDim], &vectors[(i + 1) * kDim]);
-      a.metadata.title = "Title " + std::to_string(i);
-      a.metadata.published_at =
-          absl::FromUnixSeconds(1764300000 + i) + absl::Nanoseconds(i);
-      a.metadata.attributes["k"] = "v" + std::to_string(i);
-      // Most articles carry text (kept through the log and snapshots),
-      // some do not.
-      if (i % 3 != 0) a.text = "Body of article " + std::to_string(i);
-      out.push_back(std::move(a));
-    }
-    return out;
+    return related::testing::NumberedArticles<Article>(
+        related::testing::ClusteredVectors(first + count, kDim, 3, seed), kDim,
+        first, count, [](int i, Article& a) {
+          a.metadata.title = "Title " + std::to_string(i);
+          a.metadata.published_at =
+              absl::FromUnixSeconds(1764300000 + i) + absl::Nanoseconds(i);
+          a.metadata.attributes["k"] = "v" + std::to_string(i);
+          // Most articles carry text (kept through the log and snapshots),
+          // some do not.
+          if (i % 3 != 0) a.text = "Body of article " + std::to_string(i);
+        });
   }
 
   // Every article of `index` by ID, with its metadata and vector.
@@ -83,9 +77,9 @@ class StorageTest : public ::testing::Test {
                                 [&](const IndexParts& parts) {
                                   parts.articles->ForEach(
                                       [&](absl::string_view id, Slot slot) {
-                                        out[std::string(id)] = ArticleAt(
-                                            *parts.vectors, *parts.articles,
-                                            slot);
+                                        out[std::string(id)] =
+                                            ArticleAt(*parts.vectors,
+                                                      *parts.articles, slot);
                                       });
                                   return absl::OkStatus();
                                 })
@@ -201,7 +195,8 @@ absl::Status Hold(ArticleIndex& index, HeldTexts& held,
 TEST_F(StorageTest, HeldTextsLiveInTheLogAndDeferSnapshotsUntilReleased) {
   std::vector<Article> texts;
   for (int i = 0; i < 3; ++i) {
-    texts.push_back({"held-" + std::to_string(i), {}, {}, "Text " + std::to_string(i)});
+    texts.push_back(
+        {"held-" + std::to_string(i), {}, {}, "Text " + std::to_string(i)});
   }
   {
     HeldTexts held;
@@ -215,8 +210,9 @@ TEST_F(StorageTest, HeldTextsLiveInTheLogAndDeferSnapshotsUntilReleased) {
     EXPECT_THAT(log_, HasSubstr("snapshot deferred: 3 text-only articles"));
     // A crash: no snapshot was written, and the log keeps the held texts.
   }
-  EXPECT_THAT(Files(), ::testing::Not(::testing::Contains(
-                           ::testing::StartsWith("snapshot-"))));
+  EXPECT_THAT(
+      Files(),
+      ::testing::Not(::testing::Contains(::testing::StartsWith("snapshot-"))));
   HeldTexts held;
   StoreOptions options = Options();
   options.held = &held;
@@ -232,9 +228,12 @@ TEST_F(StorageTest, HeldTextsLiveInTheLogAndDeferSnapshotsUntilReleased) {
   embedded[0].id = "held-0";
   ASSERT_TRUE(index->Upsert(embedded).ok());
   held.Erase({"held-0"});
-  ASSERT_TRUE(index->WriteBeside(
-      [](Journal& journal) { return journal.RecordDelete({"held-1"}); },
-      [&] { held.Erase({"held-1"}); }).ok());
+  ASSERT_TRUE(
+      index
+          ->WriteBeside(
+              [](Journal& journal) { return journal.RecordDelete({"held-1"}); },
+              [&] { held.Erase({"held-1"}); })
+          .ok());
   store.reset();
   {
     HeldTexts again;
@@ -246,11 +245,16 @@ TEST_F(StorageTest, HeldTextsLiveInTheLogAndDeferSnapshotsUntilReleased) {
     EXPECT_TRUE(recovered->Get("held-0").ok());
     // Once nothing is held, snapshots are taken again.
     again.Erase({"held-2"});
-    ASSERT_TRUE(recovered->WriteBeside(
-        [](Journal& journal) { return journal.RecordDelete({"held-2"}); },
-        [] {}).ok());
+    ASSERT_TRUE(recovered
+                    ->WriteBeside(
+                        [](Journal& journal) {
+                          return journal.RecordDelete({"held-2"});
+                        },
+                        [] {})
+                    .ok());
     ASSERT_TRUE(store->Snapshot().ok());
-    EXPECT_THAT(Files(), ::testing::Contains(::testing::StartsWith("snapshot-")));
+    EXPECT_THAT(Files(),
+                ::testing::Contains(::testing::StartsWith("snapshot-")));
     store.reset();
   }
   // A server that cannot hold texts refuses a log that has them, saying so.
@@ -327,12 +331,11 @@ TEST_F(StorageTest, SnapshotPlusLogRecoversAndOldFilesAreRemoved) {
   }
   // Two snapshots kept (newest and its fallback), the log from the older on,
   // and the directory's lock file.
-  EXPECT_THAT(Files(),
-              ::testing::ElementsAre("LOCK",
-                                     "snapshot-00000000000000000002.snap",
-                                     "snapshot-00000000000000000003.snap",
-                                     "wal-00000000000000000002.log",
-                                     "wal-00000000000000000003.log"));
+  EXPECT_THAT(Files(), ::testing::ElementsAre(
+                           "LOCK", "snapshot-00000000000000000002.snap",
+                           "snapshot-00000000000000000003.snap",
+                           "wal-00000000000000000002.log",
+                           "wal-00000000000000000003.log"));
   auto index = NewIndex();
   RecoveryReport report;
   ASSERT_TRUE(ArticleStore::Open(Options(), *index, &report).ok());

@@ -32,6 +32,7 @@ using ::testing::FloatEq;
 using ::testing::HasSubstr;
 using testing::MetricValue;
 using ::testing::Not;
+using testing::NumberedArticles;
 using ::testing::Optional;
 using ::testing::Pair;
 using testing::ScrapeMetrics;
@@ -43,21 +44,15 @@ constexpr int kDim = 24;
 
 std::vector<Article> MakeArticles(const std::vector<float>& vectors, int first,
                                   int count) {
-  std::vector<Article> out;
-  for (int i = first; i < first + count; ++i) {
-    Article a;
-    a.id = TestId(i);
-    a.embedding.assign(vectors.begin() + size_t(i) * kDim,
-                       vectors.begin() + size_t(i + 1) * kDim);
-    a.metadata.title = "Story " + std::to_string(i);
-    a.metadata.url = "https://news.example.com/" + a.id;
-    a.metadata.section = "world";
-    a.metadata.language = "en";
-    a.metadata.published_at = absl::FromUnixSeconds(1764300000 + i);
-    a.metadata.attributes = {{"author", "desk"}};
-    out.push_back(std::move(a));
-  }
-  return out;
+  return NumberedArticles<Article>(
+      vectors, kDim, first, count, [](int i, Article& a) {
+        a.metadata.title = "Story " + std::to_string(i);
+        a.metadata.url = "https://news.example.com/" + a.id;
+        a.metadata.section = "world";
+        a.metadata.language = "en";
+        a.metadata.published_at = absl::FromUnixSeconds(1764300000 + i);
+        a.metadata.attributes = {{"author", "desk"}};
+      });
 }
 
 // MakeArticles with every third article (0, 3, 6, ...) in "sport".

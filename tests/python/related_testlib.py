@@ -425,6 +425,19 @@ class StubsTestCase(unittest.TestCase):
         cls._tmp.cleanup()
 
 
+def add_bench_args(parser, articles, articles_help, dim):
+    """The flags every bench script shares: which server binary and protos to
+    use, and the corpus it loads (its size and embedding dimension)."""
+    parser.add_argument("--server", default=DEFAULT_SERVER,
+                        help="related-server binary (default: %(default)s)")
+    parser.add_argument("--proto_dir", default=DEFAULT_PROTO_DIR,
+                        help="the repo's proto/ dir (default: %(default)s)")
+    parser.add_argument("--articles", type=int, default=articles,
+                        help=f"{articles_help} (default: %(default)s)")
+    parser.add_argument("--dim", type=int, default=dim,
+                        help="embedding dimension (default: %(default)s)")
+
+
 def run_server_tests(test_class, description):
     """For a test class that starts its own servers: parses --server and
     --proto_dir into test_class.CONFIG, then runs unittest on the rest."""

@@ -1,0 +1,45 @@
+"""What the Python bench scripts share: their error, the import stream and
+the wait until every related list is ranked.
+
+Each script makes its own corpus (its seed, IDs and metadata differ); this
+module only moves the articles in and waits for the server to be ready."""
+
+import time
+
+from related_testlib import RPC_TIMEOUT_S
+
+IMPORT_BATCH = 500
+IMPORT_TIMEOUT_S = 900.0
+
+
+class BenchError(Exception):
+    """Something did not run or a call did not succeed: the figures are void."""
+
+
+def timed_import(stub, requests, count):
+    """Streams the ImportArticlesRequest iterator `requests` (count articles
+    in all); returns the seconds until the call returned."""
+    started = time.monotonic()
+    reply = stub.ImportArticles(requests, timeout=IMPORT_TIMEOUT_S)
+    if reply.upserted != count:
+        raise BenchError(f"ImportArticles upserted {reply.upserted}, want {count}")
+    return time.monotonic() - started
+
+
+def wait_until_lists_ready(pb, stub, count, timeout_s):
+    """Polls GetStats until no related list is stale (bounded by timeout_s),
+    so that GetRelated reads precomputed boxes; returns the stats."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        stats = stub.GetStats(pb.related_pb2.GetStatsRequest(), timeout=RPC_TIMEOUT_S)
+        if stats.article_count != count:
+            raise BenchError(f"GetStats.article_count {stats.article_count}, want {count}")
+        if not stats.related_lists_precomputed:
+            raise BenchError("GetStats.related_lists_precomputed is false: GetRelated "
+                             "would search instead of reading a precomputed box")
+        if stats.related_lists_stale == 0:
+            return stats
+        if time.monotonic() > deadline:
+            raise BenchError(f"{stats.related_lists_stale} related lists still stale "
+                             f"{timeout_s:.0f}s after the import returned")
+        time.sleep(0.1)  # poll interval; the loop is bounded by the deadline
