@@ -4,6 +4,7 @@ the wait until every related list is ranked.
 Each script makes its own corpus (its seed, IDs and metadata differ); this
 module only moves the articles in and waits for the server to be ready."""
 
+import os
 import time
 
 from related_testlib import RPC_TIMEOUT_S
@@ -43,3 +44,10 @@ def wait_until_lists_ready(pb, stub, count, timeout_s):
             raise BenchError(f"{stats.related_lists_stale} related lists still stale "
                              f"{timeout_s:.0f}s after the import returned")
         time.sleep(0.1)  # poll interval; the loop is bounded by the deadline
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of `pid` so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -346,13 +346,6 @@ def rss_bytes(pid):
     raise BenchError(f"no VmRSS in /proc/{pid}/status")
 
 
-def cpu_seconds(pid):
-    """User + system CPU seconds of `pid` so far."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def scrape_metrics(address):
     """series (name plus labels) -> value, for the watched series (names
     containing "tombstone" or "compaction") and the index memory gauge."""
@@ -378,20 +371,13 @@ def snapshots_logged(server):
                if line.startswith("related-server: snapshot "))
 
 
-def server_process(server):
-    # related_testlib.ServerProcess has no public accessor for its child
-    # (tests/ is not this bench's to change); the Popen object is the truth.
-    return server._proc
-
-
 def take_sample(server, t):
     """RSS, the watched /metrics series and the snapshot count at time t."""
-    process = server_process(server)
-    if process.poll() is not None:
-        raise BenchError(f"the server exited with code {process.returncode} "
-                         f"{t:.0f}s into the soak")
+    code = server.exit_code()
+    if code is not None:
+        raise BenchError(f"the server exited with code {code} {t:.0f}s into the soak")
     metrics = scrape_metrics(server.metrics_address)
-    return {"t": t, "rss": rss_bytes(process.pid), "metrics": metrics,
+    return {"t": t, "rss": rss_bytes(server.pid), "metrics": metrics,
             "snapshots": snapshots_logged(server)}
 
 
@@ -533,14 +519,14 @@ def stop_threads(threads, stop, errors):
 
 def soak(args, server, pb, stub):
     """Runs the load while sampling, prints the report; returns the Errors."""
-    pid = server_process(server).pid
+    pid = server.pid
     stop = threading.Event()
     errors = Errors(stop)
     writers, reader = make_load(args, pb, stub, stop, errors)
     threads = writers + ([reader] if reader else [])
     stats_before = stub.GetStats(pb.related_pb2.GetStatsRequest(), timeout=RPC_TIMEOUT_S)
     rss_before = rss_bytes(pid)
-    server_cpu_before, client_cpu_before = cpu_seconds(pid), time.process_time()
+    server_cpu_before, client_cpu_before = bench_common.cpu_seconds(pid), time.process_time()
 
     started = time.monotonic()
     try:
@@ -563,7 +549,7 @@ def soak(args, server, pb, stub):
         samples=samples, elapsed=elapsed, writers=writers, reader=reader,
         target=f"{args.write_rate:g}/s" if args.write_rate else "none",
         rss_before=rss_before, stats_before=stats_before, stats_after=stats_after,
-        server_cpu=cpu_seconds(pid) - server_cpu_before,
+        server_cpu=bench_common.cpu_seconds(pid) - server_cpu_before,
         client_cpu=time.process_time() - client_cpu_before))
     return errors
 
@@ -601,7 +587,7 @@ def main():
             bench_common.wait_until_lists_ready(pb, stub, args.articles,
                                                 LISTS_READY_TIMEOUT_S)
             print(f"imported {args.articles} articles (dim {args.dim}) in {import_s:.1f}s; "
-                  f"every related list ready; RSS {mb(rss_bytes(server_process(server).pid))}")
+                  f"every related list ready; RSS {mb(rss_bytes(server.pid))}")
             print(describe_load(args))
             errors = soak(args, server, pb, stub)
         except (BenchError, SetupError, grpc.RpcError, OSError) as err:

@@ -42,6 +42,7 @@ import numpy  # noqa: E402
 
 import h2load_compare as h2  # noqa: E402  (data, import, h2load runner)
 import related_testlib  # noqa: E402
+import bench_common  # noqa: E402
 from bench_common import BenchError  # noqa: E402
 from nats_cluster import NatsCluster  # noqa: E402
 from related_testlib import RPC_TIMEOUT_S, SetupError  # noqa: E402
@@ -154,8 +155,14 @@ def measure_writes(args, pb, modes):
     return times
 
 
-def measure_lag(args, pb, writer_node, reader_node, rate_articles_s):
-    """Writes at `rate_articles_s` to one replica; lag (ms) until another shows each batch."""
+def cpu_now(pids):
+    return [bench_common.cpu_seconds(pid) for pid in pids]
+
+
+def measure_lag(args, pb, writer_node, reader_node, rate_articles_s, cpu_pids):
+    """Writes at `rate_articles_s` to one replica; lag (ms) until another shows
+    each batch. Also the CPU seconds each process of `cpu_pids` (a dict of
+    lists) used per article written, and the cores they used together."""
     batches = write_batches(pb, args.dim, rate_articles_s // WRITE_BATCH * args.lag_seconds,
                             f"lag{rate_articles_s}", rate_articles_s)
     acked = {}  # batch -> ack time
@@ -186,6 +193,7 @@ def measure_lag(args, pb, writer_node, reader_node, rate_articles_s):
     # Several writers, each pacing its share, so that the rate holds even
     # when one acknowledgement takes longer than the interval.
     interval = WRITE_BATCH / rate_articles_s
+    cpu_before = {kind: cpu_now(pids) for kind, pids in cpu_pids.items()}
     start = time.perf_counter()
 
     def write(first):
@@ -204,9 +212,15 @@ def measure_lag(args, pb, writer_node, reader_node, rate_articles_s):
     rate = len(batches) * WRITE_BATCH / (time.perf_counter() - start)
     watcher.join(60)
     done.set()
+    elapsed = time.perf_counter() - start
     if len(lags) != len(batches):
         raise BenchError(f"lag: {len(lags)} of {len(batches)} batches seen on the other replica")
-    return lags, rate
+    articles = len(batches) * WRITE_BATCH
+    cpu = {kind: [(after - before) / articles for before, after in
+                  zip(cpu_before[kind], cpu_now(pids))]
+           for kind, pids in cpu_pids.items()}
+    cores = sum(sum(per) for per in cpu.values()) * articles / elapsed
+    return lags, rate, cpu, cores
 
 
 def measure_reads(args, pb, standalone, replica, work_dir):
@@ -243,10 +257,16 @@ def report(imports, writes, lags, reads):
         rw = writes[mode]
         print(f"  {mode}: p50 {percentile(rw, 50):.2f} ms p99 {percentile(rw, 99):.2f} ms; "
               f"p99 ratio {percentile(rw, 99) / percentile(sw, 99):.2f} (target <= 2)")
-    for (lag, rate), asked in zip(lags, LAG_RATES_ARTICLES_S):
+    for (lag, rate, cpu, cores), asked in zip(lags, LAG_RATES_ARTICLES_S):
         print(f"replication lag, {asked} articles/s asked, {rate:.0f} reached, {len(lag)} "
               f"batches: p50 {percentile(lag, 50):.1f} ms, p99 {percentile(lag, 99):.1f} ms "
               f"(target <= 50 ms at 1000)")
+        replicas = "/".join(f"{seconds * 1e3:.2f}" for seconds in cpu["replicas"])
+        per_article = sum(sum(per) for per in cpu.values())
+        print(f"  CPU per article: each related-server replica {replicas} ms (the writer "
+              f"first), the NATS nodes {sum(cpu['nats']) * 1e3:.2f} ms together; "
+              f"{cores:.2f} cores busy, {asked} articles/s would need "
+              f"{per_article * asked:.2f} (this machine: {os.cpu_count()})")
     lat = [b["mean_us"] / a["mean_us"] for a, b in zip(reads["standalone"]["1x1"],
                                                       reads["replicated"]["1x1"])]
     thr = [b["calls_per_s"] / a["calls_per_s"] for a, b in zip(reads["standalone"]["4x16"],
@@ -277,7 +297,9 @@ def run(args, pb, work_dir):
         writes = measure_writes(args, pb, {"standalone": standalone,
                                            "replicated x3": replicas[0],
                                            "replicated x1": alone})
-        lags = [measure_lag(args, pb, replicas[0], replicas[1], rate)
+        cpu_pids = {"replicas": [node.process.pid for node in replicas],
+                    "nats": [node.proc.pid for node in cluster.nodes]}
+        lags = [measure_lag(args, pb, replicas[0], replicas[1], rate, cpu_pids)
                 for rate in LAG_RATES_ARTICLES_S]
         wait_ready(pb, [standalone], args.articles + args.rounds * args.writes * WRITE_BATCH)
         reads = measure_reads(args, pb, standalone, replicas[1], work_dir)

@@ -255,6 +255,15 @@ class ServerProcess:
                     self.grpc_address, self.metrics_address = match.group(1), match.group(2)
                     self._listening.set()
 
+    @property
+    def pid(self):
+        """The server's process ID (for /proc readings), None before start."""
+        return self._proc.pid if self._proc is not None else None
+
+    def exit_code(self):
+        """None while the server runs (or before start), else its exit code."""
+        return self._proc.poll() if self._proc is not None else None
+
     def log_tail(self, lines=40):
         with self._lines_lock:
             tail = self._lines[-lines:]
