@@ -358,7 +358,7 @@ absl::Status ArticleIndex::Restore(RestoredParts parts) {
   return absl::OkStatus();
 }
 
-IndexStats ArticleIndex::Stats() const {
+IndexStats ArticleIndex::Stats(StatsScope scope) const {
   absl::ReaderMutexLock lock(&mu_);
   IndexStats stats;
   stats.article_count = articles_.size();
@@ -369,7 +369,9 @@ IndexStats ArticleIndex::Stats() const {
   stats.tombstones = vectors_ ? stats.slots - vectors_->LiveCount() : 0;
   if (lists_ != nullptr) {
     stats.related_lists_precomputed = true;
-    stats.related_lists_memory_bytes = lists_->MemoryBytes();
+    if (scope == StatsScope::kAll) {
+      stats.related_lists_memory_bytes = lists_->MemoryBytes();
+    }
     stats.related_lists_stale = lists_->StaleCount();
   }
   stats.cards_memory_bytes = articles_.cards().MemoryBytes();

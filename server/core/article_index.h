@@ -182,7 +182,11 @@ class ArticleIndex {
       const std::vector<ArticleId>& exclude_ids, const RankingPolicy& policy,
       absl::FunctionRef<bool()> cancelled = [] { return false; }) const;
 
-  IndexStats Stats() const;
+  // The index's figures. Summing the related lists' heap bytes walks every
+  // list (O(articles)); the gauges refreshed after each write do not need
+  // it, so kWithoutListMemory skips it (related_lists_memory_bytes is 0).
+  enum class StatsScope { kAll, kWithoutListMemory };
+  IndexStats Stats(StatsScope scope = StatsScope::kAll) const;
 
   // Blocks until a compaction that runs now has finished (tests, benches).
   void AwaitCompaction() const;

@@ -35,14 +35,17 @@ std::optional<IndexKind> ParseIndexKind(absl::string_view name) {
   return std::nullopt;
 }
 
-void KeepNearest(std::vector<Neighbor>& neighbors, size_t k) {
+void KeepNearest(std::vector<Neighbor>& neighbors, size_t k, bool keep_rest) {
   const auto better = [](const Neighbor& a, const Neighbor& b) {
     return a.score != b.score ? a.score > b.score : a.slot < b.slot;
   };
   const size_t keep = std::min(neighbors.size(), k);
-  std::partial_sort(neighbors.begin(), neighbors.begin() + keep,
-                    neighbors.end(), better);
-  neighbors.resize(keep);
+  // Select, then order the few kept: linear in the many an insert compares
+  // (a partial sort's heap costs a log factor on every one of them).
+  std::nth_element(neighbors.begin(), neighbors.begin() + keep, neighbors.end(),
+                   better);
+  std::sort(neighbors.begin(), neighbors.begin() + keep, better);
+  if (!keep_rest) neighbors.resize(keep);
 }
 
 namespace {
@@ -203,20 +206,37 @@ class NegatedInnerProduct final : public faiss::DistanceComputer {
 // `self` and removed slots; best first, ties to the lower slot.
 std::vector<Neighbor> NearestSeen(std::vector<Neighbor>& seen, Slot self, int k,
                                   const std::vector<bool>& removed) {
+  seen.erase(std::remove_if(seen.begin(), seen.end(),
+                            [&](const Neighbor& n) {
+                              return n.slot == self || removed[n.slot];
+                            }),
+             seen.end());
+  // An insert compares thousands of slots: order only the best 2k, where
+  // the k distinct ones almost always are (a slot is seen twice at most a
+  // few times per insert), instead of sorting all of them.
+  const size_t wanted = static_cast<size_t>(k);
+  const size_t take = std::min(seen.size(), 2 * wanted);
+  KeepNearest(seen, take, /*keep_rest=*/true);
+  std::vector<Neighbor> nearest;
+  nearest.reserve(wanted);
+  for (size_t i = 0; i < take && nearest.size() < wanted; ++i) {
+    const bool again =
+        std::any_of(nearest.begin(), nearest.end(),
+                    [&](const Neighbor& n) { return n.slot == seen[i].slot; });
+    if (!again) nearest.push_back(seen[i]);
+  }
+  if (nearest.size() == wanted || take == seen.size()) return nearest;
+  // More than k copies among the best 2k: distinct slots first, then the
+  // best of all.
   std::sort(seen.begin(), seen.end(), [](const Neighbor& a, const Neighbor& b) {
-    return a.slot < b.slot;
+    return a.slot != b.slot ? a.slot < b.slot : a.score > b.score;
   });
   seen.erase(std::unique(seen.begin(), seen.end(),
                          [](const Neighbor& a, const Neighbor& b) {
                            return a.slot == b.slot;
                          }),
              seen.end());
-  seen.erase(std::remove_if(seen.begin(), seen.end(),
-                            [&](const Neighbor& n) {
-                              return n.slot == self || removed[n.slot];
-                            }),
-             seen.end());
-  KeepNearest(seen, static_cast<size_t>(k));
+  KeepNearest(seen, wanted);
   return seen;
 }
 

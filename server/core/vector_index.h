@@ -29,7 +29,9 @@ struct Neighbor {
 
 // Keeps the `k` most similar of `neighbors`, best first; equal scores in
 // slot order, so the result does not depend on the order they came in.
-void KeepNearest(std::vector<Neighbor>& neighbors, size_t k);
+// With `keep_rest` the others stay behind them, in no order.
+void KeepNearest(std::vector<Neighbor>& neighbors, size_t k,
+                 bool keep_rest = false);
 
 // A slot that moved when another was removed (see VectorIndex::Remove).
 struct SlotMove {

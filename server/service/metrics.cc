@@ -162,7 +162,9 @@ void ServiceMetrics::RecordWrites(int64_t upserted, int64_t deleted) {
   deleted_.Increment(static_cast<double>(deleted));
 }
 
-void ServiceMetrics::SetIndexStats(const IndexStats& stats) {
+void ServiceMetrics::SetIndexStats(const ArticleIndex& index) {
+  const IndexStats stats =
+      index.Stats(ArticleIndex::StatsScope::kWithoutListMemory);
   articles_.Set(static_cast<double>(stats.article_count));
   memory_bytes_.Set(static_cast<double>(stats.index_memory_bytes));
   tombstone_ratio_.Set(

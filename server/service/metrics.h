@@ -57,9 +57,13 @@ class ServiceMetrics {
   void RecordWrites(int64_t upserted, int64_t deleted);
   // One GetRelated box, read from a precomputed list or searched.
   void RecordBox(bool precomputed);
-  void SetIndexStats(const IndexStats& stats);
+  // The index's gauges, read from `index` now (without the figures no
+  // gauge shows, which cost a walk over every related list).
+  void SetIndexStats(const ArticleIndex& index);
   // Text-only articles held for the server's first text model.
-  void SetHeldTexts(int64_t held) { held_texts_.Set(static_cast<double>(held)); }
+  void SetHeldTexts(int64_t held) {
+    held_texts_.Set(static_cast<double>(held));
+  }
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -108,8 +112,7 @@ class RequestRecorder {
     method_.Record(status.error_code(), latency);
     if (AccessLog::Sampled()) {
       AccessLog::Write(method_.method(), status, latency,
-                       context != nullptr ? context->peer() : "",
-                       article_id_);
+                       context != nullptr ? context->peer() : "", article_id_);
     }
     return status;
   }

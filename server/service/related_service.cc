@@ -247,7 +247,7 @@ absl::Status RelatedService::Upsert(
       },
       /*importing=*/import != nullptr);
   if (status.ok()) metrics_.RecordWrites(count, 0);
-  metrics_.SetIndexStats(index_.Stats());
+  metrics_.SetIndexStats(index_);
   metrics_.SetHeldTexts(texts_.held());
   return status;
 }
@@ -287,7 +287,7 @@ grpc::ServerUnaryReactor* RelatedService::DeleteArticles(
     if (deleted.ok()) {
       response->set_deleted(*deleted);
       metrics_.RecordWrites(0, *deleted);
-      metrics_.SetIndexStats(index_.Stats());
+      metrics_.SetIndexStats(index_);
     }
     return ToGrpcStatus(deleted.status());
   });
@@ -345,7 +345,7 @@ class RelatedService::ImportReactor final
     import_->Finish();
     service_.texts_.ImportEnded();
     ReleaseFreedMemory();  // what the batches used
-    service_.metrics_.SetIndexStats(service_.index_.Stats());
+    service_.metrics_.SetIndexStats(service_.index_);
     Finish(recorder_.Finish(status, context_));
   }
 

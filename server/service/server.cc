@@ -15,7 +15,6 @@
 #include "server/core/storage/embedder_identity.h"
 #include "server/replication/replicated_writer.h"
 #include "server/service/log.h"
-#include "server/service/log.h"
 
 namespace related {
 namespace {
@@ -98,9 +97,9 @@ absl::StatusOr<std::unique_ptr<TextEmbedding>> StartEmbedding(
   int& dimension = options.index.dimension;
   if (dimension == 0) dimension = model->dimension();
   if (dimension != model->dimension()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--dim=", dimension, " but ", flag, " (", path, ") has dimension ",
-        model->dimension()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--dim=", dimension, " but ", flag, " (", path,
+                     ") has dimension ", model->dimension()));
   }
   embedding->SetModel(MakeSifEmbedder(*std::move(model)));
   return embedding;
@@ -113,7 +112,8 @@ TextBootstrapOptions BootstrapOptions(const ServerOptions& options) {
       options.replication.has_value() ? 0 : options.embedder_train_after;
   bootstrap.model_path = TrainedModelPath(options);
   if (options.store.has_value()) bootstrap.data_dir = options.store->data_dir;
-  if (options.index.dimension > 0) bootstrap.dimension = options.index.dimension;
+  if (options.index.dimension > 0)
+    bootstrap.dimension = options.index.dimension;
   bootstrap.log = [](const std::string& line) { LogInfo(line); };
   return bootstrap;
 }
@@ -132,7 +132,7 @@ absl::StatusOr<std::unique_ptr<RelatedServer>> RelatedServer::Start(
   server->index_ = *std::move(index);
   server->metrics_ =
       std::make_unique<ServiceMetrics>(IndexKindName(options.index.index_kind));
-  server->metrics_->SetIndexStats(server->index_->Stats());
+  server->metrics_->SetIndexStats(*server->index_);
   server->authorizer_ = std::make_unique<Authorizer>(options.auth);
   server->writes_ = std::make_unique<WriteWorker>(kWriteThreads);
   server->held_ = std::make_unique<HeldTexts>();
@@ -196,8 +196,7 @@ absl::StatusOr<std::unique_ptr<RelatedServer>> RelatedServer::Start(
         StartHealthServer(options.health_address, &health_port);
     if (server->health_server_ == nullptr || health_port == 0) {
       return absl::UnavailableError(
-          absl::StrCat("cannot serve health checks on ",
-                       options.health_address,
+          absl::StrCat("cannot serve health checks on ", options.health_address,
                        " (address in use, or not a valid host:port)"));
     }
     server->health_address_ = WithPort(options.health_address, health_port);
@@ -239,14 +238,14 @@ absl::StatusOr<storage::RecoveryReport> RelatedServer::LoadData() {
       journal_->ForwardBulkLoads(store_.get());
     }
     ReleaseFreedMemory();  // the snapshot and journal records just replayed
-    metrics_->SetIndexStats(index_->Stats());
+    metrics_->SetIndexStats(*index_);
   }
   if (options_.replication.has_value()) {
     if (absl::Status s = StartReplica(report.log_position); !s.ok()) return s;
     writer_ = std::make_unique<replication::ReplicatedWriter>(
         *stream_, *replica_, options_.index, replication_metrics_.get(),
         options_.replication_apply_timeout);
-    metrics_->SetIndexStats(index_->Stats());
+    metrics_->SetIndexStats(*index_);
   } else {
     writer_ = std::make_unique<IndexWriter>(*index_);
   }
@@ -254,7 +253,7 @@ absl::StatusOr<storage::RecoveryReport> RelatedServer::LoadData() {
   // background): refresh them now and then.
   stats_refresher_ = std::thread([this] {
     while (!stop_refreshing_.WaitForNotificationWithTimeout(absl::Seconds(5))) {
-      metrics_->SetIndexStats(index_->Stats());
+      metrics_->SetIndexStats(*index_);
       metrics_->SetHeldTexts(bootstrap_->held());
     }
   });

@@ -257,6 +257,24 @@ TEST_P(ArticleIndexTest, SameVectorUpsertUpdatesOnlyMetadata) {
   EXPECT_EQ(index->Stats().index_memory_bytes, memory);
 }
 
+// The gauges after a write skip the walk over every related list; the
+// rest of the figures are the same either way.
+TEST_P(ArticleIndexTest, StatsWithoutListMemorySkipOnlyThat) {
+  auto index = NewIndex(GetParam());
+  ASSERT_TRUE(
+      index->Upsert(MakeArticles(ClusteredVectors(60, kDim, 3, 29), 0, 60))
+          .ok());
+  const IndexStats all = index->Stats();
+  const IndexStats cheap =
+      index->Stats(ArticleIndex::StatsScope::kWithoutListMemory);
+  EXPECT_EQ(cheap.related_lists_memory_bytes, 0);
+  EXPECT_EQ(all.related_lists_memory_bytes > 0, all.related_lists_precomputed);
+  EXPECT_EQ(cheap.article_count, 60);
+  EXPECT_EQ(cheap.index_memory_bytes, all.index_memory_bytes);
+  EXPECT_EQ(cheap.related_lists_precomputed, all.related_lists_precomputed);
+  EXPECT_EQ(cheap.cards_memory_bytes, all.cards_memory_bytes);
+}
+
 TEST_P(ArticleIndexTest, InvalidBatchWritesNothingAndNamesTheArticle) {
   auto index = NewIndex(GetParam());
   const auto vectors = ClusteredVectors(10, kDim, 2, 18);

@@ -21,6 +21,30 @@ struct Except {
   bool operator()(Slot slot) const { return !excluded.contains(slot); }
 };
 
+TEST(KeepNearest, BestFirstTiesToTheLowerSlotAndTheRestKeptOnRequest) {
+  const std::vector<Neighbor> given = {{7, 0.5f}, {3, 0.9f}, {9, 0.5f},
+                                       {1, 0.1f}, {4, 0.5f}, {2, 0.7f}};
+  std::vector<Neighbor> kept = given;
+  KeepNearest(kept, 4);
+  std::vector<Slot> slots;
+  for (const Neighbor& n : kept) slots.push_back(n.slot);
+  EXPECT_EQ(slots, (std::vector<Slot>{3, 2, 4, 7}));
+
+  std::vector<Neighbor> all = given;
+  KeepNearest(all, 2, /*keep_rest=*/true);
+  ASSERT_EQ(all.size(), given.size());
+  EXPECT_EQ(all[0].slot, 3);
+  EXPECT_EQ(all[1].slot, 2);
+  std::multiset<Slot> rest;
+  for (size_t i = 2; i < all.size(); ++i) rest.insert(all[i].slot);
+  EXPECT_EQ(rest, (std::multiset<Slot>{1, 4, 7, 9}));
+
+  std::vector<Neighbor> few = given;
+  KeepNearest(few, 10);
+  EXPECT_EQ(few.size(), given.size());
+  EXPECT_EQ(few.back().slot, 1);
+}
+
 TEST(FlatVectorIndex, MatchesBruteForceExactly) {
   const auto vectors = ClusteredVectors(2000, kDim, 40, /*seed=*/7);
   auto index = MakeVectorIndex(IndexKind::kExact, kDim, {});
