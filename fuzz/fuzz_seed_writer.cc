@@ -123,6 +123,17 @@ int main(int argc, char** argv) {
   WriteFile(corpus / "record_fuzzer/delete", del);
   WriteFile(corpus / "record_fuzzer/empty_upsert",
             related::storage::EncodeUpsertRecord({}));
+  // The kinds that carry texts: an upsert with a stored text (kind 3) and
+  // text-only articles held for the first model (kind 4).
+  std::vector<Article> with_text = articles;
+  with_text[0].text = "A storm crossed the coast overnight.";
+  WriteFile(corpus / "record_fuzzer/upsert_with_text",
+            related::storage::EncodeUpsertRecord(with_text));
+  Article held;
+  held.id = "held/draft";
+  held.text = "Text only, waiting for the first model.";
+  WriteFile(corpus / "record_fuzzer/hold",
+            related::storage::EncodeHoldRecord({held}));
 
   // WAL segments: header only, and three records.
   {
