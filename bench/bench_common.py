@@ -7,6 +7,9 @@ module only moves the articles in and waits for the server to be ready."""
 import os
 import time
 
+import grpc
+
+import related_testlib
 from related_testlib import RPC_TIMEOUT_S
 
 IMPORT_BATCH = 500
@@ -15,6 +18,24 @@ IMPORT_TIMEOUT_S = 900.0
 
 class BenchError(Exception):
     """Something did not run or a call did not succeed: the figures are void."""
+
+
+def serve(server, proto_dir, work_dir):
+    """Generates the stubs into work_dir, starts `server` (a
+    related_testlib.ServerProcess) and waits until it is SERVING; returns
+    the stubs and a channel to it (the caller closes it)."""
+    pb = related_testlib.generate_stubs(os.path.abspath(proto_dir), work_dir)
+    server.start()
+    channel = grpc.insecure_channel(server.grpc_address)
+    server.wait_until_serving(pb, channel)
+    return pb, channel
+
+
+def failure_detail(err):
+    """One line saying what failed: the status of a failed call, or the error."""
+    if isinstance(err, grpc.RpcError):
+        return f"{err.code().name}: {err.details()}"
+    return str(err)
 
 
 def timed_import(stub, requests, count):

@@ -67,15 +67,16 @@ TARGETS = (
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     related_testlib.add_bench_args(parser, 20000, "articles to import", 384)
     parser.add_argument("--rounds", type=int, default=3,
-                        help="rounds per shape, each running all three methods "
-                             "(default: %(default)s)")
+                        help="rounds per shape, each running all three methods")
     parser.add_argument("--seconds", type=int, default=5,
-                        help="h2load -D: measured seconds per run (default: %(default)s)")
+                        help="h2load -D: measured seconds per run")
     parser.add_argument("--warm_up", type=int, default=1,
-                        help="h2load --warm-up-time per run (default: %(default)s)")
+                        help="h2load --warm-up-time per run")
     parser.add_argument("--h2load", default="h2load", help="h2load binary")
     parser.add_argument("--show_server_log", action="store_true")
     args = parser.parse_args()
@@ -346,16 +347,12 @@ def main():
             echo_log=args.show_server_log)
         channel = None
         try:
-            pb = related_testlib.generate_stubs(os.path.abspath(args.proto_dir), work_dir)
-            server.start()
-            channel = grpc.insecure_channel(server.grpc_address)
-            server.wait_until_serving(pb, channel)
+            pb, channel = bench_common.serve(server, args.proto_dir, work_dir)
             print(f"server {args.server} on {server.grpc_address}")
             measure(args, server, pb, channel, work_dir)
         except (BenchError, SetupError, grpc.RpcError) as err:
-            detail = (f"{err.code().name}: {err.details()}"
-                      if isinstance(err, grpc.RpcError) else str(err))
-            print(f"h2load_compare: FAILED: {detail}\n{server.log_tail(10)}", file=sys.stderr)
+            print(f"h2load_compare: FAILED: {bench_common.failure_detail(err)}\n"
+                  f"{server.log_tail(10)}", file=sys.stderr)
             server.kill()
             return 1
         finally:

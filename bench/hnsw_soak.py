@@ -83,32 +83,30 @@ def parse_args():
         argv, extra = argv[:cut], argv[cut + 1:]
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         usage="%(prog)s [options] [-- extra related-server flags]")
     related_testlib.add_bench_args(
         parser, 20000, "live articles, imported first and kept", 128)
     parser.add_argument("--seconds", type=float, default=600,
-                        help="length of the soak (default: %(default)s)")
+                        help="length of the soak")
     parser.add_argument("--write_rate", type=float, default=500,
                         help="target upserted articles/s over all writers; 0: as fast "
-                             "as they go (default: %(default)s)")
+                             "as they go")
     parser.add_argument("--writers", type=int, default=2,
-                        help="writer threads (default: %(default)s)")
+                        help="writer threads")
     parser.add_argument("--batch", type=int, default=10,
-                        help="articles per UpsertArticles call (default: %(default)s)")
+                        help="articles per UpsertArticles call")
     parser.add_argument("--replace_share", type=float, default=0.5,
-                        help="share of written articles that replace an existing one "
-                             "(default: %(default)s)")
+                        help="share of written articles that replace an existing one")
     parser.add_argument("--read_rate", type=float, default=100,
-                        help="GetRelated calls/s from one reader thread; 0: none "
-                             "(default: %(default)s)")
+                        help="GetRelated calls/s from one reader thread; 0: none")
     parser.add_argument("--anchors", type=int, default=1000,
                         help="articles that are replaced but never deleted, the "
-                             "reader's queries (default: %(default)s)")
+                             "reader's queries")
     parser.add_argument("--sample_every", type=float, default=2.0,
-                        help="RSS and /metrics sampling period, seconds (default: %(default)s)")
+                        help="RSS and /metrics sampling period, seconds")
     parser.add_argument("--progress_every", type=float, default=30.0,
-                        help="progress line on stderr every this many seconds "
-                             "(default: %(default)s)")
+                        help="progress line on stderr every this many seconds")
     parser.add_argument("--show_server_log", action="store_true")
     args = parser.parse_args(argv)
     args.server_flags = extra
@@ -575,10 +573,7 @@ def main():
                                                echo_log=args.show_server_log)
         channel = None
         try:
-            pb = related_testlib.generate_stubs(os.path.abspath(args.proto_dir), work_dir)
-            server.start()
-            channel = grpc.insecure_channel(server.grpc_address)
-            server.wait_until_serving(pb, channel)
+            pb, channel = bench_common.serve(server, args.proto_dir, work_dir)
             stub = pb.related_pb2_grpc.RelatedArticlesStub(channel)
             print(f"server {args.server} on {server.grpc_address} (metrics "
                   f"{server.metrics_address}), flags: {' '.join(flags)}")
@@ -591,8 +586,7 @@ def main():
             print(describe_load(args))
             errors = soak(args, server, pb, stub)
         except (BenchError, SetupError, grpc.RpcError, OSError) as err:
-            detail = (f"{err.code().name}: {err.details()}"
-                      if isinstance(err, grpc.RpcError) else str(err))
+            detail = bench_common.failure_detail(err)
             if not isinstance(err, SetupError):  # a SetupError carries the log already
                 detail += "\n" + server.log_tail(10)
             print(f"hnsw_soak: FAILED: {detail}", file=sys.stderr)

@@ -57,10 +57,12 @@ READY_TIMEOUT_S = 1800.0
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     related_testlib.add_bench_args(parser, 100000, "articles imported first", 384)
     parser.add_argument("--writes", type=int, default=300,
-                        help="acknowledged writes per round and mode (default: %(default)s)")
+                        help="acknowledged writes per round and mode")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--lag_seconds", type=int, default=10)
     parser.add_argument("--seconds", type=int, default=5, help="h2load -D per run")

@@ -436,15 +436,16 @@ class StubsTestCase(unittest.TestCase):
 
 def add_bench_args(parser, articles, articles_help, dim):
     """The flags every bench script shares: which server binary and protos to
-    use, and the corpus it loads (its size and embedding dimension)."""
+    use, and the corpus it loads (its size and embedding dimension). The
+    parser's formatter (ArgumentDefaultsHelpFormatter) shows the defaults."""
     parser.add_argument("--server", default=DEFAULT_SERVER,
-                        help="related-server binary (default: %(default)s)")
+                        help="related-server binary")
     parser.add_argument("--proto_dir", default=DEFAULT_PROTO_DIR,
-                        help="the repo's proto/ dir (default: %(default)s)")
+                        help="the repo's proto/ dir")
     parser.add_argument("--articles", type=int, default=articles,
-                        help=f"{articles_help} (default: %(default)s)")
+                        help=articles_help)
     parser.add_argument("--dim", type=int, default=dim,
-                        help="embedding dimension (default: %(default)s)")
+                        help="embedding dimension")
 
 
 def run_server_tests(test_class, description):
