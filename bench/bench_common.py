@@ -1,5 +1,6 @@
-"""What the Python bench scripts share: their error, the import stream and
-the wait until every related list is ranked.
+"""What the Python bench scripts share: their common flags, starting the
+server, their error, the import stream and the wait until every related
+list is ranked.
 
 Each script makes its own corpus (its seed, IDs and metadata differ); this
 module only moves the articles in and waits for the server to be ready."""
@@ -18,6 +19,20 @@ IMPORT_TIMEOUT_S = 900.0
 
 class BenchError(Exception):
     """Something did not run or a call did not succeed: the figures are void."""
+
+
+def add_bench_args(parser, articles, articles_help, dim):
+    """The flags every bench script shares: which server binary and protos to
+    use, and the corpus it loads (its size and embedding dimension). The
+    parser's formatter (ArgumentDefaultsHelpFormatter) shows the defaults."""
+    parser.add_argument("--server", default=related_testlib.DEFAULT_SERVER,
+                        help="related-server binary")
+    parser.add_argument("--proto_dir", default=related_testlib.DEFAULT_PROTO_DIR,
+                        help="the repo's proto/ dir")
+    parser.add_argument("--articles", type=int, default=articles,
+                        help=articles_help)
+    parser.add_argument("--dim", type=int, default=dim,
+                        help="embedding dimension")
 
 
 def serve(server, proto_dir, work_dir):

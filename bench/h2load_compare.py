@@ -70,7 +70,7 @@ def parse_args():
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    related_testlib.add_bench_args(parser, 20000, "articles to import", 384)
+    bench_common.add_bench_args(parser, 20000, "articles to import", 384)
     parser.add_argument("--rounds", type=int, default=3,
                         help="rounds per shape, each running all three methods")
     parser.add_argument("--seconds", type=int, default=5,

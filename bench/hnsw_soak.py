@@ -85,7 +85,7 @@ def parse_args():
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         usage="%(prog)s [options] [-- extra related-server flags]")
-    related_testlib.add_bench_args(
+    bench_common.add_bench_args(
         parser, 20000, "live articles, imported first and kept", 128)
     parser.add_argument("--seconds", type=float, default=600,
                         help="length of the soak")

@@ -60,7 +60,7 @@ def parse_args():
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    related_testlib.add_bench_args(parser, 100000, "articles imported first", 384)
+    bench_common.add_bench_args(parser, 100000, "articles imported first", 384)
     parser.add_argument("--writes", type=int, default=300,
                         help="acknowledged writes per round and mode")
     parser.add_argument("--rounds", type=int, default=3)

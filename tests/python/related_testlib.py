@@ -434,20 +434,6 @@ class StubsTestCase(unittest.TestCase):
         cls._tmp.cleanup()
 
 
-def add_bench_args(parser, articles, articles_help, dim):
-    """The flags every bench script shares: which server binary and protos to
-    use, and the corpus it loads (its size and embedding dimension). The
-    parser's formatter (ArgumentDefaultsHelpFormatter) shows the defaults."""
-    parser.add_argument("--server", default=DEFAULT_SERVER,
-                        help="related-server binary")
-    parser.add_argument("--proto_dir", default=DEFAULT_PROTO_DIR,
-                        help="the repo's proto/ dir")
-    parser.add_argument("--articles", type=int, default=articles,
-                        help=articles_help)
-    parser.add_argument("--dim", type=int, default=dim,
-                        help="embedding dimension")
-
-
 def run_server_tests(test_class, description):
     """For a test class that starts its own servers: parses --server and
     --proto_dir into test_class.CONFIG, then runs unittest on the rest."""
