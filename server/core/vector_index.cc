@@ -213,31 +213,22 @@ std::vector<Neighbor> NearestSeen(std::vector<Neighbor>& seen, Slot self, int k,
              seen.end());
   // An insert compares thousands of slots: order only the best 2k, where
   // the k distinct ones almost always are (a slot is seen twice at most a
-  // few times per insert), instead of sorting all of them.
+  // few times per insert), instead of sorting all of them; only when copies
+  // leave fewer than k among them are all ordered.
   const size_t wanted = static_cast<size_t>(k);
-  const size_t take = std::min(seen.size(), 2 * wanted);
-  KeepNearest(seen, take, /*keep_rest=*/true);
   std::vector<Neighbor> nearest;
   nearest.reserve(wanted);
-  for (size_t i = 0; i < take && nearest.size() < wanted; ++i) {
-    const bool again =
-        std::any_of(nearest.begin(), nearest.end(),
-                    [&](const Neighbor& n) { return n.slot == seen[i].slot; });
-    if (!again) nearest.push_back(seen[i]);
+  for (size_t take = std::min(seen.size(), 2 * wanted);; take = seen.size()) {
+    KeepNearest(seen, take, /*keep_rest=*/true);
+    nearest.clear();
+    for (size_t i = 0; i < take && nearest.size() < wanted; ++i) {
+      const bool again = std::any_of(
+          nearest.begin(), nearest.end(),
+          [&](const Neighbor& n) { return n.slot == seen[i].slot; });
+      if (!again) nearest.push_back(seen[i]);
+    }
+    if (nearest.size() == wanted || take == seen.size()) return nearest;
   }
-  if (nearest.size() == wanted || take == seen.size()) return nearest;
-  // More than k copies among the best 2k: distinct slots first, then the
-  // best of all.
-  std::sort(seen.begin(), seen.end(), [](const Neighbor& a, const Neighbor& b) {
-    return a.slot != b.slot ? a.slot < b.slot : a.score > b.score;
-  });
-  seen.erase(std::unique(seen.begin(), seen.end(),
-                         [](const Neighbor& a, const Neighbor& b) {
-                           return a.slot == b.slot;
-                         }),
-             seen.end());
-  KeepNearest(seen, wanted);
-  return seen;
 }
 
 // A per-thread table of visited graph nodes, at least `size` long, kept

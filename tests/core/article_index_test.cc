@@ -32,16 +32,6 @@ std::vector<Article> MakeArticles(const std::vector<float>& vectors, int first,
       });
 }
 
-std::unique_ptr<ArticleIndex> NewIndex(IndexKind kind, int dim = kDim) {
-  ArticleIndexOptions options;
-  options.index_kind = kind;
-  options.dimension = dim;
-  options.write_chunk_size = 7;  // exercise chunking
-  auto index = ArticleIndex::Create(options);
-  EXPECT_TRUE(index.ok());
-  return *std::move(index);
-}
-
 // An index of `kind` and kDim with the limits or defaults `adjust` sets.
 std::unique_ptr<ArticleIndex> IndexWith(
     IndexKind kind, const std::function<void(ArticleIndexOptions&)>& adjust) {
@@ -49,7 +39,16 @@ std::unique_ptr<ArticleIndex> IndexWith(
   options.index_kind = kind;
   options.dimension = kDim;
   adjust(options);
-  return *ArticleIndex::Create(options);
+  auto index = ArticleIndex::Create(options);
+  EXPECT_TRUE(index.ok()) << index.status();
+  return *std::move(index);
+}
+
+std::unique_ptr<ArticleIndex> NewIndex(IndexKind kind, int dim = kDim) {
+  return IndexWith(kind, [dim](ArticleIndexOptions& options) {
+    options.dimension = dim;
+    options.write_chunk_size = 7;  // exercise chunking
+  });
 }
 
 std::vector<std::string> Ids(const std::vector<RelatedArticle>& related) {
