@@ -15,6 +15,13 @@ shape the three methods take turns, in a rotated order every round
 machine hits all three alike. Ratios are taken within a round, then the
 median over rounds is printed with the range.
 
+By default the server and h2load share every core, as when issue 14's
+targets were set. Then h2load's reading (1,111 bytes per GetRelated
+response against 8 for Check) takes CPU the server would have had. --pin
+gives the server one core and h2load another, so the server's own cost per
+call decides its throughput, as when callers run on machines of their own.
+Each method's line says how busy each side was (share of one core).
+
 Run (about 3 minutes with the defaults on a 2-core machine):
   /usr/bin/python3 bench/h2load_compare.py --server build/related-server
 
@@ -25,6 +32,7 @@ a measurement); 1 if anything failed to run or a call did not succeed.
 import argparse
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -48,7 +56,7 @@ LISTS_READY_TIMEOUT_S = 120.0
 H2LOAD_SLACK_S = 30.0
 
 # (label, connections, streams per connection). h2load runs one thread
-# (-t 1): on a 2-core machine it takes one core and the server the other.
+# (-t 1): it can keep at most one core busy.
 SHAPES = (("1x1", 1, 1), ("4x16", 4, 16), ("64x1", 64, 1))
 # The baseline first; each round rotates this order by one.
 METHODS = ("Check", "GetRelated", "Ping")
@@ -78,6 +86,9 @@ def parse_args():
     parser.add_argument("--warm_up", type=int, default=1,
                         help="h2load --warm-up-time per run")
     parser.add_argument("--h2load", default="h2load", help="h2load binary")
+    parser.add_argument("--pin", action="store_true",
+                        help="after the import, pin the server to one core and "
+                             "h2load to the others (needs 2 cores)")
     parser.add_argument("--show_server_log", action="store_true")
     args = parser.parse_args()
     if args.articles < 2 or args.dim < 2 or args.rounds < 1 or args.seconds < 1:
@@ -231,14 +242,37 @@ def parse_h2load(output):
     return found
 
 
-def run_h2load(args, address, method, body_path, connections, streams, response_size):
+# ---- cores -------------------------------------------------------------------
+
+def pin_cores(pid):
+    """Pins every thread of process `pid` to the first core this script may
+    use (threads it starts later inherit it); returns the set of cores left
+    for h2load. Raises BenchError with fewer than two cores."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        raise BenchError(f"--pin needs two cores, this process may use {cores}")
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            os.sched_setaffinity(int(tid), {cores[0]})
+        except ProcessLookupError:
+            pass  # a thread that ended since the listing
+    return set(cores[1:])
+
+
+def run_h2load(args, server_pid, address, method, body_path, connections, streams,
+               response_size):
     command = [args.h2load, "-c", str(connections), "-m", str(streams), "-t", "1",
                "-D", str(args.seconds), f"--warm-up-time={args.warm_up}",
                "-H", "content-type: application/grpc", "-H", "te: trailers",
                "-d", body_path, f"http://{address}{PATHS[method]}"]
+    server_cpu = bench_common.cpu_seconds(server_pid)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
     try:
         done = subprocess.run(command, capture_output=True, text=True,
-                              timeout=args.seconds + args.warm_up + H2LOAD_SLACK_S)
+                              timeout=args.seconds + args.warm_up + H2LOAD_SLACK_S,
+                              preexec_fn=(lambda: os.sched_setaffinity(0, args.h2load_cores))
+                              if args.h2load_cores else None)
     except FileNotFoundError:
         raise BenchError(f"{args.h2load} not found (Debian package nghttp2-client)")
     except subprocess.TimeoutExpired:
@@ -247,6 +281,13 @@ def run_h2load(args, address, method, body_path, connections, streams, response_
         raise BenchError(f"h2load exited with {done.returncode}: {' '.join(command)}\n"
                          f"{done.stdout}{done.stderr}")
     result = parse_h2load(done.stdout)
+    # Who was busy: the share of one core each used over the whole run
+    # (warm-up included, which h2load's own figures leave out).
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result["server_busy"] = (bench_common.cpu_seconds(server_pid) - server_cpu) / wall
+    result["h2load_busy"] = (after.ru_utime + after.ru_stime
+                             - children.ru_utime - children.ru_stime) / wall
     label = f"{method} at {connections}x{streams}"
     if result["succeeded"] == 0:
         raise BenchError(f"{label}: h2load completed no request\n{done.stdout}")
@@ -269,9 +310,16 @@ def spread(values, fmt):
             f"[{fmt(min(values))}..{fmt(max(values))}]")
 
 
+def cpu_per_call_us(result):
+    """The server's CPU per call: its busy share over the run (warm-up
+    included) at the measured rate, assuming the warm-up's rate was the same."""
+    return result["server_busy"] / result["calls_per_s"] * 1e6
+
+
 def print_report(results, rounds):
     """results[(shape, method)] is a list of per-round h2load results."""
-    print(f"h2load, median [min..max] of {rounds} round(s); ratios taken within a round:")
+    print(f"h2load, median [min..max] of {rounds} round(s); ratios taken within a round; "
+          f"busy: the share of one core each side used:")
     ratios = {}
     for shape, connections, streams in SHAPES:
         print(f"{shape} ({connections} connection(s) x {streams} stream(s)):")
@@ -279,7 +327,11 @@ def print_report(results, rounds):
             runs = results[(shape, method)]
             print(f"  {method:<10} mean latency "
                   f"{spread([r['mean_us'] for r in runs], lambda v: f'{v:.0f}us'):<24}"
-                  f" calls/s {spread([r['calls_per_s'] for r in runs], lambda v: f'{v:.0f}')}")
+                  f" calls/s {spread([r['calls_per_s'] for r in runs], lambda v: f'{v:.0f}'):<24}"
+                  f" busy: server {statistics.median(r['server_busy'] for r in runs):.2f},"
+                  f" h2load {statistics.median(r['h2load_busy'] for r in runs):.2f};"
+                  f" server CPU/call "
+                  f"{statistics.median(cpu_per_call_us(r) for r in runs):.1f}us")
         for method in ("GetRelated", "Ping"):
             mine, base = results[(shape, method)], results[(shape, "Check")]
             ratios[(shape, "latency", method)] = [
@@ -308,6 +360,14 @@ def measure(args, server, pb, channel, work_dir):
     print(f"imported {args.articles} articles (dim {args.dim}, hnsw) in {import_s:.1f}s; "
           f"every related list ready")
 
+    if args.pin:
+        args.h2load_cores = pin_cores(server.pid)
+        print(f"server pinned to cores {sorted(os.sched_getaffinity(server.pid))}, "
+              f"h2load to cores {sorted(args.h2load_cores)} (--pin)")
+    else:
+        args.h2load_cores = None
+        print(f"server and h2load share cores {sorted(os.sched_getaffinity(0))}")
+
     query_id = article_id(args.articles // 2)
     requests = requests_for(pb, query_id)
     sizes = check_calls(pb, channel, requests, "before the runs")
@@ -326,7 +386,8 @@ def measure(args, server, pb, channel, work_dir):
             shift = round_index % len(METHODS)
             for method in METHODS[shift:] + METHODS[:shift]:
                 run += 1
-                result = run_h2load(args, server.grpc_address, method, bodies[method],
+                result = run_h2load(args, server.pid, server.grpc_address, method,
+                                    bodies[method],
                                     connections, streams, sizes[method])
                 results[(shape, method)].append(result)
                 print(f"  run {run}/{total}: {shape} round {round_index + 1} {method}: "
