@@ -5,6 +5,7 @@ list is ranked.
 Each script makes its own corpus (its seed, IDs and metadata differ); this
 module only moves the articles in and waits for the server to be ready."""
 
+import argparse
 import os
 import time
 
@@ -21,10 +22,14 @@ class BenchError(Exception):
     """Something did not run or a call did not succeed: the figures are void."""
 
 
-def add_bench_args(parser, articles, articles_help, dim):
-    """The flags every bench script shares: which server binary and protos to
-    use, and the corpus it loads (its size and embedding dimension). The
-    parser's formatter (ArgumentDefaultsHelpFormatter) shows the defaults."""
+def bench_parser(doc, articles, articles_help, dim, usage=None):
+    """An argument parser described by the first paragraph of the script's
+    docstring `doc`, showing every default, with the flags every bench script
+    shares: which server binary and protos to use, and the corpus it loads
+    (its size and embedding dimension)."""
+    parser = argparse.ArgumentParser(
+        description=doc.split("\n\n")[0], usage=usage,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--server", default=related_testlib.DEFAULT_SERVER,
                         help="related-server binary")
     parser.add_argument("--proto_dir", default=related_testlib.DEFAULT_PROTO_DIR,
@@ -33,6 +38,7 @@ def add_bench_args(parser, articles, articles_help, dim):
                         help=articles_help)
     parser.add_argument("--dim", type=int, default=dim,
                         help="embedding dimension")
+    return parser
 
 
 def serve(server, proto_dir, work_dir):

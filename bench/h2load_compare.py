@@ -29,7 +29,6 @@ Exit code: 0 when every run worked, whether or not a target holds (this is
 a measurement); 1 if anything failed to run or a call did not succeed.
 """
 
-import argparse
 import os
 import re
 import resource
@@ -75,10 +74,7 @@ TARGETS = (
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    bench_common.add_bench_args(parser, 20000, "articles to import", 384)
+    parser = bench_common.bench_parser(__doc__, 20000, "articles to import", 384)
     parser.add_argument("--rounds", type=int, default=3,
                         help="rounds per shape, each running all three methods")
     parser.add_argument("--seconds", type=int, default=5,
@@ -259,20 +255,23 @@ def pin_cores(pid):
     return set(cores[1:])
 
 
-def run_h2load(args, server_pid, address, method, body_path, connections, streams,
-               response_size):
+def run_h2load(args, address, method, body_path, connections, streams, response_size,
+               server_pid=None, h2load_cores=None):
+    """One h2load run, checked (see above); its parsed figures. With
+    `server_pid`, also how busy the server and h2load were; with
+    `h2load_cores`, h2load runs on those cores only."""
     command = [args.h2load, "-c", str(connections), "-m", str(streams), "-t", "1",
                "-D", str(args.seconds), f"--warm-up-time={args.warm_up}",
                "-H", "content-type: application/grpc", "-H", "te: trailers",
                "-d", body_path, f"http://{address}{PATHS[method]}"]
-    server_cpu = bench_common.cpu_seconds(server_pid)
+    server_cpu = bench_common.cpu_seconds(server_pid) if server_pid else 0.0
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     try:
         done = subprocess.run(command, capture_output=True, text=True,
                               timeout=args.seconds + args.warm_up + H2LOAD_SLACK_S,
-                              preexec_fn=(lambda: os.sched_setaffinity(0, args.h2load_cores))
-                              if args.h2load_cores else None)
+                              preexec_fn=(lambda: os.sched_setaffinity(0, h2load_cores))
+                              if h2load_cores else None)
     except FileNotFoundError:
         raise BenchError(f"{args.h2load} not found (Debian package nghttp2-client)")
     except subprocess.TimeoutExpired:
@@ -285,7 +284,8 @@ def run_h2load(args, server_pid, address, method, body_path, connections, stream
     # (warm-up included, which h2load's own figures leave out).
     wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    result["server_busy"] = (bench_common.cpu_seconds(server_pid) - server_cpu) / wall
+    if server_pid:
+        result["server_busy"] = (bench_common.cpu_seconds(server_pid) - server_cpu) / wall
     result["h2load_busy"] = (after.ru_utime + after.ru_stime
                              - children.ru_utime - children.ru_stime) / wall
     label = f"{method} at {connections}x{streams}"
@@ -361,11 +361,11 @@ def measure(args, server, pb, channel, work_dir):
           f"every related list ready")
 
     if args.pin:
-        args.h2load_cores = pin_cores(server.pid)
+        h2load_cores = pin_cores(server.pid)
         print(f"server pinned to cores {sorted(os.sched_getaffinity(server.pid))}, "
-              f"h2load to cores {sorted(args.h2load_cores)} (--pin)")
+              f"h2load to cores {sorted(h2load_cores)} (--pin)")
     else:
-        args.h2load_cores = None
+        h2load_cores = None
         print(f"server and h2load share cores {sorted(os.sched_getaffinity(0))}")
 
     query_id = article_id(args.articles // 2)
@@ -386,9 +386,9 @@ def measure(args, server, pb, channel, work_dir):
             shift = round_index % len(METHODS)
             for method in METHODS[shift:] + METHODS[:shift]:
                 run += 1
-                result = run_h2load(args, server.pid, server.grpc_address, method,
-                                    bodies[method],
-                                    connections, streams, sizes[method])
+                result = run_h2load(args, server.grpc_address, method, bodies[method],
+                                    connections, streams, sizes[method],
+                                    server_pid=server.pid, h2load_cores=h2load_cores)
                 results[(shape, method)].append(result)
                 print(f"  run {run}/{total}: {shape} round {round_index + 1} {method}: "
                       f"{result['calls_per_s']:.0f} calls/s, mean {result['mean_us']:.0f}us",

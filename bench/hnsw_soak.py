@@ -39,7 +39,6 @@ target holds (this is a measurement); 1 if anything failed to run, a call
 failed, or a reply was wrong (see "errors").
 """
 
-import argparse
 import itertools
 import os
 import re
@@ -81,12 +80,9 @@ def parse_args():
     if "--" in argv:
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1:]
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    parser = bench_common.bench_parser(
+        __doc__, 20000, "live articles, imported first and kept", 128,
         usage="%(prog)s [options] [-- extra related-server flags]")
-    bench_common.add_bench_args(
-        parser, 20000, "live articles, imported first and kept", 128)
     parser.add_argument("--seconds", type=float, default=600,
                         help="length of the soak")
     parser.add_argument("--write_rate", type=float, default=500,

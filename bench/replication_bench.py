@@ -25,7 +25,6 @@ Exit code: 0 when every run worked, whether or not a target holds (this is
 a measurement); 1 if anything failed to run or a call did not succeed.
 """
 
-import argparse
 import os
 import statistics
 import sys
@@ -57,10 +56,7 @@ READY_TIMEOUT_S = 1800.0
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    bench_common.add_bench_args(parser, 100000, "articles imported first", 384)
+    parser = bench_common.bench_parser(__doc__, 100000, "articles imported first", 384)
     parser.add_argument("--writes", type=int, default=300,
                         help="acknowledged writes per round and mode")
     parser.add_argument("--rounds", type=int, default=3)
