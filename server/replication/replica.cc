@@ -21,6 +21,10 @@ constexpr absl::Duration kAbandonedImport = absl::Seconds(30);
 constexpr absl::Duration kReopenPause = absl::Seconds(1);
 // How often catching up reports its progress.
 constexpr absl::Duration kProgress = absl::Seconds(5);
+// How long a starting replica waits for its stream to answer. A stream
+// whose NATS nodes just came back elects a leader first, and answers
+// nothing (a timeout) for a few seconds meanwhile.
+constexpr absl::Duration kStartPatience = absl::Seconds(60);
 // Outcomes nobody took (their writer timed out) are dropped once this many
 // entries behind.
 constexpr uint64_t kOutcomesKept = 100000;
@@ -34,13 +38,32 @@ std::string NewOrigin() {
   return absl::StrFormat("%s-%d-%016x", host, getpid(), bits);
 }
 
+// `attempt()` (a StatusOr), tried again every kReopenPause while the
+// stream is unavailable, for up to kStartPatience; other errors, and the
+// last one after that, are returned as they are.
+template <typename Attempt>
+auto WhenAvailable(Attempt attempt,
+                   const std::function<void(const std::string&)>& log) {
+  const absl::Time give_up = absl::Now() + kStartPatience;
+  while (true) {
+    auto result = attempt();
+    if (result.ok() || !absl::IsUnavailable(result.status()) ||
+        absl::Now() >= give_up) {
+      return result;
+    }
+    log(absl::StrCat("replication: ", result.status().message(),
+                     "; trying again"));
+    absl::SleepFor(kReopenPause);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(
     NatsStream& stream, ArticleIndex& index, PositionJournal& journal,
     uint64_t applied, ReplicationObserver* observer,
     std::function<void(const std::string&)> log) {
-  auto state = stream.State();
+  auto state = WhenAvailable([&] { return stream.State(); }, log);
   if (!state.ok()) return state.status();
   if (state->last_sequence < applied) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -49,18 +72,18 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(
         ": it is another stream (recreated?); start this replica on an empty "
         "directory"));
   }
-  if (state->first_sequence > applied + 1 &&
-      state->last_sequence > applied) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the stream starts at entry ", state->first_sequence,
-        " but this replica needs the entries after ", applied,
-        " (the stream was trimmed); it must keep every entry "
-        "(docs/replication.md)"));
+  if (state->first_sequence > applied + 1 && state->last_sequence > applied) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the stream starts at entry ", state->first_sequence,
+                     " but this replica needs the entries after ", applied,
+                     " (the stream was trimmed); it must keep every entry "
+                     "(docs/replication.md)"));
   }
   std::unique_ptr<Replica> replica(new Replica(stream, index, journal, applied,
-                                              state->last_sequence, observer,
-                                              std::move(log)));
-  auto reader = stream.Read(applied + 1);
+                                               state->last_sequence, observer,
+                                               std::move(log)));
+  auto reader =
+      WhenAvailable([&] { return stream.Read(applied + 1); }, replica->log_);
   if (!reader.ok()) return reader.status();
   replica->reader_ = *std::move(reader);
   journal.Reset(applied);
@@ -124,8 +147,8 @@ absl::StatusOr<Replica::Outcome> Replica::Await(uint64_t sequence,
   if (!mu_.AwaitWithDeadline(absl::Condition(&applied), deadline)) {
     return absl::DeadlineExceededError(absl::StrCat(
         "the write is in the replicated log (entry ", sequence,
-        ") but this replica has not applied it yet (it is at entry ",
-        applied_, "); it will be applied"));
+        ") but this replica has not applied it yet (it is at entry ", applied_,
+        "); it will be applied"));
   }
   auto it = outcomes_.find(sequence);
   if (it == outcomes_.end()) return Outcome{};

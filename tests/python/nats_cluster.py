@@ -6,6 +6,7 @@ and lets a test stop, kill and restart them. Readiness is the cluster's own
 monitoring endpoint (a JetStream meta leader elected), never a sleep.
 """
 
+import collections
 import json
 import os
 import shutil
@@ -163,33 +164,58 @@ class NatsCluster:
         raise NatsError(f"NATS cluster not ready within {timeout_s:.0f}s ({last})\n"
                         + "\n".join(n.log_tail() for n in self.nodes))
 
+    def stream_views(self, stream):
+        """What each running node that answers reports of `stream`: (node,
+        the leader it names or None, its last_seq)."""
+        views = []
+        for node in self.nodes:
+            if not node.running():
+                continue
+            try:
+                jsz = node.monitor("/jsz?accounts=true&streams=true")
+            except OSError:
+                continue
+            for account in jsz.get("account_details", []):
+                for detail in account.get("stream_detail", []):
+                    if detail.get("name") == stream:
+                        views.append((node.name,
+                                      detail.get("cluster", {}).get("leader") or None,
+                                      detail["state"]["last_seq"]))
+        return views
+
+    def _leader_view(self, stream):
+        """The leader's own view of `stream`, or None while there is none.
+
+        The leader is the node that most nodes name, more than half of those
+        that answer. A node just restarted may name itself for a minute, with
+        a last_seq thousands behind the stream's, so the first node to claim
+        the lead is not enough. A single node names no leader: it leads."""
+        views = self.stream_views(stream)
+        if len(self.nodes) == 1:
+            return views[0] if views else None
+        named = collections.Counter(leader for _, leader, _ in views if leader)
+        if not named:
+            return None
+        leader, votes = named.most_common(1)[0]
+        if votes * 2 <= len(views):
+            return None
+        return next((view for view in views if view[0] == leader), None)
+
     def stream_leader(self, stream, timeout_s=READY_TIMEOUT_S):
         """The name of the node leading `stream`'s Raft group."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            for node in self.nodes:
-                if not node.running():
-                    continue
-                try:
-                    jsz = node.monitor("/jsz?accounts=true&streams=true")
-                except OSError:
-                    continue
-                for account in jsz.get("account_details", []):
-                    for detail in account.get("stream_detail", []):
-                        leader = detail.get("cluster", {}).get("leader", "")
-                        if detail.get("name") == stream and leader:
-                            return leader
+            view = self._leader_view(stream)
+            if view is not None:
+                return view[0]
             time.sleep(0.1)  # poll interval, bounded by the deadline
-        raise NatsError(f"stream {stream} has no leader within {timeout_s:.0f}s")
+        raise NatsError(f"stream {stream} has no leader within {timeout_s:.0f}s: "
+                        f"(node, its leader, its last_seq) {self.stream_views(stream)}")
 
     def stream_last_sequence(self, stream):
-        for node in self.nodes:
-            if not node.running():
-                continue
-            jsz = node.monitor("/jsz?accounts=true&streams=true")
-            for account in jsz.get("account_details", []):
-                for detail in account.get("stream_detail", []):
-                    leader = detail.get("cluster", {}).get("leader", node.name)
-                    if detail.get("name") == stream and leader == node.name:
-                        return detail["state"]["last_seq"]
-        raise NatsError(f"no running node leads stream {stream}")
+        """The last sequence of `stream`, as its leader reports it."""
+        view = self._leader_view(stream)
+        if view is None:
+            raise NatsError(f"no leader of stream {stream} that most nodes agree on: "
+                            f"(node, its leader, its last_seq) {self.stream_views(stream)}")
+        return view[2]

@@ -29,7 +29,7 @@ import urllib.request
 import grpc
 
 import related_testlib
-from nats_cluster import NatsCluster, free_port
+from nats_cluster import NatsCluster, NatsError, free_port
 from nats_wire import NatsWire
 from related_testlib import ServerProcess
 
@@ -140,13 +140,17 @@ class ReplicationTest(related_testlib.StubsTestCase):
         """Until every replica applied the stream up to its last entry."""
         deadline = time.monotonic() + CONVERGE_TIMEOUT_S
         while True:
-            head = self.cluster.stream_last_sequence(self.stream)
+            try:
+                head = self.cluster.stream_last_sequence(self.stream)
+            except NatsError as err:  # no leader agreed on yet: ask again
+                head = str(err)
             applied = [r.applied() for r in replicas]
             if all(a == head for a in applied):
                 return head
             if time.monotonic() > deadline:
                 self.fail(f"not converged within {CONVERGE_TIMEOUT_S:.0f}s: stream at {head}, "
-                          f"replicas at {applied}")
+                          f"replicas at {applied}; (node, its leader, its last_seq): "
+                          f"{self.cluster.stream_views(self.stream)}")
             time.sleep(0.1)  # poll interval, bounded by the deadline
 
     # ------------------------------------------------------------------
