@@ -68,8 +68,10 @@ absl::StatusOr<std::vector<Neighbor>> CollectNeighbors(int k,
 }
 
 // FAISS parallelises a single search with OpenMP, which only adds thread
-// start-up cost on a request thread; each request thread searches alone.
-void UseOneOpenMpThreadOnThisThread();
+// start-up cost to one query; each search runs on its caller's thread
+// alone. Call before each search (the setting lasts for the current
+// OpenMP task).
+void UseOneOpenMpThread();
 
 }  // namespace related
 

@@ -17,12 +17,13 @@
 
 namespace related {
 
-void UseOneOpenMpThreadOnThisThread() {
-  thread_local const bool done = [] {
-    omp_set_num_threads(1);
-    return true;
-  }();
-  (void)done;
+void UseOneOpenMpThread() {
+  // OpenMP keeps this setting per task, not per thread: one made inside a
+  // parallel region (a write's neighbour searches) ends with that region.
+  // So it is checked on every call (a thread-local read), not set once per
+  // thread. Set once, a search inside a one-thread region went on to open
+  // a region of its own and start a new thread for it, every time.
+  if (omp_get_max_threads() != 1) omp_set_num_threads(1);
 }
 
 absl::string_view IndexKindName(IndexKind kind) {
@@ -74,7 +75,7 @@ absl::StatusOr<std::vector<Slot>> AppendVectors(faiss::Index& index,
 absl::StatusOr<std::vector<Neighbor>> SearchFlat(
     const faiss::Index& index, const float* query, int k, SlotFilter admit,
     const std::vector<bool>* removed) {
-  UseOneOpenMpThreadOnThisThread();
+  UseOneOpenMpThread();
   SlotSelector selector(admit, removed);
   faiss::SearchParameters params;
   params.sel = &selector;
@@ -312,7 +313,7 @@ class HnswVectorIndex : public VectorIndex {
 
   absl::StatusOr<std::vector<Neighbor>> Search(
       const float* query, int k, SlotFilter admit) const override {
-    UseOneOpenMpThreadOnThisThread();
+    UseOneOpenMpThread();
     SlotSelector selector(admit, &removed_);
     faiss::SearchParametersHNSW params;
     params.sel = &selector;

@@ -1,10 +1,14 @@
 #include "server/core/vector_index.h"
 
+#include <omp.h>
+
 #include <iostream>
 #include <set>
+#include <thread>
 
 #include "absl/container/flat_hash_set.h"
 #include "gtest/gtest.h"
+#include "server/core/faiss_search.h"
 #include "support/test_data.h"
 
 namespace related {
@@ -14,6 +18,27 @@ using testing::BruteForceTopK;
 using testing::ClusteredVectors;
 
 constexpr int kDim = 32;
+
+// OpenMP keeps its thread count per task: a setting made inside a parallel
+// region ends with it. A thread whose first search ran inside a write's
+// region (as a writer's does) must still search alone outside it, or each
+// single search there opens a team of its own.
+TEST(UseOneOpenMpThread, HoldsOutsideTheRegionItFirstRanIn) {
+  if (omp_get_num_procs() < 2) GTEST_SKIP() << "one core: one thread anyway";
+  int inside = 0, outside = 0;
+  std::thread fresh([&] {  // a thread that has not searched yet
+#pragma omp parallel num_threads(1)
+    {
+      UseOneOpenMpThread();
+      inside = omp_get_max_threads();
+    }
+    UseOneOpenMpThread();
+    outside = omp_get_max_threads();
+  });
+  fresh.join();
+  EXPECT_EQ(inside, 1);
+  EXPECT_EQ(outside, 1);
+}
 
 // Admits every slot but the excluded ones.
 struct Except {
