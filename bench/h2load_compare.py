@@ -16,10 +16,11 @@ machine hits all three alike. Ratios are taken within a round, then the
 median over rounds is printed with the range.
 
 By default the server and h2load share every core, as when issue 14's
-targets were set. Then h2load's reading (1,111 bytes per GetRelated
-response against 8 for Check) takes CPU the server would have had. --pin
-gives the server one core and h2load another, so the server's own cost per
-call decides its throughput, as when callers run on machines of their own.
+targets were set. Then h2load's reading (about 1 KB per GetRelated
+response against a few bytes for Check) takes CPU the server would have
+had. --pin gives the server one core and h2load another, so the server's
+own cost per call decides its throughput, as when callers run on machines
+of their own.
 Each method's line says how busy each side was (share of one core).
 
 Run (about 3 minutes with the defaults on a 2-core machine):
