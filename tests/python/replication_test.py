@@ -142,8 +142,8 @@ class ReplicationTest(related_testlib.StubsTestCase):
         while True:
             try:
                 head = self.cluster.stream_last_sequence(self.stream)
-            except NatsError as err:  # no leader agreed on yet: ask again
-                head = str(err)
+            except NatsError:  # no leader agreed on yet: ask again
+                head = None
             applied = [r.applied() for r in replicas]
             if all(a == head for a in applied):
                 return head
