@@ -178,6 +178,7 @@ cat <<EOF
 The demo server is running with $(wc -l <"$CORPUS") articles.
 
   try:      $CLI --address=$GRPC_ADDRESS related $EXAMPLE_ID
+  load:     $CLI --address=$GRPC_ADDRESS bench --ids_file=$CORPUS --duration=3s
   metrics:  http://$HOST:$METRICS_PORT/metrics
   more IDs: grep -o '"id":"[^"]*"' $CORPUS | head
 

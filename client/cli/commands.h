@@ -5,12 +5,14 @@
 #ifndef RELATED_CLIENT_CLI_COMMANDS_H_
 #define RELATED_CLIENT_CLI_COMMANDS_H_
 
+#include <cstdint>
 #include <istream>
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "client/related_client.h"
 
@@ -18,7 +20,8 @@ namespace related::cli {
 
 // Exit codes, part of the CLI's contract with scripts.
 inline constexpr int kExitOk = 0;
-// An RPC failed; also: health is not SERVING, or an item of `batch` failed.
+// An RPC failed; also: health is not SERVING, an item of `batch` or a call
+// of `bench` failed.
 inline constexpr int kExitFailure = 1;
 // Bad command line, or an import file that cannot be opened.
 inline constexpr int kExitUsage = 2;
@@ -104,6 +107,37 @@ int RunHealth(client::RelatedClient& client, const std::string& service,
 // `ping`: calls Ping and prints how long one round trip took, not counting
 // the connection set-up.
 int RunPing(client::RelatedClient& client, const Output& output);
+
+// What `bench` is given.
+struct BenchOptions {
+  // Queried in turn (call n asks for article_ids[n % size]); empty with
+  // `ping`.
+  std::vector<std::string> article_ids;
+  bool ping = false;    // time Ping (the server's floor) instead of GetRelated
+  int concurrency = 4;  // calls in flight, each from a thread of its own
+  int64_t calls = 0;    // stop after this many calls; 0: no count limit
+  // Stop starting calls after this long; InfiniteDuration: no time limit
+  // (then `calls` bounds the run).
+  absl::Duration duration = absl::Seconds(10);
+  LookupOptions lookup;  // sent with every GetRelated
+};
+
+// `bench <id>...`: calls GetRelated (or Ping) from `concurrency` threads
+// over the client's one connection until `calls` or `duration` is reached,
+// then prints calls/s and the latency of the calls that succeeded (mean,
+// p50, p90, p99, max; as the client library sees them, response parsing
+// included) and the failures by status code, with one failure's message.
+// A first Ping opens the connection outside the measurement. kExitFailure
+// if any call failed.
+// Implemented in bench_command.cc.
+int RunBench(client::RelatedClient& client, const BenchOptions& options,
+             const Output& output);
+
+// Article IDs for `bench --ids_file`: one per line, or one JSON article per
+// line (its "id" field, so an import file serves as it is). Blank lines are
+// skipped. INVALID_ARGUMENT naming the line if one has no ID, or if there
+// are none at all.
+absl::StatusOr<std::vector<std::string>> ReadArticleIds(std::istream& input);
 
 // What `train` is given.
 struct TrainOptions {

@@ -53,59 +53,75 @@ ABSL_FLAG(std::string, tls_server_name, "",
 ABSL_FLAG(std::string, token_file, "",
           "File holding the bearer token to send (a trailing newline is "
           "ignored); unset: the RELATED_TOKEN environment variable.");
-ABSL_FLAG(int, limit, 0,
-          "related, batch, search: how many related articles per query (0: "
-          "the server's default).");
-ABSL_FLAG(std::vector<std::string>, exclude, {},
-          "related, batch, search: comma-separated IDs that must not appear.");
-// The editorial ranking policy of related, batch and search. A flag left out
-// is not sent, so the server's default applies (lookup_flags.h parses them).
-ABSL_FLAG(std::string, sections, "",
-          "related, batch, search: only these sections, comma-separated.");
-ABSL_FLAG(std::string, exclude_sections, "",
-          "related, batch, search: never these sections, comma-separated.");
-ABSL_FLAG(std::string, languages, "",
-          "related, batch, search: only these languages, comma-separated.");
+ABSL_FLAG(
+    int, limit, 0,
+    "related, batch, search, bench: how many related articles per query (0: "
+    "the server's default).");
+ABSL_FLAG(
+    std::vector<std::string>, exclude, {},
+    "related, batch, search, bench: comma-separated IDs that must not appear.");
+// The editorial ranking policy of related, batch, search and bench. A flag
+// left out is not sent, so the server's default applies (lookup_flags.h
+// parses them).
+ABSL_FLAG(
+    std::string, sections, "",
+    "related, batch, search, bench: only these sections, comma-separated.");
+ABSL_FLAG(
+    std::string, exclude_sections, "",
+    "related, batch, search, bench: never these sections, comma-separated.");
+ABSL_FLAG(
+    std::string, languages, "",
+    "related, batch, search, bench: only these languages, comma-separated.");
 ABSL_FLAG(std::string, same_language, "",
           "related, batch: only the query article's language (true or "
           "false; the server's default is true).");
-ABSL_FLAG(std::string, max_age, "",
-          "related, batch, search: only articles published within this long "
-          "before now, e.g. 48h.");
-ABSL_FLAG(std::string, published_after, "",
-          "related, batch, search: only articles published at or after this "
-          "RFC 3339 time, e.g. 2026-11-01T00:00:00Z.");
-ABSL_FLAG(std::string, published_before, "",
-          "related, batch, search: only articles published at or before this "
-          "RFC 3339 time.");
-ABSL_FLAG(std::string, require, "",
-          "related, batch, search: attributes an article must have, e.g. "
-          "type=news,author=Ana.");
+ABSL_FLAG(
+    std::string, max_age, "",
+    "related, batch, search, bench: only articles published within this long "
+    "before now, e.g. 48h.");
+ABSL_FLAG(
+    std::string, published_after, "",
+    "related, batch, search, bench: only articles published at or after this "
+    "RFC 3339 time, e.g. 2026-11-01T00:00:00Z.");
+ABSL_FLAG(
+    std::string, published_before, "",
+    "related, batch, search, bench: only articles published at or before this "
+    "RFC 3339 time.");
+ABSL_FLAG(
+    std::string, require, "",
+    "related, batch, search, bench: attributes an article must have, e.g. "
+    "type=news,author=Ana.");
 ABSL_FLAG(std::string, min_score, "",
-          "related, batch, search: the cosine similarity below which an "
+          "related, batch, search, bench: the cosine similarity below which an "
           "article is not related, in [-1, 1].");
-ABSL_FLAG(std::string, duplicate_threshold, "",
-          "related, batch, search: drop articles more similar than this to "
-          "the query or to one already chosen (near-duplicates); 1 turns "
-          "suppression off.");
+ABSL_FLAG(
+    std::string, duplicate_threshold, "",
+    "related, batch, search, bench: drop articles more similar than this to "
+    "the query or to one already chosen (near-duplicates); 1 turns "
+    "suppression off.");
 ABSL_FLAG(std::string, diversity, "",
-          "related, batch, search: maximal marginal relevance lambda in "
+          "related, batch, search, bench: maximal marginal relevance lambda in "
           "[0, 1]; 1 ranks by relevance alone, lower values prefer articles "
           "unlike those already chosen.");
-ABSL_FLAG(std::string, recency_half_life, "",
-          "related, batch, search: half-life of the recency boost, e.g. 24h.");
-ABSL_FLAG(std::string, recency_weight, "",
-          "related, batch, search: weight of the recency boost in [0, 1] "
-          "(0: off; needs a half-life).");
-ABSL_FLAG(std::string, now, "",
-          "related, batch, search: the clock for --max_age and recency, RFC "
-          "3339 (default: the server's clock).");
-ABSL_FLAG(std::string, candidates, "",
-          "related, batch, search: how many of the most similar eligible "
-          "articles are re-ranked (0: the server's default).");
-ABSL_FLAG(bool, debug, false,
-          "related, batch, search: also print the policy the server applied "
-          "and how many articles each rule removed.");
+ABSL_FLAG(
+    std::string, recency_half_life, "",
+    "related, batch, search, bench: half-life of the recency boost, e.g. 24h.");
+ABSL_FLAG(
+    std::string, recency_weight, "",
+    "related, batch, search, bench: weight of the recency boost in [0, 1] "
+    "(0: off; needs a half-life).");
+ABSL_FLAG(
+    std::string, now, "",
+    "related, batch, search, bench: the clock for --max_age and recency, RFC "
+    "3339 (default: the server's clock).");
+ABSL_FLAG(
+    std::string, candidates, "",
+    "related, batch, search, bench: how many of the most similar eligible "
+    "articles are re-ranked (0: the server's default).");
+ABSL_FLAG(
+    bool, debug, false,
+    "related, batch, search, bench: also print the policy the server applied "
+    "and how many articles each rule removed.");
 ABSL_FLAG(std::string, vector, "",
           "search: the query vector as comma-separated numbers.");
 ABSL_FLAG(std::string, vector_file, "",
@@ -121,6 +137,17 @@ ABSL_FLAG(int, epochs, 0,
           "train: passes over the corpus (0: by its size, 40 for a small "
           "one down to 2 for a large one).");
 ABSL_FLAG(int, threads, 2, "train: training threads.");
+ABSL_FLAG(std::string, ids_file, "",
+          "bench: article IDs to query in turn, one per line or one JSON "
+          "article per line (an import file); instead of IDs as arguments.");
+ABSL_FLAG(int64_t, calls, 0,
+          "bench: stop after this many calls (0: run for --duration).");
+ABSL_FLAG(absl::Duration, duration, absl::Seconds(10),
+          "bench: stop starting calls after this long (default 10s, or no "
+          "limit when --calls is given).");
+ABSL_FLAG(int, concurrency, 4, "bench: calls in flight, one thread each.");
+ABSL_FLAG(bool, ping, false,
+          "bench: time Ping, the server's floor, instead of GetRelated.");
 ABSL_FLAG(std::string, service, "",
           "health: the service to check; empty is the whole server, "
           "related.v1.RelatedArticles the API.");
@@ -132,6 +159,12 @@ using related::cli::Output;
 using related::client::RelatedClient;
 
 constexpr absl::Duration kMinImportTimeout = absl::Minutes(10);
+// One thread per call in flight; more than this is a typo, not a test.
+constexpr int kMaxBenchConcurrency = 1000;
+// bench keeps every call's latency (4 bytes): at most 40 MB by count, and
+// an hour at 20k calls/s is about 290 MB.
+constexpr int64_t kMaxBenchCalls = 10'000'000;
+constexpr absl::Duration kMaxBenchDuration = absl::Hours(1);
 
 // Flags every command accepts.
 constexpr absl::string_view kGlobalFlags[] = {
@@ -291,6 +324,67 @@ absl::StatusOr<Action> PrepareTrain(const Args& args, const GivenFlags&) {
       });
 }
 
+// The article IDs `bench` queries: its arguments or --ids_file.
+absl::StatusOr<std::vector<std::string>> BenchIds(const Args& args,
+                                                  const GivenFlags& given) {
+  if (given.count("ids_file") == 0) return args;
+  if (!args.empty()) {
+    return absl::InvalidArgumentError(
+        "bench takes article IDs as arguments or --ids_file, not both");
+  }
+  const std::string path = absl::GetFlag(FLAGS_ids_file);
+  std::ifstream file(path);
+  if (!file.is_open() || std::filesystem::is_directory(path)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--ids_file: cannot read '", path, "'"));
+  }
+  auto ids = related::cli::ReadArticleIds(file);
+  if (!ids.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--ids_file '", path, "': ", ids.status().message()));
+  }
+  return ids;
+}
+
+absl::StatusOr<Action> PrepareBench(const Args& args, const GivenFlags& given) {
+  related::cli::BenchOptions options;
+  options.ping = absl::GetFlag(FLAGS_ping);
+  options.concurrency = absl::GetFlag(FLAGS_concurrency);
+  options.calls = absl::GetFlag(FLAGS_calls);
+  options.duration = absl::GetFlag(FLAGS_duration);
+  if (options.calls > 0 && given.count("duration") == 0) {
+    options.duration = absl::InfiniteDuration();
+  }
+  if (options.concurrency < 1 || options.concurrency > kMaxBenchConcurrency) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--concurrency must be in [1, ", kMaxBenchConcurrency, "]"));
+  }
+  if (options.calls < 0 || options.calls > kMaxBenchCalls ||
+      options.duration <= absl::ZeroDuration() ||
+      (options.duration > kMaxBenchDuration &&
+       options.duration != absl::InfiniteDuration())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--calls must be in [0, ", kMaxBenchCalls,
+                     "] and --duration in (0, 1h]"));
+  }
+  auto ids = BenchIds(args, given);
+  if (!ids.ok()) return ids.status();
+  options.article_ids = *std::move(ids);
+  if (options.ping != options.article_ids.empty()) {
+    return absl::InvalidArgumentError(
+        options.ping ? "bench --ping takes no article IDs"
+                     : "bench needs article IDs (arguments or --ids_file), "
+                       "or --ping");
+  }
+  auto lookup = LookupOptionsFromFlags(given);
+  if (!lookup.ok()) return lookup.status();
+  options.lookup = *std::move(lookup);
+  return Action([options = std::move(options)](RelatedClient& client,
+                                               const Output& output) {
+    return related::cli::RunBench(client, options, output);
+  });
+}
+
 absl::StatusOr<Action> PrepareDelete(const Args& args, const GivenFlags&) {
   return Action([ids = args](RelatedClient& client, const Output& output) {
     return related::cli::RunDelete(client, ids, output);
@@ -320,6 +414,7 @@ struct Arity {
 constexpr Arity kNoArgs{0, 0};
 constexpr Arity kOneArg{1, 1};
 constexpr Arity kOneOrMoreArgs{1, static_cast<size_t>(-1)};
+constexpr Arity kAnyArgs{0, static_cast<size_t>(-1)};
 
 struct Command {
   const char* name;
@@ -376,6 +471,12 @@ const std::vector<Command>& Commands() {
        Flags("out dim epochs threads"), PrepareTrain},
       {"delete", "delete <id> [<id>...]", "delete articles", kOneOrMoreArgs,
        Flags(""), PrepareDelete},
+      {"bench",
+       "bench <id>... | --ids_file=FILE | --ping [--concurrency=4] "
+       "[--duration=10s | --calls=N] [--limit=N] [policy flags]",
+       "calls/s and latency percentiles of GetRelated (or Ping) under load",
+       kAnyArgs, LookupFlags("ids_file calls duration concurrency ping"),
+       PrepareBench},
       {"stats", "stats", "size and configuration of the index", kNoArgs,
        Flags(""), PrepareStats},
       {"health", "health [--service=NAME]",
@@ -454,7 +555,7 @@ std::string UsageText() {
   }
   absl::StrAppend(
       &text,
-      "\nPolicy flags (related, batch, search; one left out takes the "
+      "\nPolicy flags (related, batch, search, bench; one left out takes the "
       "server's default):\n"
       "  --sections --exclude_sections --languages --max_age "
       "--published_after\n"
@@ -465,7 +566,8 @@ std::string UsageText() {
       &text,
       "\nExit codes:\n"
       "  0  success\n"
-      "  1  an RPC failed; also: health not SERVING, an item of batch failed\n"
+      "  1  an RPC failed; also: health not SERVING, an item of batch or a "
+      "call of bench failed\n"
       "  2  usage error, or an import file that cannot be opened\n"
       "  3  import skipped bad lines (reported on stderr) but imported the "
       "rest\n");

@@ -23,7 +23,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-from related_testlib import START_TIMEOUT_S, ServerProcess, SetupError  # noqa: E402
+from related_testlib import (START_TIMEOUT_S, ServerProcess, SetupError,  # noqa: E402
+                             scrape_metrics)
 
 # Filled from the command line in main().
 CONFIG = None
@@ -512,6 +513,103 @@ class CliTest(unittest.TestCase):
         self.assertExit(result, 0)
         self.assertRegex(result.stdout, r"^pong in \d+\.\d\d ms\n$")
 
+    # --- bench ----------------------------------------------------------------
+
+    def rpc_count(self, method, code="OK"):
+        """The server's own count of `method` calls that ended with `code`."""
+        key = f'related_rpc_requests_total{{code="{code}",method="{method}"}}'
+        return scrape_metrics(self.server.metrics_address).get(key, 0.0)
+
+    def test_bench_makes_exactly_the_calls_it_reports(self):
+        """`bench --calls=N --json`: N GetRelated calls, all OK on the server too"""
+        ids = [a["id"] for a in self.demo[:5]]
+        before = self.rpc_count("GetRelated")
+        result = self.run_cli("--json", "bench", *ids, "--calls=300", "--concurrency=3",
+                              "--limit=4")
+        self.assertExit(result, 0)
+        report = json.loads(result.stdout)
+        self.assertEqual(self.rpc_count("GetRelated") - before, 300)
+        self.assertEqual((report["method"], report["article_ids"], report["concurrency"]),
+                         ("GetRelated", 5, 3))
+        self.assertEqual((report["calls"], report["succeeded"], report["failed"]), (300, 300, 0))
+        self.assertEqual(report["failures"], {})
+        self.assertFalse(report["stopped_by_duration"])
+        self.assertEqual(report["articles_per_box"], 4.0)  # --limit reached the server
+        latency = report["latency_ms"]
+        self.assertGreater(latency["p50"], 0)
+        self.assertLessEqual(latency["p50"], latency["p90"])
+        self.assertLessEqual(latency["p90"], latency["p99"])
+        self.assertLessEqual(latency["p99"], latency["max"])
+        self.assertAlmostEqual(report["calls_per_second"], 300 / report["seconds"], places=3)
+
+    def test_bench_text_with_ids_from_an_import_file_and_a_duration(self):
+        """`bench --ids_file=<import file> --duration`: stops in time, prints its lines"""
+        started = time.monotonic()
+        result = self.run_cli("bench", f"--ids_file={CONFIG.demo}", "--duration=1s",
+                              "--concurrency=2")
+        self.assertLess(time.monotonic() - started, 20)
+        self.assertExit(result, 0)
+        lines = result.stdout.splitlines()
+        self.assertEqual(lines[0], f"GetRelated over {DEMO_COUNT} article IDs in turn, "
+                                   "2 calls in flight on one connection")
+        self.assertRegex(lines[1], r"^calls: \d+ in \d+\.\d\d s, [\d.]+ calls/s; failed: 0$")
+        self.assertRegex(lines[2], r"^latency ms: mean [\d.]+, p50 [\d.]+, p90 [\d.]+, "
+                                   r"p99 [\d.]+, max [\d.]+$")
+        self.assertRegex(lines[3], r"^articles per box: \d+\.\d$")
+
+    def test_bench_ping(self):
+        """`bench --ping` times Ping, not GetRelated"""
+        before = self.rpc_count("GetRelated"), self.rpc_count("Ping")
+        result = self.run_cli("--json", "bench", "--ping", "--calls=50", "--concurrency=1")
+        self.assertExit(result, 0)
+        report = json.loads(result.stdout)
+        self.assertEqual((report["method"], report["succeeded"]), ("Ping", 50))
+        self.assertIsNone(report["articles_per_box"])
+        # 50 measured calls and the one that opens the connection.
+        self.assertEqual((self.rpc_count("GetRelated"), self.rpc_count("Ping")),
+                         (before[0], before[1] + 51))
+
+    def test_bench_counts_failures_and_exits_1(self):
+        """an unknown ID's calls fail: counted by code, one message on stderr, exit 1"""
+        known = self.demo[0]["id"]
+        result = self.run_cli("--json", "bench", known, "cli-test/not-there", "--calls=20",
+                              "--concurrency=2")
+        self.assertExit(result, 1)
+        report = json.loads(result.stdout)
+        self.assertEqual((report["calls"], report["succeeded"], report["failed"]), (20, 10, 10))
+        self.assertEqual(report["failures"], {"NOT_FOUND": 10})
+        self.assertIn("cli-test/not-there", report["example_failure"])
+        self.assertEqual(result.stderr, "related-cli: 10 of 20 calls failed, for example "
+                                        "NOT_FOUND: article 'cli-test/not-there' not found\n")
+
+    def test_bench_unreachable_server_fails_at_once(self):
+        """no server: the first Ping's error, exit 1, no report"""
+        result = self.run_cli("--timeout=1s", "bench", "x", address=f"127.0.0.1:{unused_port()}")
+        self.assertExit(result, 1)
+        self.assertRegex(result.stderr, r"^related-cli: (UNAVAILABLE|DEADLINE_EXCEEDED): ")
+        self.assertEqual(result.stdout, "")
+
+    def test_bench_usage_errors_exit_2(self):
+        """bench: no IDs, IDs twice, --ping with IDs, bounds, a bad ID file: exit 2"""
+        bad_file = os.path.join(self.tmp.name, "bad-ids.jsonl")
+        with open(bad_file, "w", encoding="utf-8") as f:
+            f.write('a\n{"title": "no id"}\n')
+        for args, message in (
+                (["bench"], "bench needs article IDs"),
+                (["bench", "a", f"--ids_file={CONFIG.demo}"], "not both"),
+                (["bench", "--ping", "a"], "takes no article IDs"),
+                (["bench", "a", "--concurrency=0"], "--concurrency must be in [1, 1000]"),
+                (["bench", "a", "--calls=-1"], "--calls must be in"),
+                (["bench", "a", "--duration=0s"], "--duration in (0, 1h]"),
+                (["bench", "a", "--duration=2h"], "--duration in (0, 1h]"),
+                (["bench", "a", "--min_score=high"], "min_score"),
+                (["bench", f"--ids_file={bad_file}"], "line 2:"),
+                (["bench", f"--ids_file={self.tmp.name}"], "cannot read")):
+            result = self.run_cli(*args)
+            self.assertExit(result, 2)
+            self.assertIn(message, result.stderr)
+            self.assertEqual(result.stdout, "")
+
     # --- failures and usage ---------------------------------------------------
 
     def test_wrong_address_fails_within_the_timeout(self):
@@ -556,9 +654,9 @@ class CliTest(unittest.TestCase):
     def test_help_lists_commands_and_flags(self):
         """--help lists the commands and the CLI's flags"""
         result = self.run_cli("--help")
-        for text in ("related <id>", "search --vector", "import <file.jsonl", "health",
+        for text in ("related <id>", "search --vector", "import <file.jsonl", "health", "bench <id>",
                      "--batch_size", "--exclude", "--sections", "--duplicate_threshold",
-                     "--vector_file", "--timeout", "Exit codes"):
+                     "--vector_file", "--timeout", "--concurrency", "--ids_file", "Exit codes"):
             self.assertIn(text, result.stdout)
 
 
