@@ -302,6 +302,11 @@ RelatedClient::RelatedClient(const ClientOptions& options)
     : options_(options), stubs_(std::make_unique<Stubs>()) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
+  // gRPC's default (pick_first) sends every call to the first address that
+  // answers: against a replicated deployment's headless Service, one
+  // client would load one replica. round_robin keeps a connection to each
+  // address and takes them in turn; for one address it is the same.
+  args.SetLoadBalancingPolicyName("round_robin");
   if (options.tls.has_value() && !options.tls->target_name_override.empty()) {
     args.SetSslTargetNameOverride(options.tls->target_name_override);
   }
@@ -435,7 +440,8 @@ absl::StatusOr<Article> RelatedClient::GetArticle(const std::string& article_id,
   const v1::Article& a = response.article();
   return Article{a.id(),
                  {a.embedding().begin(), a.embedding().end()},
-                 MetadataFromProto(a.metadata()), a.text()};
+                 MetadataFromProto(a.metadata()),
+                 a.text()};
 }
 
 absl::StatusOr<Stats> RelatedClient::GetStats() {

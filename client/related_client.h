@@ -66,7 +66,7 @@ struct RankingPolicy {
   // Filters.
   std::vector<std::string> sections;  // only these; empty: any
   std::vector<std::string> exclude_sections;
-  std::vector<std::string> languages;          // only these; empty: any
+  std::vector<std::string> languages;  // only these; empty: any
   // Only the query article's language (the server's default is on).
   std::optional<bool> same_language;
   std::optional<absl::Time> published_after;   // inclusive
@@ -172,6 +172,11 @@ struct ClientTlsOptions {
 };
 
 struct ClientOptions {
+  // host:port, or any gRPC target. Calls are spread round-robin over every
+  // address the target resolves to, one call at a time: e.g.
+  // "dns:///related-articles-headless.news.svc.cluster.local:50051" (every
+  // ready replica, docs/replication.md) or
+  // "ipv4:10.0.0.1:50051,10.0.0.2:50051".
   std::string address = "127.0.0.1:50051";
   // Deadline of each unary call; a streaming import gets its own.
   absl::Duration timeout = absl::Seconds(5);

@@ -140,7 +140,8 @@ client::Article BenchArticle(const std::vector<float>& vectors, int dim,
            i % 2 ? "world" : "sport",
            "en",
            std::nullopt,
-           {}}};
+           {}},
+          ""};
 }
 
 // HnswOptions as the server gets them: its defaults, or the flags.
@@ -179,7 +180,8 @@ void InProcessRows(const std::vector<float>& vectors, int n, int dim,
                         a.metadata.section,
                         a.metadata.language,
                         std::nullopt,
-                        {}}});
+                        {}},
+                       ""});
     }
     if (!(*index)->Upsert(std::move(batch)).ok()) return;
   }

@@ -153,8 +153,7 @@ std::string SummaryText(const BenchOptions& options, const Summary& summary) {
           : absl::StrFormat("GetRelated over %d article ID%s in turn",
                             options.article_ids.size(),
                             options.article_ids.size() == 1 ? "" : "s");
-  absl::StrAppendFormat(&text, ", %d call%s in flight on one connection\n",
-                        options.concurrency,
+  absl::StrAppendFormat(&text, ", %d call%s in flight\n", options.concurrency,
                         options.concurrency == 1 ? "" : "s");
   absl::StrAppendFormat(&text, "calls: %d in %.2f s, %.1f calls/s",
                         summary.calls, summary.seconds,

@@ -123,13 +123,13 @@ struct BenchOptions {
 };
 
 // `bench <id>...`: calls GetRelated (or Ping) from `concurrency` threads
-// over the client's one connection until `calls` or `duration` is reached,
-// then prints calls/s and the latency of the calls that succeeded (mean,
-// p50, p90, p99, max; as the client library sees them, response parsing
-// included) and the failures by status code, with one failure's message.
-// A first Ping opens the connection outside the measurement. kExitFailure
-// if any call failed.
-// Implemented in bench_command.cc.
+// over the client's channel (one connection per server address) until
+// `calls` or `duration` is reached, then prints calls/s and the latency of
+// the calls that succeeded (mean, p50, p90, p99, max; as the client library
+// sees them, response parsing included) and the failures by status code,
+// with one failure's message. A first Ping opens the connection outside the
+// measurement. kExitFailure if any call failed. Implemented in
+// bench_command.cc.
 int RunBench(client::RelatedClient& client, const BenchOptions& options,
              const Output& output);
 

@@ -36,7 +36,9 @@
 #include "common/token_file.h"
 
 ABSL_FLAG(std::string, address, "127.0.0.1:50051",
-          "host:port of related-server.");
+          "host:port of related-server, or a gRPC target whose addresses "
+          "take the calls in turn, e.g. dns:///host:port (every replica) or "
+          "ipv4:10.0.0.1:50051,10.0.0.2:50051.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5),
           "Deadline of each call, e.g. 500ms or 5s. An import stream gets at "
           "least 10 minutes.");

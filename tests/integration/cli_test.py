@@ -515,10 +515,11 @@ class CliTest(unittest.TestCase):
 
     # --- bench ----------------------------------------------------------------
 
-    def rpc_count(self, method, code="OK"):
-        """The server's own count of `method` calls that ended with `code`."""
+    def rpc_count(self, method, code="OK", server=None):
+        """A server's own count of `method` calls that ended with `code`
+        (this class's server by default)."""
         key = f'related_rpc_requests_total{{code="{code}",method="{method}"}}'
-        return scrape_metrics(self.server.metrics_address).get(key, 0.0)
+        return scrape_metrics((server or self.server).metrics_address).get(key, 0.0)
 
     def test_bench_makes_exactly_the_calls_it_reports(self):
         """`bench --calls=N --json`: N GetRelated calls, all OK on the server too"""
@@ -551,7 +552,7 @@ class CliTest(unittest.TestCase):
         self.assertExit(result, 0)
         lines = result.stdout.splitlines()
         self.assertEqual(lines[0], f"GetRelated over {DEMO_COUNT} article IDs in turn, "
-                                   "2 calls in flight on one connection")
+                                   "2 calls in flight")
         self.assertRegex(lines[1], r"^calls: \d+ in \d+\.\d\d s, [\d.]+ calls/s; failed: 0$")
         self.assertRegex(lines[2], r"^latency ms: mean [\d.]+, p50 [\d.]+, p90 [\d.]+, "
                                    r"p99 [\d.]+, max [\d.]+$")
@@ -568,6 +569,24 @@ class CliTest(unittest.TestCase):
         # 50 measured calls and the one that opens the connection.
         self.assertEqual((self.rpc_count("GetRelated"), self.rpc_count("Ping")),
                          (before[0], before[1] + 51))
+
+    def test_a_target_of_two_servers_takes_calls_in_turn(self):
+        """--address=ipv4:A,B: the calls of one CLI run reach both servers (round_robin)"""
+        other = ServerProcess(CONFIG.server, ["--dim=4"])
+        other.start()
+        try:
+            before = self.rpc_count("Ping"), self.rpc_count("Ping", server=other)
+            result = self.run_cli("bench", "--ping", "--calls=200", "--concurrency=2",
+                                  address=f"ipv4:{self.address},{other.grpc_address}")
+            self.assertExit(result, 0)
+            got = (self.rpc_count("Ping") - before[0],
+                   self.rpc_count("Ping", server=other) - before[1])
+        finally:
+            other.stop()
+        self.assertEqual(sum(got), 201, got)  # and the Ping that opens the connection
+        # In turn once both connections are up; the first calls may all go
+        # to the one that came up first.
+        self.assertGreaterEqual(min(got), 50, got)
 
     def test_bench_counts_failures_and_exits_1(self):
         """an unknown ID's calls fail: counted by code, one message on stderr, exit 1"""

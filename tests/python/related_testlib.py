@@ -254,6 +254,7 @@ class ServerProcess:
                 if match:
                     self.grpc_address, self.metrics_address = match.group(1), match.group(2)
                     self._listening.set()
+        self._proc.stdout.close()  # at EOF: the server has exited
 
     @property
     def pid(self):
