@@ -1,5 +1,6 @@
 #include "client/related_client.h"
 
+#include <grpc/grpc.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
@@ -17,6 +18,41 @@
 
 namespace related::client {
 namespace {
+
+// How the channel spreads and retries calls (gRPC service config).
+//
+// round_robin: gRPC's default, pick_first, sends every call to the first
+// address that answers, so against a replicated deployment's headless
+// Service one client would load one replica. round_robin keeps a
+// connection to each address and takes them in turn; for one address it
+// is the same.
+//
+// Reads that fail with UNAVAILABLE are tried again, up to 3 attempts within
+// the call's deadline: the replica was stopped, killed, or is recovering
+// (it answers UNAVAILABLE until it has caught up), and the next attempt
+// goes to the next ready address. Writes are not retried here: a write
+// that failed with UNAVAILABLE may still be applied (docs/replication.md),
+// and whether to send it again is the caller's decision.
+constexpr char kServiceConfig[] = R"json({
+  "loadBalancingConfig": [{"round_robin": {}}],
+  "methodConfig": [{
+    "name": [
+      {"service": "related.v1.RelatedArticles", "method": "GetRelated"},
+      {"service": "related.v1.RelatedArticles", "method": "BatchGetRelated"},
+      {"service": "related.v1.RelatedArticles", "method": "SearchByVector"},
+      {"service": "related.v1.RelatedArticles", "method": "GetArticle"},
+      {"service": "related.v1.RelatedArticles", "method": "GetStats"},
+      {"service": "related.v1.RelatedArticles", "method": "Ping"}
+    ],
+    "retryPolicy": {
+      "maxAttempts": 3,
+      "initialBackoff": "0.02s",
+      "maxBackoff": "0.2s",
+      "backoffMultiplier": 2,
+      "retryableStatusCodes": ["UNAVAILABLE"]
+    }
+  }]
+})json";
 
 absl::Status FromGrpc(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
@@ -302,11 +338,10 @@ RelatedClient::RelatedClient(const ClientOptions& options)
     : options_(options), stubs_(std::make_unique<Stubs>()) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
-  // gRPC's default (pick_first) sends every call to the first address that
-  // answers: against a replicated deployment's headless Service, one
-  // client would load one replica. round_robin keeps a connection to each
-  // address and takes them in turn; for one address it is the same.
-  args.SetLoadBalancingPolicyName("round_robin");
+  args.SetServiceConfigJSON(kServiceConfig);
+  // This client's service config is the one that applies, not one a DNS
+  // TXT record might publish.
+  args.SetInt(GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION, 1);
   if (options.tls.has_value() && !options.tls->target_name_override.empty()) {
     args.SetSslTargetNameOverride(options.tls->target_name_override);
   }

@@ -14,6 +14,11 @@
 // Every method returns the gRPC status as an absl::Status with the same code
 // and message (DEADLINE_EXCEEDED when the timeout passes, UNAVAILABLE when
 // the server cannot be reached).
+//
+// Calls go round-robin over every address of ClientOptions::address. A read
+// (every method but Upsert, Delete and the import) that fails with
+// UNAVAILABLE is tried again, up to 3 attempts within its deadline, on the
+// next ready address; writes are never sent twice by this library.
 #ifndef RELATED_CLIENT_RELATED_CLIENT_H_
 #define RELATED_CLIENT_RELATED_CLIENT_H_
 

@@ -588,6 +588,39 @@ class CliTest(unittest.TestCase):
         # to the one that came up first.
         self.assertGreaterEqual(min(got), 50, got)
 
+    def test_reads_go_on_when_one_of_two_servers_is_killed(self):
+        """bench over ipv4:A,B, B killed with SIGKILL mid-run: no call fails (retried on A)"""
+        other = ServerProcess(CONFIG.server, ["--index=exact", f"--dim={DEMO_DIM}"])
+        other.start()
+        try:
+            copy = "".join(json.dumps({"id": a["id"], "embedding": a["embedding"]}) + "\n"
+                           for a in self.demo)
+            self.assertExit(self.run_cli("import", "-", stdin=copy,
+                                         address=other.grpc_address), 0)
+            ids = os.path.join(self.tmp.name, "ids.txt")
+            with open(ids, "w", encoding="utf-8") as f:
+                f.write("".join(a["id"] + "\n" for a in self.demo))
+            bench = subprocess.Popen(
+                [CONFIG.cli, f"--address=ipv4:{self.address},{other.grpc_address}", "--json",
+                 "bench", f"--ids_file={ids}", "--duration=3s", "--concurrency=4"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                time.sleep(1.0)  # calls reach both servers by then
+                served_by_other = self.rpc_count("GetRelated", server=other)
+                other.kill()
+                out, err = bench.communicate(timeout=CLI_RUN_TIMEOUT_S)
+            finally:
+                if bench.poll() is None:
+                    bench.kill()
+                    bench.wait()
+        finally:
+            other.kill()
+        self.assertGreater(served_by_other, 0)
+        self.assertEqual(bench.returncode, 0, f"{out}{err}")
+        report = json.loads(out)
+        self.assertEqual(report["failed"], 0, report)
+        self.assertGreater(report["succeeded"], served_by_other)
+
     def test_bench_counts_failures_and_exits_1(self):
         """an unknown ID's calls fail: counted by code, one message on stderr, exit 1"""
         known = self.demo[0]["id"]
