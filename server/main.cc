@@ -55,6 +55,9 @@ ABSL_FLAG(int64_t, embedder_train_after, 1000,
           "starts) and serves them. 0: text needs --embedder_model.");
 ABSL_FLAG(int, max_message_bytes, 16 << 20,
           "Largest gRPC request accepted, in bytes.");
+ABSL_FLAG(int, box_cache_entries, 16384,
+          "GetRelated answers to default requests kept encoded, one per "
+          "article, until the next write (about 1 KB each); 0: none.");
 ABSL_FLAG(int, hnsw_m, 16, "HNSW graph degree (memory vs recall).");
 ABSL_FLAG(int, hnsw_ef_construction, 100,
           "HNSW build effort (ingest speed vs recall).");
@@ -189,8 +192,7 @@ absl::Status LoggingFromFlags() {
   related::SetLogFormat(format);
   const double sample = absl::GetFlag(FLAGS_access_log_sample);
   if (!(sample >= 0 && sample <= 1)) {
-    return absl::InvalidArgumentError(
-        "--access_log_sample must be in [0, 1]");
+    return absl::InvalidArgumentError("--access_log_sample must be in [0, 1]");
   }
   related::AccessLog::SetSample(sample);
   return absl::OkStatus();
@@ -347,7 +349,8 @@ absl::StatusOr<related::RankingPolicy> DefaultPolicyFromFlags() {
       absl::GetFlag(FLAGS_ranking_duplicate_threshold)
           .value_or(EmbedsText() ? kEmbedderDuplicateThreshold
                                  : kDuplicateThreshold);
-  if (duplicate_threshold < 1.0f) policy.duplicate_threshold = duplicate_threshold;
+  if (duplicate_threshold < 1.0f)
+    policy.duplicate_threshold = duplicate_threshold;
   policy.diversity_lambda = absl::GetFlag(FLAGS_ranking_diversity_lambda);
   if (absl::GetFlag(FLAGS_ranking_recency_half_life) != absl::ZeroDuration()) {
     policy.recency_half_life = absl::GetFlag(FLAGS_ranking_recency_half_life);
@@ -381,6 +384,11 @@ absl::StatusOr<related::ServerOptions> OptionsFromFlags() {
     return absl::InvalidArgumentError("--embedder_train_after must be >= 0");
   }
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.box_cache_entries = absl::GetFlag(FLAGS_box_cache_entries);
+  if (options.box_cache_entries < 0 || options.box_cache_entries > 1 << 24) {
+    return absl::InvalidArgumentError(
+        "--box_cache_entries must be in [0, 16777216]");
+  }
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   options.shutdown_delay = absl::GetFlag(FLAGS_shutdown_delay);
   if (absl::Status s = SecurityFromFlags(options); !s.ok()) return s;
@@ -421,11 +429,10 @@ void ParseFlags(int argc, char** argv) {
 // protections are on; the tokens themselves are never printed.
 void PrintListening(const related::RelatedServer& server,
                     const related::ServerOptions& options) {
-  PrintLine(absl::StrCat(
-      "listening grpc=", server.grpc_address(),
-      " metrics=", server.metrics_address(),
-      server.health_address().empty() ? "" : " health=",
-      server.health_address()));
+  PrintLine(absl::StrCat("listening grpc=", server.grpc_address(),
+                         " metrics=", server.metrics_address(),
+                         server.health_address().empty() ? "" : " health=",
+                         server.health_address()));
   PrintLine(absl::StrCat(
       "grpc ",
       !options.tls                     ? "plaintext"

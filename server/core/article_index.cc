@@ -51,7 +51,7 @@ ArticleIndex::~ArticleIndex() {
 }
 
 void ArticleIndex::CreateVectors(int dimension) {
-  absl::WriterMutexLock lock(&mu_);
+  ExclusiveHold lock(*this);
   vectors_ = MakeVectorIndex(options_.index_kind, dimension, options_.hnsw);
   lists_ = MakeRelatedLists(options_, *vectors_);
   dimension_.store(dimension);
@@ -214,7 +214,7 @@ void ArticleIndex::RelayOutCards() {
       Shared([&] { return LayOutCards(articles_, lists_.get()); });
   absl::Duration readers_held;
   {
-    absl::WriterMutexLock lock(&mu_);
+    ExclusiveHold lock(*this);
     const absl::Time exclusive = absl::Now();
     // The old cards come back in `layout`, freed after the lock is released.
     InstallLayout(layout, articles_, lists_.get());
@@ -329,7 +329,7 @@ absl::Status ArticleIndex::Restore(RestoredParts parts) {
   std::vector<Slot> unlisted;
   {
     absl::MutexLock write_lock(&write_mu_);
-    absl::WriterMutexLock lock(&mu_);
+    ExclusiveHold lock(*this);
     if (articles_.size() != 0 || (vectors_ && vectors_->SlotCount() != 0)) {
       return absl::FailedPreconditionError("Restore needs an empty index");
     }

@@ -168,6 +168,15 @@ class ArticleIndex {
   absl::StatusOr<RankingDebug> VisitRelated(const RelatedQuery& query,
                                             RelatedVisitor visit) const;
 
+  // A number that changes whenever anything readers see may change: each
+  // exclusive hold of the index lock starts a new one, before it changes
+  // anything. Read inside a visitor of VisitRelated, it names the state the
+  // box was read from; read again later, the same number means that state
+  // is still the current one. (The server's BoxCache relies on it.)
+  uint64_t state_generation() const {
+    return state_generation_.load(std::memory_order_acquire);
+  }
+
   // The same for a vector that is not stored (validated and normalised like
   // an upsert's embedding; INVALID_ARGUMENT naming "embedding" otherwise).
   absl::StatusOr<RelatedList> RelatedToVector(VectorQuery query) const;
@@ -324,9 +333,20 @@ class ArticleIndex {
   }
   template <typename Fn>
   auto Exclusive(Fn&& fn) {
-    absl::WriterMutexLock lock(&mu_);
+    ExclusiveHold hold(*this);
     return fn();
   }
+  // The only way this class holds mu_ exclusively: the lock, then a new
+  // state generation, so that no change escapes state_generation().
+  struct ABSL_SCOPED_LOCKABLE ExclusiveHold {
+    explicit ExclusiveHold(ArticleIndex& index)
+        ABSL_EXCLUSIVE_LOCK_FUNCTION(index.mu_)
+        : lock(&index.mu_) {
+      index.state_generation_.fetch_add(1, std::memory_order_acq_rel);
+    }
+    ~ExclusiveHold() ABSL_UNLOCK_FUNCTION() = default;
+    absl::WriterMutexLock lock;
+  };
 
   const ArticleIndexOptions options_;
   const RequestLimits limits_;
@@ -346,6 +366,7 @@ class ArticleIndex {
   // vectors and lists exist once the dimension is known; the lists only if
   // kept (ArticleIndexOptions::precompute_related).
   mutable absl::Mutex mu_;
+  std::atomic<uint64_t> state_generation_ = 0;  // see state_generation()
   std::unique_ptr<VectorIndex> vectors_ ABSL_GUARDED_BY(mu_);
   ArticleTable articles_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<RelatedLists> lists_ ABSL_GUARDED_BY(mu_);

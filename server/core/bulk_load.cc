@@ -12,7 +12,7 @@ namespace related {
 
 bool ArticleIndex::DeferRelatedLists(const SlotChanges& changes,
                                      BulkLoad& bulk) {
-  absl::WriterMutexLock lock(&mu_);
+  ExclusiveHold lock(*this);
   if (lists_ == nullptr) return false;
   if (!bulk.readers_ && bulk.added_.empty() &&
       changes.neighbors.size() == changes.added.size()) {

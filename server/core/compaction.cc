@@ -161,7 +161,7 @@ void ArticleIndex::AwaitCompaction() const {
 }
 
 void ArticleIndex::SwapParts(ArticleIndex& fresh) {
-  absl::WriterMutexLock lock(&mu_);
+  ExclusiveHold lock(*this);
   absl::WriterMutexLock fresh_lock(&fresh.mu_);
   std::swap(vectors_, fresh.vectors_);
   std::swap(articles_, fresh.articles_);

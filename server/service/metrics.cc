@@ -109,7 +109,14 @@ ServiceMetrics::ServiceMetrics(absl::string_view index_kind)
                        "precomputed related list, or searched.")
                  .Register(*registry_)),
       boxes_precomputed_(boxes_.Add({{"source", "precomputed"}})),
-      boxes_searched_(boxes_.Add({{"source", "searched"}})) {
+      boxes_searched_(boxes_.Add({{"source", "searched"}})),
+      box_cache_hits_(prometheus::BuildCounter()
+                          .Name("related_getrelated_box_cache_hits_total")
+                          .Help("GetRelated boxes served already encoded "
+                                "(--box_cache_entries); counted in "
+                                "related_getrelated_boxes_total too.")
+                          .Register(*registry_)
+                          .Add({})) {
   prometheus::BuildGauge()
       .Name("related_build_info")
       .Help("Always 1; labels describe the running build.")

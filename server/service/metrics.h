@@ -57,6 +57,11 @@ class ServiceMetrics {
   void RecordWrites(int64_t upserted, int64_t deleted);
   // One GetRelated box, read from a precomputed list or searched.
   void RecordBox(bool precomputed);
+  // One GetRelated box served from the BoxCache (a precomputed box too).
+  void RecordCachedBox() {
+    boxes_precomputed_.Increment();
+    box_cache_hits_.Increment();
+  }
   // The index's gauges, read from `index` now (without the figures no
   // gauge shows, which cost a walk over every related list).
   void SetIndexStats(const ArticleIndex& index);
@@ -87,6 +92,7 @@ class ServiceMetrics {
   prometheus::Family<prometheus::Counter>& boxes_;
   prometheus::Counter& boxes_precomputed_;
   prometheus::Counter& boxes_searched_;
+  prometheus::Counter& box_cache_hits_;
   absl::Mutex methods_mu_;
   std::map<std::string, std::unique_ptr<MethodMetrics>> methods_
       ABSL_GUARDED_BY(methods_mu_);

@@ -55,10 +55,20 @@ std::string& EncodingBuffer() {
   return buffer;
 }
 
-grpc::ByteBuffer ToByteBuffer(absl::string_view bytes) {
+grpc::Slice ToSlice(absl::string_view bytes) {
   grpc::Slice slice(bytes.size());
   std::memcpy(const_cast<uint8_t*>(slice.begin()), bytes.data(), bytes.size());
-  return grpc::ByteBuffer(&slice, 1);
+  return slice;
+}
+
+// A request for the default box: no policy control set, no exclusions, the
+// default limit. Its answer depends on the article and the index state
+// alone, so BoxCache may keep it.
+bool AsksForTheDefaultBox(const v1::GetRelatedRequest& request,
+                          int default_limit) {
+  return request.exclude_ids_size() == 0 &&
+         request.policy().ByteSizeLong() == 0 &&
+         (request.limit() == 0 || request.limit() == default_limit);
 }
 
 }  // namespace
@@ -67,8 +77,9 @@ RelatedService::RelatedService(ArticleIndex& index, ServiceMetrics& metrics,
                                const Authorizer& authorizer,
                                WriteWorker& writes,
                                const TextEmbedding& embedding,
-                               TextBootstrap& texts)
+                               TextBootstrap& texts, int box_cache_entries)
     : index_(index),
+      box_cache_(box_cache_entries),
       metrics_(metrics),
       authorizer_(authorizer),
       writes_(writes),
@@ -114,6 +125,16 @@ grpc::ServerUnaryReactor* RelatedService::GetRelated(
                   grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                "the request is not a GetRelatedRequest"));
   }
+  const bool default_box =
+      AsksForTheDefaultBox(request, index_.options().default_limit);
+  if (default_box) {
+    if (auto cached =
+            box_cache_.Find(request.article_id(), index_.state_generation())) {
+      metrics_.RecordCachedBox();
+      *response = grpc::ByteBuffer(&*cached, 1);
+      return Finish(context, recorder, grpc::Status::OK);
+    }
+  }
   auto policy =
       PolicyFromProto(request.policy(), index_.options().default_policy);
   if (!policy.ok()) {
@@ -121,10 +142,12 @@ grpc::ServerUnaryReactor* RelatedService::GetRelated(
   }
   // Encoded while the index is read (no copies of the articles).
   std::string& bytes = EncodingBuffer();
+  uint64_t generation = 0;  // of the state the box is read from
   auto debug =
       index_.VisitRelated({request.article_id(), request.limit(),
                            IdsFromProto(request.exclude_ids()), *policy},
                           [&](float score, const ArticleCard& card) {
+                            generation = index_.state_generation();
                             AppendRelatedArticle(card, score, bytes);
                           });
   if (!debug.ok()) {
@@ -138,7 +161,11 @@ grpc::ServerUnaryReactor* RelatedService::GetRelated(
     DebugToProto(*debug, *policy, &proto);
     AppendRankingDebug(proto, bytes);
   }
-  *response = ToByteBuffer(bytes);
+  grpc::Slice slice = ToSlice(bytes);
+  if (default_box && debug->precomputed && !bytes.empty()) {
+    box_cache_.Store(request.article_id(), generation, slice);
+  }
+  *response = grpc::ByteBuffer(&slice, 1);
   return Finish(context, recorder, grpc::Status::OK);
 }
 

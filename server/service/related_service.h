@@ -26,6 +26,7 @@
 #include "server/core/text_bootstrap.h"
 #include "server/core/text_embedding.h"
 #include "server/service/auth.h"
+#include "server/service/box_cache.h"
 #include "server/service/metrics.h"
 #include "server/service/write_worker.h"
 
@@ -51,10 +52,12 @@ class RelatedService final : public RelatedCallbackService {
   // `authorizer` decides who may read and write; Ping is always open.
   // Writes run on `writes`; articles sent as text are embedded there by
   // `embedding` (through `texts`, which holds them while there is no model
-  // yet), before they reach the writer.
+  // yet), before they reach the writer. Up to `box_cache_entries` default
+  // GetRelated answers are kept encoded (box_cache.h).
   RelatedService(ArticleIndex& index, ServiceMetrics& metrics,
                  const Authorizer& authorizer, WriteWorker& writes,
-                 const TextEmbedding& embedding, TextBootstrap& texts);
+                 const TextEmbedding& embedding, TextBootstrap& texts,
+                 int box_cache_entries);
 
   // Until then every call but Ping fails with UNAVAILABLE (recovery runs).
   // Writes go to `writer` from then on (the index itself, or the replicated
@@ -136,6 +139,7 @@ class RelatedService final : public RelatedCallbackService {
       const v1::SearchByVectorRequest& request) const;
 
   ArticleIndex& index_;
+  BoxCache box_cache_;
   ServiceMetrics& metrics_;
   const Authorizer& authorizer_;
   WriteWorker& writes_;

@@ -144,7 +144,8 @@ absl::StatusOr<std::unique_ptr<RelatedServer>> RelatedServer::Start(
       });
   server->service_ = std::make_unique<RelatedService>(
       *server->index_, *server->metrics_, *server->authorizer_,
-      *server->writes_, *server->embedding_, *server->bootstrap_);
+      *server->writes_, *server->embedding_, *server->bootstrap_,
+      options.box_cache_entries);
 
   auto endpoint = MetricsEndpoint::Start(options.metrics_address,
                                          server->metrics_->registry());

@@ -15,16 +15,16 @@
 #include "absl/time/time.h"
 #include "server/core/article_index.h"
 #include "server/core/article_writer.h"
-#include "server/core/storage/article_store.h"
 #include "server/core/held_texts.h"
+#include "server/core/storage/article_store.h"
 #include "server/core/text_bootstrap.h"
 #include "server/core/text_embedding.h"
-#include "server/service/auth.h"
-#include "server/service/metrics.h"
-#include "server/service/metrics_endpoint.h"
 #include "server/replication/nats_stream.h"
 #include "server/replication/position_journal.h"
 #include "server/replication/replica.h"
+#include "server/service/auth.h"
+#include "server/service/metrics.h"
+#include "server/service/metrics_endpoint.h"
 #include "server/service/related_service.h"
 #include "server/service/replication_metrics.h"
 #include "server/service/storage_metrics.h"
@@ -60,6 +60,8 @@ struct ServerOptions {
   int64_t embedder_train_after = 1000;
   // Largest request gRPC accepts; larger ones fail with RESOURCE_EXHAUSTED.
   int max_message_bytes = 16 << 20;
+  // Default GetRelated answers kept encoded (box_cache.h); 0: none.
+  int box_cache_entries = 16384;
   // Where articles are persisted; nullopt: memory only (lost on exit).
   std::optional<storage::StoreOptions> store;
   // Replicated mode: the NATS JetStream stream is the record of writes, and

@@ -439,6 +439,53 @@ class InteropTest(related_testlib.ServerTestCase):
         self.assertEqual([r.article_id for r in around_b].count(target), 1)
         self.assert_ranking(anchor_b, around_b, MAX_LIMIT)
 
+    def raw_get_related(self, request):
+        """GetRelated's response as the bytes on the wire."""
+        call = self.channel.unary_unary("/related.v1.RelatedArticles/GetRelated")
+        return call(request.SerializeToString(), timeout=RPC_TIMEOUT_S)
+
+    def box_cache_hits(self):
+        return related_testlib.scrape_metrics(self.server.metrics_address).get(
+            "related_getrelated_box_cache_hits_total", 0.0)
+
+    def test_default_box_served_again_shows_every_write(self):
+        """the default box is served again byte for byte, and shows each write at once"""
+        anchor = self.corpus_ids[8]
+        target = "default-box/target"
+        vector = self.near(anchor, 0.01)
+        request = self.pb2.GetRelatedRequest(article_id=anchor)
+
+        def default_box():
+            raw = self.raw_get_related(request)
+            box = self.pb2.GetRelatedResponse.FromString(raw).articles
+            self.assert_ranking(anchor, box)
+            return raw, {r.article_id: r.metadata.title for r in box}
+
+        self.upsert([self.make_article(target, vector,
+                                       self.pb2.ArticleMetadata(title="first title"))])
+        first, titles = default_box()
+        self.assertEqual(titles.get(target), "first title")
+        # Asked again, also as the default limit and as an empty policy: the
+        # same bytes, from the cache of encoded boxes where boxes are
+        # precomputed (with HNSW; the exact index searches each time).
+        listed = self.stub.GetStats(self.pb2.GetStatsRequest(),
+                                    timeout=RPC_TIMEOUT_S).related_lists_precomputed
+        hits = self.box_cache_hits()
+        for again in (request,
+                      self.pb2.GetRelatedRequest(article_id=anchor, limit=DEFAULT_LIMIT),
+                      self.pb2.GetRelatedRequest(article_id=anchor,
+                                                 policy=self.pb2.RankingPolicy())):
+            self.assertEqual(self.raw_get_related(again), first)
+        self.assertEqual(self.box_cache_hits() - hits, 3 if listed else 0)
+
+        self.upsert([self.make_article(target, vector,
+                                       self.pb2.ArticleMetadata(title="second title"))])
+        _, titles = default_box()
+        self.assertEqual(titles.get(target), "second title")
+        self.delete([target])
+        _, titles = default_box()
+        self.assertNotIn(target, titles)
+
     def test_delete_removes_article(self):
         """DeleteArticles removes it from GetArticle and from every GetRelated"""
         anchor = self.corpus_ids[6]
