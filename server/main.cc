@@ -55,9 +55,6 @@ ABSL_FLAG(int64_t, embedder_train_after, 1000,
           "starts) and serves them. 0: text needs --embedder_model.");
 ABSL_FLAG(int, max_message_bytes, 16 << 20,
           "Largest gRPC request accepted, in bytes.");
-ABSL_FLAG(int, box_cache_entries, 16384,
-          "GetRelated answers to default requests kept encoded, one per "
-          "article, until the next write (about 1 KB each); 0: none.");
 ABSL_FLAG(int, hnsw_m, 16, "HNSW graph degree (memory vs recall).");
 ABSL_FLAG(int, hnsw_ef_construction, 100,
           "HNSW build effort (ingest speed vs recall).");
@@ -166,6 +163,9 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
 ABSL_FLAG(std::string, log_format, "text",
           "'text' (one line per event) or 'json' (one JSON object per line: "
           "time, level, message, fields), for log collectors.");
+ABSL_FLAG(int, box_cache_entries, 16384,
+          "GetRelated answers to default requests kept encoded, one per "
+          "article, until the next write (about 1 KB each); 0: none.");
 // Off by default: at tens of thousands of calls a second, a line per call
 // would cost more than the call.
 ABSL_FLAG(double, access_log_sample, 0,

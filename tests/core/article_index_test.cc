@@ -328,7 +328,7 @@ TEST_P(ArticleIndexTest, FirstWriteFixesTheDimension) {
   const auto vectors = ClusteredVectors(3, kDim, 1, 20);
   ASSERT_TRUE(index->Upsert(MakeArticles(vectors, 0, 3)).ok());
   EXPECT_EQ(index->Stats().dimension, kDim);
-  Article other{"other", std::vector<float>(kDim + 1, 1.0f), {}};
+  Article other{"other", std::vector<float>(kDim + 1, 1.0f), {}, ""};
   auto s = index->Upsert({other});
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()),

@@ -126,7 +126,7 @@ class StorageTest : public ::testing::Test {
 };
 
 TEST(RecordCodec, RoundTripsAndRejectsEveryTruncation) {
-  Article a{"2026/11/28/wörld/ß", {0.5f, -0.25f, 1e-30f}, {}};
+  Article a{"2026/11/28/wörld/ß", {0.5f, -0.25f, 1e-30f}, {}, ""};
   a.metadata = {"Title",
                 "https://x",
                 "world",
@@ -150,7 +150,7 @@ TEST(RecordCodec, RoundTripsAndRejectsEveryTruncation) {
 }
 
 TEST(RecordCodec, TextTravelsOnlyInRecordsThatHaveIt) {
-  Article plain{"a", {1.0f, 0.0f}, {}};
+  Article plain{"a", {1.0f, 0.0f}, {}, ""};
   Article with_text{"b", {0.0f, 1.0f}, {}, "Body \xE2\x80\x94 text"};
   const std::string without = EncodeUpsertRecord({plain});
   EXPECT_EQ(without[0], static_cast<char>(WriteRecord::Kind::kUpsert));
