@@ -349,8 +349,9 @@ absl::StatusOr<related::RankingPolicy> DefaultPolicyFromFlags() {
       absl::GetFlag(FLAGS_ranking_duplicate_threshold)
           .value_or(EmbedsText() ? kEmbedderDuplicateThreshold
                                  : kDuplicateThreshold);
-  if (duplicate_threshold < 1.0f)
+  if (duplicate_threshold < 1.0f) {
     policy.duplicate_threshold = duplicate_threshold;
+  }
   policy.diversity_lambda = absl::GetFlag(FLAGS_ranking_diversity_lambda);
   if (absl::GetFlag(FLAGS_ranking_recency_half_life) != absl::ZeroDuration()) {
     policy.recency_half_life = absl::GetFlag(FLAGS_ranking_recency_half_life);

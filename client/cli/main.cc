@@ -197,6 +197,22 @@ absl::StatusOr<LookupOptions> LookupOptionsFromFlags(
   return options;
 }
 
+// The file at `path`, open for reading; INVALID_ARGUMENT saying why not
+// (a directory, or the system's reason).
+absl::StatusOr<std::ifstream> OpenFile(const std::string& path) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read '", path, "': it is a directory"));
+  }
+  std::ifstream file(path);
+  if (!file.is_open()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot open '", path, "': ", std::strerror(errno)));
+  }
+  return file;
+}
+
 // The query vector of `search`, from exactly one of --vector and
 // --vector_file.
 absl::StatusOr<std::vector<float>> SearchVectorFromFlags(
@@ -207,14 +223,10 @@ absl::StatusOr<std::vector<float>> SearchVectorFromFlags(
         "search needs exactly one of --vector and --vector_file");
   }
   if (text) return related::cli::ParseVectorText(absl::GetFlag(FLAGS_vector));
-  const std::string path = absl::GetFlag(FLAGS_vector_file);
-  std::ifstream file(path);
-  if (!file.is_open()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot open '", path, "': ", std::strerror(errno)));
-  }
+  auto file = OpenFile(absl::GetFlag(FLAGS_vector_file));
+  if (!file.ok()) return file.status();
   std::stringstream content;
-  content << file.rdbuf();
+  content << file->rdbuf();
   return related::cli::ParseVectorJson(content.str());
 }
 
@@ -223,19 +235,12 @@ absl::StatusOr<std::vector<float>> SearchVectorFromFlags(
 int WithInputFile(const std::string& path, const Output& output,
                   const std::function<int(std::istream&)>& read) {
   if (path == "-") return read(std::cin);
-  std::error_code error;
-  if (std::filesystem::is_directory(path, error)) {
-    output.err << "related-cli: cannot read '" << path
-               << "': it is a directory\n";
+  auto file = OpenFile(path);
+  if (!file.ok()) {
+    output.err << "related-cli: " << file.status().message() << "\n";
     return related::cli::kExitUsage;
   }
-  std::ifstream file(path);
-  if (!file.is_open()) {
-    output.err << "related-cli: cannot open '" << path
-               << "': " << std::strerror(errno) << "\n";
-    return related::cli::kExitUsage;
-  }
-  return read(file);
+  return read(*file);
 }
 
 // --- The commands ------------------------------------------------------------
@@ -335,12 +340,12 @@ absl::StatusOr<std::vector<std::string>> BenchIds(const Args& args,
         "bench takes article IDs as arguments or --ids_file, not both");
   }
   const std::string path = absl::GetFlag(FLAGS_ids_file);
-  std::ifstream file(path);
-  if (!file.is_open() || std::filesystem::is_directory(path)) {
+  auto file = OpenFile(path);
+  if (!file.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--ids_file: cannot read '", path, "'"));
+        absl::StrCat("--ids_file: ", file.status().message()));
   }
-  auto ids = related::cli::ReadArticleIds(file);
+  auto ids = related::cli::ReadArticleIds(*file);
   if (!ids.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--ids_file '", path, "': ", ids.status().message()));
