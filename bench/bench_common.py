@@ -11,8 +11,8 @@ import time
 
 import grpc
 
-import related_testlib
-from related_testlib import RPC_TIMEOUT_S
+import related_server
+from related_server import RPC_TIMEOUT_S
 
 IMPORT_BATCH = 500
 IMPORT_TIMEOUT_S = 900.0
@@ -30,9 +30,9 @@ def bench_parser(doc, articles, articles_help, dim, usage=None):
     parser = argparse.ArgumentParser(
         description=doc.split("\n\n")[0], usage=usage,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--server", default=related_testlib.DEFAULT_SERVER,
+    parser.add_argument("--server", default=related_server.DEFAULT_SERVER,
                         help="related-server binary")
-    parser.add_argument("--proto_dir", default=related_testlib.DEFAULT_PROTO_DIR,
+    parser.add_argument("--proto_dir", default=related_server.DEFAULT_PROTO_DIR,
                         help="the repo's proto/ dir")
     parser.add_argument("--articles", type=int, default=articles,
                         help=articles_help)
@@ -43,9 +43,9 @@ def bench_parser(doc, articles, articles_help, dim, usage=None):
 
 def serve(server, proto_dir, work_dir):
     """Generates the stubs into work_dir, starts `server` (a
-    related_testlib.ServerProcess) and waits until it is SERVING; returns
+    related_server.ServerProcess) and waits until it is SERVING; returns
     the stubs and a channel to it (the caller closes it)."""
-    pb = related_testlib.generate_stubs(os.path.abspath(proto_dir), work_dir)
+    pb = related_server.generate_stubs(os.path.abspath(proto_dir), work_dir)
     server.start()
     channel = grpc.insecure_channel(server.grpc_address)
     server.wait_until_serving(pb, channel)

@@ -40,15 +40,15 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "tests", "python"))
+                                "..", "support", "python"))
 
 import grpc  # noqa: E402
 import numpy  # noqa: E402  (Debian's python3-numpy, pulled in by python3-sklearn)
 
 import bench_common  # noqa: E402
-import related_testlib  # noqa: E402
+import related_server  # noqa: E402
 from bench_common import IMPORT_BATCH, BenchError  # noqa: E402
-from related_testlib import RPC_TIMEOUT_S, SetupError  # noqa: E402
+from related_server import RPC_TIMEOUT_S, SetupError  # noqa: E402
 
 SEED = 20261206
 LISTS_READY_TIMEOUT_S = 120.0
@@ -404,7 +404,7 @@ def main():
     sys.stdout.reconfigure(line_buffering=True)  # in step with the progress on stderr
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="h2load-compare-") as work_dir:
-        server = related_testlib.ServerProcess(
+        server = related_server.ServerProcess(
             os.path.abspath(args.server), [f"--dim={args.dim}", "--index=hnsw"],
             echo_log=args.show_server_log)
         channel = None

@@ -49,15 +49,15 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "tests", "python"))
+                                "..", "support", "python"))
 
 import grpc  # noqa: E402
 import numpy  # noqa: E402  (Debian's python3-numpy)
 
 import bench_common  # noqa: E402
-import related_testlib  # noqa: E402
+import related_server  # noqa: E402
 from bench_common import IMPORT_BATCH, BenchError  # noqa: E402
-from related_testlib import RPC_TIMEOUT_S, SetupError  # noqa: E402
+from related_server import RPC_TIMEOUT_S, SetupError  # noqa: E402
 
 SEED = 20261215
 LISTS_READY_TIMEOUT_S = 300.0
@@ -565,7 +565,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="hnsw-soak-") as work_dir:
         flags = ["--index=hnsw", f"--dim={args.dim}",
                  f"--data_dir={os.path.join(work_dir, 'data')}", *args.server_flags]
-        server = related_testlib.ServerProcess(os.path.abspath(args.server), flags,
+        server = related_server.ServerProcess(os.path.abspath(args.server), flags,
                                                echo_log=args.show_server_log)
         channel = None
         try:

@@ -33,18 +33,18 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "python"))
+sys.path.insert(0, os.path.join(HERE, "..", "support", "python"))
 sys.path.insert(0, HERE)
 
 import grpc  # noqa: E402
 import numpy  # noqa: E402
 
 import h2load_compare as h2  # noqa: E402  (data, import, h2load runner)
-import related_testlib  # noqa: E402
+import related_server  # noqa: E402
 import bench_common  # noqa: E402
 from bench_common import BenchError  # noqa: E402
 from nats_cluster import NatsCluster  # noqa: E402
-from related_testlib import RPC_TIMEOUT_S, SetupError  # noqa: E402
+from related_server import RPC_TIMEOUT_S, SetupError  # noqa: E402
 
 WRITE_BATCH = 10
 # The target's rate, and one that these 2 cores sustain with 3 replicas
@@ -78,7 +78,7 @@ class Node:
     def __init__(self, args, pb, work_dir, name, flags):
         data_dir = os.path.join(work_dir, name)
         self.name = name
-        self.process = related_testlib.ServerProcess(
+        self.process = related_server.ServerProcess(
             os.path.abspath(args.server),
             [f"--dim={args.dim}", "--index=hnsw", f"--data_dir={data_dir}", *flags])
         self.process.start()
@@ -322,7 +322,7 @@ def main():
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="replication-bench-") as work_dir:
         try:
-            pb = related_testlib.generate_stubs(os.path.abspath(args.proto_dir), work_dir)
+            pb = related_server.generate_stubs(os.path.abspath(args.proto_dir), work_dir)
             run(args, pb, work_dir)
         except (BenchError, SetupError, grpc.RpcError) as err:
             detail = (f"{err.code().name}: {err.details()}"

@@ -24,9 +24,9 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "python"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support", "python"))
 import grpc  # noqa: E402
-import related_testlib as lib  # noqa: E402
+import related_server as lib  # noqa: E402
 
 SECTIONS = ["world", "sport", "business", "science", "culture"]
 LANGUAGES = ["en", "en", "en", "de", ""]

@@ -7,7 +7,9 @@
 #   client/      nothing of the server (it talks to it only over the API);
 #   common/      shared by server and client, so neither of them, and no
 #                transport, metrics or generated code either;
-#   bench/       nothing of tests/ (shared helpers live in support/).
+#   bench/       nothing of tests/ (shared helpers live in support/): no
+#                #include of tests/, and no Python script that puts a tests
+#                directory on its import path.
 # Lists every offending line and exits 1 if there is one.
 set -euo pipefail
 root=${1:?usage: layering_test.sh SOURCE_ROOT}
@@ -42,4 +44,17 @@ forbid client "server headers" "server/"
 forbid common "server or client headers" "server/|client/"
 forbid common "transport, metrics or generated headers" "$transport"
 forbid bench "test headers" "tests/"
+
+# The Python side of bench/: a "tests" path component in a script's code
+# (sys.path.insert(0, os.path.join(..., "tests", "python"))) means it
+# imports test modules; its shared helpers come from support/python.
+python_leaks=$(grep -rnE "[\"']tests[\"'/]" "$root/bench" --include='*.py' |
+  grep -vE '^[^:]+:[0-9]+:[[:space:]]*#' || true)
+if [ -n "$python_leaks" ]; then
+  echo "bench Python scripts import from tests/:"
+  echo "$python_leaks"
+  failed=1
+else
+  echo "bench: $(find "$root/bench" -type f -name '*.py' | wc -l) Python scripts, none importing from tests/"
+fi
 exit "$failed"

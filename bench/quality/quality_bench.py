@@ -32,11 +32,11 @@ import time
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _REPO = os.path.normpath(os.path.join(_HERE, "..", ".."))
-sys.path.insert(0, os.path.join(_REPO, "tests", "python"))
+sys.path.insert(0, os.path.join(_REPO, "support", "python"))
 sys.path.insert(0, _HERE)
 
 import grpc  # noqa: E402
-import related_testlib  # noqa: E402
+import related_server  # noqa: E402
 import embed_agnews  # noqa: E402
 from google.protobuf import wrappers_pb2  # noqa: E402
 
@@ -171,7 +171,7 @@ def language_rows(args, stubs, tmp):
     model = os.path.join(tmp, "demo-model.bin")
     subprocess.run([args.cli, "train", corpus, f"--out={model}"], check=True,
                    capture_output=True)
-    server = related_testlib.ServerProcess(args.server, [
+    server = related_server.ServerProcess(args.server, [
         "--index=hnsw", f"--embedder_model={model}", "--ranking_duplicate_threshold=1"])
     server.start()
     out = []
@@ -210,7 +210,7 @@ def measure(args, stubs, rows, upstream, configs, flags, bodies=None):
     for kind in ("exact", "hnsw"):
         if not any(c[1] == kind for c in configs):
             continue
-        server = related_testlib.ServerProcess(
+        server = related_server.ServerProcess(
             args.server, [f"--index={kind}", *flags, *args.server_flag])
         server.start()
         try:
@@ -239,7 +239,7 @@ def self_trained_rows(args, stubs, rows, bodies, train_after, stream):
     on the first `train_after`) and embeds them all with it. Returns the
     default policy's row and the seconds from the last write until every
     article was served."""
-    server = related_testlib.ServerProcess(args.server, [
+    server = related_server.ServerProcess(args.server, [
         "--index=hnsw", f"--embedder_train_after={train_after}",
         # What a restart would pick for a model the server trained; the
         # first run keeps 0.95 unless told (docs/text.md).
@@ -286,7 +286,7 @@ def main():
         sys.argv = ["embed_agnews.py", args.dataset, embedded]
         embed_agnews.main()
         rows = load(embedded)
-        stubs = related_testlib.generate_stubs(os.path.join(_REPO, "proto"),
+        stubs = related_server.generate_stubs(os.path.join(_REPO, "proto"),
                                                os.path.join(tmp, "stubs"))
         results = measure(args, stubs, rows, "LSA", CONFIGS,
                           [f"--dim={embed_agnews.DIMENSION}"])
