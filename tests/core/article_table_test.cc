@@ -143,7 +143,8 @@ TEST(ArticleTable, SlotMovesKeepIdsVectorsAndCardsTogetherThroughChurn) {
   const auto article = [&](const std::string& id, int v, std::string title) {
     Article a{id,
               {&pool[size_t(v) * kDim], &pool[size_t(v + 1) * kDim]},
-              Titled(title)};
+              Titled(title),
+              {}};
     want[id] = {v, title};
     return a;
   };

@@ -36,6 +36,7 @@ struct Corpus {
     for (int i = 0; i < kCount; ++i) {
       Article a{"a" + std::to_string(i),
                 {&pool[size_t(i) * kDim], &pool[size_t(i + 1) * kDim]},
+                {},
                 {}};
       static const char* kSections[] = {"world", "sport", "business", "science",
                                         "culture"};

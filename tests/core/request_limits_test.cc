@@ -28,7 +28,7 @@ std::string Message(const absl::Status& status) {
 }
 
 Article Make(std::string id, std::vector<float> embedding) {
-  return {std::move(id), std::move(embedding), {}};
+  return {std::move(id), std::move(embedding), {}, {}};
 }
 
 TEST(RequestLimits, IdListsAreCheckedForSizeThenEachId) {
