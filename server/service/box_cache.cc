@@ -21,9 +21,8 @@ BoxCache::Place BoxCache::PlaceOf(absl::string_view article_id) const {
   return {hash % sets_, hash};
 }
 
-size_t BoxCache::WayOf(size_t set, const Place& place,
-                       absl::string_view article_id) const {
-  const size_t first = set * ways_;
+size_t BoxCache::WayOf(const Place& place, absl::string_view article_id) const {
+  const size_t first = place.set * ways_;
   for (size_t way = 0; way < ways_; ++way) {
     const Slot& slot = slots_[first + way];
     if (hashes_[first + way] == place.hash && slot.bytes.size() != 0 &&
@@ -60,7 +59,7 @@ std::optional<grpc::Slice> BoxCache::Find(absl::string_view article_id,
   const Place place = PlaceOf(article_id);
   Stripe& stripe = stripes_[place.set % kStripes];
   absl::MutexLock lock(&stripe.mutex);
-  const size_t way = WayOf(place.set, place, article_id);
+  const size_t way = WayOf(place, article_id);
   if (way == kWays) return std::nullopt;
   Slot& slot = slots_[place.set * ways_ + way];
   if (slot.generation != generation) return std::nullopt;
@@ -75,7 +74,7 @@ void BoxCache::Store(absl::string_view article_id, uint64_t generation,
   Stripe& stripe = stripes_[place.set % kStripes];
   grpc::Slice replaced;  // released after the lock, not under it
   absl::MutexLock lock(&stripe.mutex);
-  size_t way = WayOf(place.set, place, article_id);
+  size_t way = WayOf(place, article_id);
   if (way == kWays) {
     way = VictimIn(place.set, generation);
     // Every way holds a newer state's box: a reader of an older state must

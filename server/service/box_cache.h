@@ -79,9 +79,8 @@ class BoxCache {
     uint64_t hash;
   };
   Place PlaceOf(absl::string_view article_id) const;
-  // The way of `set` holding `article_id`, or kWays.
-  size_t WayOf(size_t set, const Place& place,
-               absl::string_view article_id) const;
+  // The way of place.set holding `article_id`, or kWays.
+  size_t WayOf(const Place& place, absl::string_view article_id) const;
   // The way a new entry of `generation` takes in `set`, or kWays if every
   // way holds a newer generation.
   size_t VictimIn(size_t set, uint64_t generation) const;

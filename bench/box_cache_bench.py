@@ -1,0 +1,198 @@
+#!/usr/bin/python3
+"""How often GetRelated is served from the BoxCache, over real news, with a
+steady write stream beside the reads.
+
+What it does: embeds the AG News articles (bench/quality/embed_agnews.py,
+256 dimensions), starts related-server, imports them and waits until every
+related list is ranked. Then, for each write rate, it runs `related-cli
+bench` over every article ID in turn (default boxes, as article pages ask)
+while a thread upserts one of the articles again, unchanged, at that rate
+(UpsertArticles). Each line gives the calls, the share of them served from
+the cache (the difference of related_getrelated_box_cache_hits_total), the
+readers' latency and the writes done.
+
+Every write starts a new index state generation, and a cached box is used
+only within the generation it was read in (server/service/box_cache.h): the
+hit rate under writes is what a finer invalidation would have to raise.
+
+Run (about a minute with the defaults):
+  /usr/bin/python3 bench/box_cache_bench.py
+
+Exit code: 0 when every run worked; 1 if anything failed to run or a call
+did not succeed.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.normpath(os.path.join(HERE, ".."))
+sys.path.insert(0, os.path.join(REPO, "support", "python"))
+sys.path.insert(0, HERE)
+
+from google.protobuf import json_format  # noqa: E402
+
+import bench_common  # noqa: E402
+import related_server  # noqa: E402
+from bench_common import BenchError  # noqa: E402
+from related_server import RPC_TIMEOUT_S, SetupError  # noqa: E402
+
+EMBEDDER = os.path.join(HERE, "quality", "embed_agnews.py")
+DIMENSION = 256  # embed_agnews.py's
+HITS = "related_getrelated_box_cache_hits_total"
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--server", default=related_server.DEFAULT_SERVER,
+                        help="related-server binary")
+    parser.add_argument("--proto_dir", default=related_server.DEFAULT_PROTO_DIR,
+                        help="the repo's proto/ dir")
+    parser.add_argument("--dataset", default=os.path.join(
+        REPO, "..", "shared", "datasets", "agnews.jsonl"),
+        help="news articles, one JSON object a line (text, category)")
+    parser.add_argument("--cli", default=os.path.join(REPO, "build", "related-cli"),
+                        help="related-cli binary")
+    parser.add_argument("--write_rates", default="0,1,10,100",
+                        help="upserts a second during each run, comma-separated")
+    parser.add_argument("--seconds", type=float, default=10,
+                        help="length of each run")
+    parser.add_argument("--concurrency", type=int, default=4,
+                        help="related-cli bench --concurrency")
+    parser.add_argument("--show_server_log", action="store_true")
+    args = parser.parse_args()
+    try:
+        args.write_rates = [float(r) for r in args.write_rates.split(",")]
+    except ValueError:
+        parser.error(f"--write_rates: not a list of numbers: {args.write_rates!r}")
+    if any(r < 0 or r > 1000 for r in args.write_rates):
+        parser.error("--write_rates: each in [0, 1000]")
+    if not 1 <= args.seconds <= 600 or not 1 <= args.concurrency <= 64:
+        parser.error("need --seconds in [1, 600] and --concurrency in [1, 64]")
+    if not os.path.isfile(args.dataset):
+        parser.error(f"--dataset: no such file: {args.dataset}")
+    return args
+
+
+def embed(dataset, out):
+    """The data set in related-cli's import format; returns its lines."""
+    done = subprocess.run(["/usr/bin/python3", EMBEDDER, dataset, out],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BenchError(f"embed_agnews.py failed:\n{done.stderr}")
+    print((done.stdout + done.stderr).strip(), flush=True)
+    with open(out) as lines:
+        return [line for line in lines if line.strip()]
+
+
+def cli(args, address, *command, stdin=None):
+    done = subprocess.run([args.cli, f"--address={address}", *command], input=stdin,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BenchError(f"related-cli {' '.join(command)} failed "
+                         f"(exit {done.returncode}):\n{done.stderr}")
+    return done.stdout
+
+
+def to_article(pb, line):
+    """An import line as the API's Article: id, embedding and text at the
+    top, everything else its metadata."""
+    fields = json.loads(line)
+    top = {key: fields.pop(key) for key in ("id", "embedding", "text") if key in fields}
+    return json_format.ParseDict({**top, "metadata": fields}, pb.related_pb2.Article())
+
+
+class Writer(threading.Thread):
+    """Upserts the articles again, unchanged and one per call, at `rate`
+    calls a second until stopped."""
+
+    def __init__(self, pb, stub, articles, rate):
+        super().__init__(daemon=True)
+        self.requests = [pb.related_pb2.UpsertArticlesRequest(articles=[a]) for a in articles]
+        self.stub, self.rate = stub, rate
+        self.stop = threading.Event()
+        self.done = 0
+        self.error = None
+
+    def run(self):
+        started = time.monotonic()
+        try:
+            while not self.stop.is_set():
+                request = self.requests[self.done % len(self.requests)]
+                self.stub.UpsertArticles(request, timeout=RPC_TIMEOUT_S)
+                self.done += 1
+                # Paced from the start, so a slow call is made up for.
+                self.stop.wait(max(0.0, started + self.done / self.rate - time.monotonic()))
+        except Exception as err:  # noqa: BLE001  (reported by the main thread)
+            self.error = err
+
+
+def measure(args, pb, stub, server, ids_file, articles, rate):
+    hits_before = related_server.scrape_metrics(server.metrics_address).get(HITS, 0.0)
+    writer = Writer(pb, stub, articles, rate) if rate > 0 else None
+    if writer is not None:
+        writer.start()
+    try:
+        report = json.loads(cli(args, server.grpc_address, "--json", "bench",
+                                f"--ids_file={ids_file}",
+                                f"--concurrency={args.concurrency}",
+                                f"--duration={args.seconds:g}s"))
+    finally:
+        if writer is not None:
+            writer.stop.set()
+            writer.join(RPC_TIMEOUT_S + 5)
+    if writer is not None and writer.error is not None:
+        raise BenchError(f"an upsert failed: {bench_common.failure_detail(writer.error)}")
+    if report["failed"]:
+        raise BenchError(f"{report['failed']} GetRelated calls failed: {report}")
+    hits = related_server.scrape_metrics(server.metrics_address).get(HITS, 0.0) - hits_before
+    latency = report["latency_ms"]
+    print(f"writes/s {rate:>6g} (done {writer.done if writer else 0:>5}): "
+          f"calls {report['calls']:>7}  {report['calls_per_second']:>8.0f}/s  "
+          f"from the cache {hits / report['calls']:6.1%}  "
+          f"latency ms p50 {latency['p50']:.3f} p99 {latency['p99']:.3f}", flush=True)
+
+
+def main():
+    args = parse_args()
+    with tempfile.TemporaryDirectory(prefix="related-box-cache-") as work:
+        lines = embed(args.dataset, os.path.join(work, "articles.jsonl"))
+        ids_file = os.path.join(work, "ids")
+        with open(ids_file, "w") as out:
+            out.writelines(json.loads(line)["id"] + "\n" for line in lines)
+        server = related_server.ServerProcess(
+            os.path.abspath(args.server),
+            [f"--dim={DIMENSION}", f"--data_dir={os.path.join(work, 'data')}"],
+            args.show_server_log)
+        try:
+            pb, channel = bench_common.serve(server, args.proto_dir, work)
+            with channel:
+                stub = pb.related_pb2_grpc.RelatedArticlesStub(channel)
+                cli(args, server.grpc_address, "import", os.path.join(work, "articles.jsonl"))
+                bench_common.wait_until_lists_ready(pb, stub, len(lines), 120.0)
+                print(f"{len(lines)} articles imported, every list ranked; "
+                      f"related-cli bench over all of them in turn, {args.concurrency} in "
+                      f"flight, {args.seconds:g} s a run", flush=True)
+                articles = [to_article(pb, line) for line in lines[:1000]]
+                for rate in args.write_rates:
+                    measure(args, pb, stub, server, ids_file, articles, rate)
+        finally:
+            code = server.stop()
+        if code != 0:
+            raise BenchError(f"server exit code {code} after SIGTERM\n{server.log_tail()}")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (BenchError, SetupError, OSError) as err:
+        print(f"box_cache_bench: {bench_common.failure_detail(err)}", file=sys.stderr)
+        sys.exit(1)
