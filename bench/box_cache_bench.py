@@ -11,9 +11,10 @@ while a thread upserts one of the articles again, unchanged, at that rate
 the cache (the difference of related_getrelated_box_cache_hits_total), the
 readers' latency and the writes done.
 
-Every write starts a new index state generation, and a cached box is used
-only within the generation it was read in (server/service/box_cache.h): the
-hit rate under writes is what a finer invalidation would have to raise.
+Every write starts a new index state generation; a cached box of an older
+one is served only if the versions it was read from are unchanged
+(server/service/box_cache.h, server/core/box_source.h). The rows with
+writes say how much of the cache a write stream leaves in use.
 
 Run (about a minute with the defaults):
   /usr/bin/python3 bench/box_cache_bench.py

@@ -165,7 +165,8 @@ ABSL_FLAG(std::string, log_format, "text",
           "time, level, message, fields), for log collectors.");
 ABSL_FLAG(int, box_cache_entries, 16384,
           "GetRelated answers to default requests kept encoded, one per "
-          "article, until the next write (about 1 KB each); 0: none.");
+          "article, until a write changes their box (about 1 KB each); 0: "
+          "none.");
 // Off by default: at tens of thousands of calls a second, a line per call
 // would cost more than the call.
 ABSL_FLAG(double, access_log_sample, 0,

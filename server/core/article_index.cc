@@ -54,6 +54,7 @@ void ArticleIndex::CreateVectors(int dimension) {
   ExclusiveHold lock(*this);
   vectors_ = MakeVectorIndex(options_.index_kind, dimension, options_.hnsw);
   lists_ = MakeRelatedLists(options_, *vectors_);
+  ++parts_epoch_;
   dimension_.store(dimension);
 }
 
@@ -218,6 +219,7 @@ void ArticleIndex::RelayOutCards() {
     const absl::Time exclusive = absl::Now();
     // The old cards come back in `layout`, freed after the lock is released.
     InstallLayout(layout, articles_, lists_.get());
+    ++parts_epoch_;
     readers_held = absl::Now() - exclusive;
   }
   card_layout_seconds_.store(absl::ToDoubleSeconds(absl::Now() - start));
@@ -236,20 +238,41 @@ absl::StatusOr<Article> ArticleIndex::Get(const ArticleId& id) const {
   return ArticleAt(*vectors_, articles_, *slot);
 }
 
-absl::StatusOr<RankingDebug> ArticleIndex::LookUp(
-    const RelatedQuery& query, RelatedLookup::BoxUse use) const {
+absl::StatusOr<RankingDebug> ArticleIndex::LookUp(const RelatedQuery& query,
+                                                  RelatedLookup::BoxUse use,
+                                                  BoxSource* source) const {
   absl::ReaderMutexLock lock(&mu_);
   absl::StatusOr<Slot> slot = SlotOf(articles_, query.article_id);
   if (!slot.ok()) return slot.status();
-  return Reader().LookUp(*slot, query, limits_.BoxSize(query.limit), use);
+  auto debug = Reader().LookUp(*slot, query, limits_.BoxSize(query.limit),
+                               [&](absl::Span<const BoxedArticle> box) {
+                                 use(box);
+                                 if (source == nullptr) return;
+                                 *source = Reader().SourceOf(*slot, box);
+                                 source->epoch = parts_epoch_;
+                               });
+  if (source != nullptr && debug.ok()) source->precomputed = debug->precomputed;
+  return debug;
 }
 
 absl::StatusOr<RankingDebug> ArticleIndex::VisitRelated(
-    const RelatedQuery& query, RelatedVisitor visit) const {
+    const RelatedQuery& query, RelatedVisitor visit, BoxSource* source) const {
   if (absl::Status s = limits_.CheckLookup(query); !s.ok()) return s;
-  return LookUp(query, [&](absl::Span<const BoxedArticle> box) {
-    Reader().Visit(box, visit);
-  });
+  return LookUp(
+      query,
+      [&](absl::Span<const BoxedArticle> box) { Reader().Visit(box, visit); },
+      source);
+}
+
+std::optional<uint64_t> ArticleIndex::BoxStillCurrent(
+    const BoxSource& source) const {
+  absl::ReaderMutexLock lock(&mu_);
+  // (No exclusive hold runs now, so the generation names this state.)
+  if (!source.precomputed || source.epoch != parts_epoch_ ||
+      !Reader().Unchanged(source)) {
+    return std::nullopt;
+  }
+  return state_generation();
 }
 
 absl::StatusOr<RelatedList> ArticleIndex::Related(
@@ -343,6 +366,7 @@ absl::Status ArticleIndex::Restore(RestoredParts parts) {
     articles_ = std::move(parts.articles);
     lists_ = std::move(parts.lists);
     if (lists_ == nullptr) lists_ = MakeRelatedLists(options_, *vectors_);
+    ++parts_epoch_;
     card_pages_per_box_.store(CardPagesPerBox(articles_.cards(), lists_.get(),
                                               articles_.slot_count()));
     if (lists_ != nullptr && !restored_lists) {
@@ -356,32 +380,6 @@ absl::Status ArticleIndex::Restore(RestoredParts parts) {
   }
   if (!unlisted.empty()) RebuildRelatedLists(unlisted);
   return absl::OkStatus();
-}
-
-IndexStats ArticleIndex::Stats(StatsScope scope) const {
-  absl::ReaderMutexLock lock(&mu_);
-  IndexStats stats;
-  stats.article_count = articles_.size();
-  stats.dimension = dimension_.load();
-  stats.index_kind = options_.index_kind;
-  stats.index_memory_bytes = vectors_ ? vectors_->MemoryBytes() : 0;
-  stats.slots = vectors_ ? vectors_->SlotCount() : 0;
-  stats.tombstones = vectors_ ? stats.slots - vectors_->LiveCount() : 0;
-  if (lists_ != nullptr) {
-    stats.related_lists_precomputed = true;
-    if (scope == StatsScope::kAll) {
-      stats.related_lists_memory_bytes = lists_->MemoryBytes();
-    }
-    stats.related_lists_stale = lists_->StaleCount();
-  }
-  stats.cards_memory_bytes = articles_.cards().MemoryBytes();
-  stats.card_pages_per_box = card_pages_per_box_.load();
-  stats.card_layout_seconds = card_layout_seconds_.load();
-  stats.card_layout_pause_seconds = card_layout_pause_seconds_.load();
-  stats.compactions = compactions_.load();
-  stats.compacting = compacting_.load();
-  stats.compaction_seconds = compaction_seconds_.load();
-  return stats;
 }
 
 }  // namespace related

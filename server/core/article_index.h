@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -29,6 +30,7 @@
 #include "server/core/article.h"
 #include "server/core/article_table.h"
 #include "server/core/article_writes.h"
+#include "server/core/box_source.h"
 #include "server/core/compaction.h"
 #include "server/core/index_options.h"
 #include "server/core/journal.h"
@@ -164,9 +166,16 @@ class ArticleIndex {
   // box was ranked. Nothing is copied: the cheapest way to write a box out
   // (the server encodes its response this way). `visit` must be quick and
   // must not call into this index.
+  // With `source`, also says what the box was read from (box_source.h).
   using RelatedVisitor = related::RelatedVisitor;
   absl::StatusOr<RankingDebug> VisitRelated(const RelatedQuery& query,
-                                            RelatedVisitor visit) const;
+                                            RelatedVisitor visit,
+                                            BoxSource* source = nullptr) const;
+
+  // If a precomputed box read from `source` would read the same now, the
+  // state generation (below) it is current for; nullopt otherwise. Cheaper
+  // than reading the box: a few version reads under the shared lock.
+  std::optional<uint64_t> BoxStillCurrent(const BoxSource& source) const;
 
   // A number that changes whenever anything readers see may change: each
   // exclusive hold of the index lock starts a new one, before it changes
@@ -313,9 +322,11 @@ class ArticleIndex {
   // --- Reads.
   // Related() for a validated query.
   absl::StatusOr<RelatedList> RelatedChecked(const RelatedQuery& query) const;
-  // The box of a validated lookup, handed to `use` under the shared lock.
+  // The box of a validated lookup, handed to `use` under the shared lock;
+  // with `source`, what it was read from.
   absl::StatusOr<RankingDebug> LookUp(const RelatedQuery& query,
-                                      RelatedLookup::BoxUse use) const;
+                                      RelatedLookup::BoxUse use,
+                                      BoxSource* source = nullptr) const;
   // The parts, over the state the index lock guards.
   RelatedLookup Reader() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return RelatedLookup(*vectors_, articles_, lists_.get(), options_);
@@ -367,6 +378,9 @@ class ArticleIndex {
   // kept (ArticleIndexOptions::precompute_related).
   mutable absl::Mutex mu_;
   std::atomic<uint64_t> state_generation_ = 0;  // see state_generation()
+  // Starts anew whenever the parts are replaced whole or their cards laid
+  // out again: the versions a BoxSource names are then void.
+  uint64_t parts_epoch_ ABSL_GUARDED_BY(mu_) = 0;
   std::unique_ptr<VectorIndex> vectors_ ABSL_GUARDED_BY(mu_);
   ArticleTable articles_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<RelatedLists> lists_ ABSL_GUARDED_BY(mu_);

@@ -20,6 +20,7 @@ std::optional<Slot> ArticleTable::Put(Slot slot, const ArticleId& id,
                                       const ArticleMetadata& metadata,
                                       const std::string& text) {
   if (slot >= slot_count()) card_at_.resize(slot + 1, kNoCard);
+  Bump(slot);
   SetText(slot, text);
   CardRef& card = card_at_[slot];
   if (card != kNoCard) cards_.Retire(card);
@@ -34,7 +35,15 @@ std::optional<Slot> ArticleTable::Unmap(absl::string_view id) {
   if (it == slot_of_.end()) return std::nullopt;
   const Slot slot = it->second;
   slot_of_.erase(it);
+  Bump(slot);
   return slot;
+}
+
+void ArticleTable::Bump(Slot slot) {
+  if (slot >= static_cast<Slot>(version_at_.size())) {
+    version_at_.resize(slot + 1, 0);
+  }
+  ++version_at_[slot];
 }
 
 const std::string& ArticleTable::TextAt(Slot slot) const {
@@ -50,6 +59,8 @@ void ArticleTable::SetText(Slot slot, std::string text) {
 }
 
 void ArticleTable::Remove(Slot slot, std::optional<SlotMove> move) {
+  Bump(slot);
+  if (move.has_value()) Bump(move->from);
   cards_.Retire(card_at_[slot]);
   SetText(slot, {});
   if (!move.has_value()) {
@@ -86,8 +97,8 @@ absl::Status ArticleTable::LoadTexts(StateReader& in) {
   const auto count = in.Value<uint64_t>();
   if (!in.status().ok()) return in.status();
   if (count > static_cast<uint64_t>(slot_count())) {
-    return absl::DataLossError(absl::StrCat(count, " texts for ",
-                                            slot_count(), " slots"));
+    return absl::DataLossError(
+        absl::StrCat(count, " texts for ", slot_count(), " slots"));
   }
   for (Slot slot = 0; slot < static_cast<Slot>(count); ++slot) {
     std::vector<char> text;

@@ -1,8 +1,8 @@
 // ArticleTable: the articles by slot. An article lives at a slot, the
 // position of its vector in the VectorIndex; the table maps its ID to that
 // slot and the slot to the article's card (its ID and metadata: the one copy
-// of them the index keeps, see article_cards.h) and its text. Every change of which
-// article is where goes through here, so the two maps cannot drift apart.
+// of them the index keeps, see article_cards.h) and its text. Every change of
+// which article is where goes through here, so the two maps cannot drift apart.
 //
 // Not thread-safe: ArticleIndex holds its index lock around every call
 // (shared for the const methods, exclusive for the others).
@@ -39,13 +39,18 @@ class ArticleTable {
 
   // The card of the article at `slot`; kNoCard if the slot is empty.
   CardRef CardAt(Slot slot) const { return card_at_[slot]; }
+  // Changes each time `slot` gets another card or loses its card (Put,
+  // Unmap, Remove); 0 for a slot never filled. See box_source.h.
+  uint32_t VersionAt(Slot slot) const {
+    return slot < static_cast<Slot>(version_at_.size()) ? version_at_[slot] : 0;
+  }
   const ArticleCards& cards() const { return cards_; }
   // The card of the article at an occupied `slot`.
   ArticleCard CardOf(Slot slot) const { return cards_.Get(card_at_[slot]); }
 
-  // Stores article `id` with `metadata` and `text` at `slot`, which is either the slot
-  // it has (new metadata, same vector) or a slot just added to the vector
-  // index (`slot` >= slot_count() or empty). The slot's previous card is
+  // Stores article `id` with `metadata` and `text` at `slot`, which is either
+  // the slot it has (new metadata, same vector) or a slot just added to the
+  // vector index (`slot` >= slot_count() or empty). The slot's previous card is
   // retired. If the article was at another slot, returns that slot: it
   // still holds the old card and must be removed with Remove.
   std::optional<Slot> Put(Slot slot, const ArticleId& id,
@@ -86,10 +91,13 @@ class ArticleTable {
 
  private:
   void SetText(Slot slot, std::string text);
+  void Bump(Slot slot);
   absl::Status LoadTexts(StateReader& in);
 
   absl::flat_hash_map<ArticleId, Slot> slot_of_;
   std::vector<CardRef> card_at_;  // by slot
+  // By slot (see VersionAt); not saved: a loaded table starts a new epoch.
+  std::vector<uint32_t> version_at_;
   // By slot; shorter than card_at_ while the highest slots have no text.
   std::vector<std::string> text_at_;
   int64_t text_bytes_ = 0;

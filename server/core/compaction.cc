@@ -166,6 +166,7 @@ void ArticleIndex::SwapParts(ArticleIndex& fresh) {
   std::swap(vectors_, fresh.vectors_);
   std::swap(articles_, fresh.articles_);
   std::swap(lists_, fresh.lists_);
+  ++parts_epoch_;
   card_pages_per_box_.store(fresh.card_pages_per_box_.load());
   card_layout_seconds_.store(fresh.card_layout_seconds_.load());
   card_layout_pause_seconds_.store(fresh.card_layout_pause_seconds_.load());

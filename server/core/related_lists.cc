@@ -38,6 +38,7 @@ void Clear(StoredBox& box) {
 }  // namespace
 
 void RelatedLists::MarkStale(List& list) {
+  ++list.version;
   if (!list.fresh) return;
   list.fresh = false;
   Clear(list.box);
@@ -138,6 +139,7 @@ std::vector<ListedNeighbor> RelatedLists::Release(Slot slot) {
   released_[slot] = true;
   if (static_cast<size_t>(slot) >= lists_.size()) return {};
   List& list = lists_[slot];
+  ++list.version;
   std::vector<ListedNeighbor> candidates = std::move(list.candidates);
   list.candidates = {};
   if (!list.fresh) --stale_count_;
@@ -160,8 +162,13 @@ const StoredBox* RelatedLists::Box(Slot slot) const {
   return &lists_[slot].box;
 }
 
+uint32_t RelatedLists::Version(Slot slot) const {
+  return static_cast<size_t>(slot) < lists_.size() ? lists_[slot].version : 0;
+}
+
 void RelatedLists::SetBox(Slot slot, StoredBox box) {
   List& list = At(slot);
+  ++list.version;
   if (!list.fresh) --stale_count_;
   list.fresh = true;
   list.box = std::move(box);

@@ -104,6 +104,9 @@ class RelatedLists {
 
   // The box of `slot`, or nullptr while it is stale.
   const StoredBox* Box(Slot slot) const;
+  // Changes each time what Box(slot) returns may change (0 for a slot never
+  // listed; a remap of the cards does not count). See box_source.h.
+  uint32_t Version(Slot slot) const;
   void SetBox(Slot slot, StoredBox box);
   // Sets every stored box entry's card to `card_of(entry)` (the cards were
   // laid out anew).
@@ -133,6 +136,7 @@ class RelatedLists {
     bool fresh = true;
     // SetCandidates was called (see AwaitCandidates).
     bool listed = false;
+    uint32_t version = 0;  // see Version
   };
   List& At(Slot slot);
   void MarkStale(List& list);

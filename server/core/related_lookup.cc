@@ -126,6 +126,28 @@ void RelatedLookup::Visit(absl::Span<const BoxedArticle> box,
   }
 }
 
+BoxSource RelatedLookup::SourceOf(Slot slot,
+                                  absl::Span<const BoxedArticle> box) const {
+  BoxSource source;
+  source.slot = static_cast<uint32_t>(slot);
+  source.list_version = lists_ != nullptr ? lists_->Version(slot) : 0;
+  source.card_version = articles_.VersionAt(slot);
+  for (const BoxedArticle& entry : box) {
+    source.shown.emplace_back(entry.slot, articles_.VersionAt(entry.slot));
+  }
+  return source;
+}
+
+bool RelatedLookup::Unchanged(const BoxSource& source) const {
+  const auto same = [&](const std::pair<uint32_t, uint32_t>& shown) {
+    return articles_.VersionAt(shown.first) == shown.second;
+  };
+  return lists_ != nullptr &&
+         lists_->Version(source.slot) == source.list_version &&
+         articles_.VersionAt(source.slot) == source.card_version &&
+         std::all_of(source.shown.begin(), source.shown.end(), same);
+}
+
 std::vector<RelatedArticle> RelatedLookup::ToRelatedArticles(
     absl::Span<const BoxedArticle> box) const {
   std::vector<RelatedArticle> out;

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "server/core/article_table.h"
+#include "server/core/box_source.h"
 #include "server/core/index_options.h"
 #include "server/core/related_lists.h"
 #include "server/core/related_query.h"
@@ -45,6 +46,12 @@ class RelatedLookup {
 
   // Hands each entry of `box` to `visit` with the card it shows.
   void Visit(absl::Span<const BoxedArticle> box, RelatedVisitor visit) const;
+
+  // The versions `box`, shown for the article at `slot`, was read from
+  // (box_source.h); `precomputed` and `epoch` are the caller's to set.
+  BoxSource SourceOf(Slot slot, absl::Span<const BoxedArticle> box) const;
+  // Whether every version `source` names is still the current one.
+  bool Unchanged(const BoxSource& source) const;
   // The box as the API returns it (the metadata copied out of the cards).
   std::vector<RelatedArticle> ToRelatedArticles(
       absl::Span<const BoxedArticle> box) const;

@@ -53,25 +53,54 @@ size_t BoxCache::VictimIn(size_t set, uint64_t generation) const {
   return victim;
 }
 
+BoxCache::Slot* BoxCache::Stored(const Place& place,
+                                 absl::string_view article_id) {
+  const size_t way = WayOf(place, article_id);
+  return way == kWays ? nullptr : &slots_[place.set * ways_ + way];
+}
+
 std::optional<grpc::Slice> BoxCache::Find(absl::string_view article_id,
-                                          uint64_t generation) {
+                                          uint64_t generation,
+                                          StillCurrent still_current) {
   if (sets_ == 0) return std::nullopt;
   const Place place = PlaceOf(article_id);
-  Stripe& stripe = stripes_[place.set % kStripes];
+  Stripe& stripe = StripeOf(place);
+  BoxSource source;
+  grpc::Slice bytes;
+  uint64_t stored_at = 0;
+  {
+    absl::MutexLock lock(&stripe.mutex);
+    Slot* slot = Stored(place, article_id);
+    // (Newer than the caller's generation: the caller reads for itself.)
+    if (slot == nullptr || slot->generation > generation) return std::nullopt;
+    if (slot->generation == generation) {
+      slot->last_used = ++stripe.clock;
+      return slot->bytes;
+    }
+    source = slot->source;
+    bytes = slot->bytes;
+    stored_at = slot->generation;
+  }
+  // Outside the lock: the check waits for the index's shared lock.
+  const std::optional<uint64_t> current = still_current(source);
+  if (!current.has_value()) return std::nullopt;
   absl::MutexLock lock(&stripe.mutex);
-  const size_t way = WayOf(place, article_id);
-  if (way == kWays) return std::nullopt;
-  Slot& slot = slots_[place.set * ways_ + way];
-  if (slot.generation != generation) return std::nullopt;
-  slot.last_used = ++stripe.clock;
-  return slot.bytes;
+  Slot* slot = Stored(place, article_id);
+  // Unless another reader replaced the entry meanwhile, it now holds for
+  // the current generation. (One that stored it again at the same
+  // generation read the same state, so the same bytes.)
+  if (slot != nullptr && slot->generation == stored_at) {
+    slot->generation = *current;
+    slot->last_used = ++stripe.clock;
+  }
+  return bytes;
 }
 
 void BoxCache::Store(absl::string_view article_id, uint64_t generation,
-                     const grpc::Slice& bytes) {
+                     const grpc::Slice& bytes, BoxSource source) {
   if (sets_ == 0) return;
   const Place place = PlaceOf(article_id);
-  Stripe& stripe = stripes_[place.set % kStripes];
+  Stripe& stripe = StripeOf(place);
   grpc::Slice replaced;  // released after the lock, not under it
   absl::MutexLock lock(&stripe.mutex);
   size_t way = WayOf(place, article_id);
@@ -91,6 +120,7 @@ void BoxCache::Store(absl::string_view article_id, uint64_t generation,
   slot.last_used = ++stripe.clock;
   replaced = std::move(slot.bytes);
   slot.bytes = bytes;
+  slot.source = std::move(source);
 }
 
 }  // namespace related

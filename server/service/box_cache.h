@@ -12,11 +12,17 @@
 //
 // Why it never serves a stale box: an entry carries the index's state
 // generation (ArticleIndex::state_generation) read while the box was read,
-// and is used only while the generation is still the same. Every write,
-// delete, import, card layout or compaction starts a new generation, so
-// after any change every entry misses until it is encoded again. Only
-// precomputed boxes are stored: they depend on the index state alone, not
-// on the clock.
+// and what the box was read from (BoxSource: the versions of the article's
+// list and of the cards it shows). While the generation is the same, the
+// entry is served as it is. Every write, delete, import, card layout or
+// compaction starts a new generation; then the entry is served only if
+// ArticleIndex::BoxStillCurrent finds every version unchanged (a few reads
+// under the index's shared lock), and from then on holds for the new
+// generation. So a write costs only the boxes it can change a new
+// encoding. (With any write ending every entry, as first built, one write
+// a second over 7,600 articles read in turn left 24% of calls hits, and
+// ten writes a second none: docs/performance.md.) Only precomputed boxes
+// are stored: they depend on the index state alone, not on the clock.
 //
 // Thread-safe. The table has a fixed number of slots in sets of up to
 // kWays; an article's hash picks its set, and within it a new entry takes an
@@ -35,8 +41,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "server/core/box_source.h"
 
 namespace related {
 
@@ -48,15 +56,23 @@ class BoxCache {
 
   bool enabled() const { return sets_ > 0; }
 
-  // The bytes stored for `article_id` at `generation`, if any (a hit marks
-  // its slot as recently used).
+  // Asked for an entry of an older generation: the generation its box
+  // still reads the same at (ArticleIndex::BoxStillCurrent), or nullopt.
+  using StillCurrent =
+      absl::FunctionRef<std::optional<uint64_t>(const BoxSource& source)>;
+
+  // The bytes stored for `article_id`, if they are the answer at
+  // `generation`: stored at it, or stored earlier and `still_current` says
+  // the box reads the same now. A hit marks its slot as recently used.
+  // `still_current` is called without this cache's locks held.
   std::optional<grpc::Slice> Find(absl::string_view article_id,
-                                  uint64_t generation);
+                                  uint64_t generation,
+                                  StillCurrent still_current);
 
   // Keeps `bytes` (shared, not copied) as the answer for `article_id` at
-  // `generation`.
+  // `generation`, read from `source`.
   void Store(absl::string_view article_id, uint64_t generation,
-             const grpc::Slice& bytes);
+             const grpc::Slice& bytes, BoxSource source);
 
  private:
   struct Slot {
@@ -64,6 +80,7 @@ class BoxCache {
     uint64_t generation = 0;
     uint64_t last_used = 0;  // its stripe's clock when last found or stored
     grpc::Slice bytes;       // empty: nothing stored
+    BoxSource source;
   };
   // Locks cover the sets set % kStripes, so that threads on different
   // articles rarely wait for each other.
@@ -79,6 +96,11 @@ class BoxCache {
     uint64_t hash;
   };
   Place PlaceOf(absl::string_view article_id) const;
+  Stripe& StripeOf(const Place& place) {
+    return stripes_[place.set % kStripes];
+  }
+  // The slot of `article_id`, or null.
+  Slot* Stored(const Place& place, absl::string_view article_id);
   // The way of place.set holding `article_id`, or kWays.
   size_t WayOf(const Place& place, absl::string_view article_id) const;
   // The way a new entry of `generation` takes in `set`, or kWays if every

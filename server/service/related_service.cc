@@ -125,11 +125,15 @@ grpc::ServerUnaryReactor* RelatedService::GetRelated(
                   grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                "the request is not a GetRelatedRequest"));
   }
-  const bool default_box =
+  const bool cacheable =
+      box_cache_.enabled() &&
       AsksForTheDefaultBox(request, index_.options().default_limit);
-  if (default_box) {
+  if (cacheable) {
     if (auto cached =
-            box_cache_.Find(request.article_id(), index_.state_generation())) {
+            box_cache_.Find(request.article_id(), index_.state_generation(),
+                            [&](const BoxSource& source) {
+                              return index_.BoxStillCurrent(source);
+                            })) {
       metrics_.RecordCachedBox();
       *response = grpc::ByteBuffer(&*cached, 1);
       return Finish(context, recorder, grpc::Status::OK);
@@ -143,13 +147,15 @@ grpc::ServerUnaryReactor* RelatedService::GetRelated(
   // Encoded while the index is read (no copies of the articles).
   std::string& bytes = EncodingBuffer();
   uint64_t generation = 0;  // of the state the box is read from
-  auto debug =
-      index_.VisitRelated({request.article_id(), request.limit(),
-                           IdsFromProto(request.exclude_ids()), *policy},
-                          [&](float score, const ArticleCard& card) {
-                            generation = index_.state_generation();
-                            AppendRelatedArticle(card, score, bytes);
-                          });
+  BoxSource source;         // and what in it
+  auto debug = index_.VisitRelated(
+      {request.article_id(), request.limit(),
+       IdsFromProto(request.exclude_ids()), *policy},
+      [&](float score, const ArticleCard& card) {
+        generation = index_.state_generation();
+        AppendRelatedArticle(card, score, bytes);
+      },
+      cacheable ? &source : nullptr);
   if (!debug.ok()) {
     return Finish(
         context, recorder,
@@ -162,8 +168,9 @@ grpc::ServerUnaryReactor* RelatedService::GetRelated(
     AppendRankingDebug(proto, bytes);
   }
   grpc::Slice slice = ToSlice(bytes);
-  if (default_box && debug->precomputed && !bytes.empty()) {
-    box_cache_.Store(request.article_id(), generation, slice);
+  if (cacheable && debug->precomputed && !bytes.empty()) {
+    box_cache_.Store(request.article_id(), generation, slice,
+                     std::move(source));
   }
   *response = grpc::ByteBuffer(&slice, 1);
   return Finish(context, recorder, grpc::Status::OK);
