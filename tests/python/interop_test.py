@@ -449,7 +449,8 @@ class InteropTest(related_testlib.ServerTestCase):
             "related_getrelated_box_cache_hits_total", 0.0)
 
     def test_default_box_served_again_shows_every_write(self):
-        """the default box is served again byte for byte, and shows each write at once"""
+        """the default box is served again byte for byte, across writes that cannot
+        change it, and shows each write that does at once"""
         anchor = self.corpus_ids[8]
         target = "default-box/target"
         vector = self.near(anchor, 0.01)
@@ -477,6 +478,17 @@ class InteropTest(related_testlib.ServerTestCase):
                                                  policy=self.pb2.RankingPolicy())):
             self.assertEqual(self.raw_get_related(again), first)
         self.assertEqual(self.box_cache_hits() - hits, 3 if listed else 0)
+
+        # A write that cannot change this box (an article opposite to the
+        # anchor, far below its last article): served again from the cache,
+        # the same bytes.
+        opposite = "default-box/opposite"
+        self.upsert([self.make_article(
+            opposite, as_float32([-v for v in self.stored[anchor][0]]))])
+        hits = self.box_cache_hits()
+        self.assertEqual(self.raw_get_related(request), first)
+        self.assertEqual(self.box_cache_hits() - hits, 1 if listed else 0)
+        self.delete([opposite])
 
         self.upsert([self.make_article(target, vector,
                                        self.pb2.ArticleMetadata(title="second title"))])
