@@ -164,9 +164,8 @@ ABSL_FLAG(std::string, log_format, "text",
           "'text' (one line per event) or 'json' (one JSON object per line: "
           "time, level, message, fields), for log collectors.");
 ABSL_FLAG(int, box_cache_entries, 16384,
-          "GetRelated answers to default requests kept encoded, one per "
-          "article, until a write changes their box (about 1 KB each); 0: "
-          "none.");
+          "Default GetRelated answers kept encoded (about 1 KB each) until "
+          "a write changes their box; 0: none.");
 // Off by default: at tens of thousands of calls a second, a line per call
 // would cost more than the call.
 ABSL_FLAG(double, access_log_sample, 0,
