@@ -4,19 +4,23 @@ steady write stream beside the reads.
 
 What it does: embeds the AG News articles (bench/quality/embed_agnews.py,
 256 dimensions), starts related-server, imports them and waits until every
-related list is ranked. Then, for each write rate, it runs `related-cli
-bench` over every article ID in turn (default boxes, as article pages ask)
-while a thread upserts one of the articles again, unchanged, at that rate
-(UpsertArticles). Each line gives the calls, the share of them served from
-the cache (the difference of related_getrelated_box_cache_hits_total), the
-readers' latency and the writes done.
+related list is ranked. Then it runs `related-cli bench` over every article
+ID in turn (default boxes, as article pages ask), first alone, then for each
+kind of write and each rate while a thread writes at that rate, one article
+per UpsertArticles call:
+  same      an article again, unchanged (a newsroom's system saving it again)
+  headline  an article with a new headline
+  new       a new article close to an existing one (a follow-up story)
+Each line gives the calls, the share of them served from the cache (the
+difference of related_getrelated_box_cache_hits_total), the readers'
+latency and the writes done.
 
 Every write starts a new index state generation; a cached box of an older
 one is served only if the versions it was read from are unchanged
 (server/service/box_cache.h, server/core/box_source.h). The rows with
 writes say how much of the cache a write stream leaves in use.
 
-Run (about a minute with the defaults):
+Run (about two minutes with the defaults):
   /usr/bin/python3 bench/box_cache_bench.py
 
 Exit code: 0 when every run worked; 1 if anything failed to run or a call
@@ -31,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from random import Random
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, ".."))
@@ -47,6 +52,7 @@ from related_server import RPC_TIMEOUT_S, SetupError  # noqa: E402
 EMBEDDER = os.path.join(HERE, "quality", "embed_agnews.py")
 DIMENSION = 256  # embed_agnews.py's
 HITS = "related_getrelated_box_cache_hits_total"
+WRITE_KINDS = ("same", "headline", "new")
 
 
 def parse_args():
@@ -62,8 +68,10 @@ def parse_args():
         help="news articles, one JSON object a line (text, category)")
     parser.add_argument("--cli", default=os.path.join(REPO, "build", "related-cli"),
                         help="related-cli binary")
-    parser.add_argument("--write_rates", default="0,1,10,100",
+    parser.add_argument("--write_rates", default="1,10,100",
                         help="upserts a second during each run, comma-separated")
+    parser.add_argument("--write_kinds", default=",".join(WRITE_KINDS),
+                        help="what the writes change (see above), comma-separated")
     parser.add_argument("--seconds", type=float, default=10,
                         help="length of each run")
     parser.add_argument("--concurrency", type=int, default=4,
@@ -74,8 +82,11 @@ def parse_args():
         args.write_rates = [float(r) for r in args.write_rates.split(",")]
     except ValueError:
         parser.error(f"--write_rates: not a list of numbers: {args.write_rates!r}")
-    if any(r < 0 or r > 1000 for r in args.write_rates):
-        parser.error("--write_rates: each in [0, 1000]")
+    if any(r <= 0 or r > 1000 for r in args.write_rates):
+        parser.error("--write_rates: each in (0, 1000]")
+    args.write_kinds = args.write_kinds.split(",")
+    if any(kind not in WRITE_KINDS for kind in args.write_kinds):
+        parser.error(f"--write_kinds: each one of {', '.join(WRITE_KINDS)}")
     if not 1 <= args.seconds <= 600 or not 1 <= args.concurrency <= 64:
         parser.error("need --seconds in [1, 600] and --concurrency in [1, 64]")
     if not os.path.isfile(args.dataset):
@@ -111,13 +122,35 @@ def to_article(pb, line):
     return json_format.ParseDict({**top, "metadata": fields}, pb.related_pb2.Article())
 
 
-class Writer(threading.Thread):
-    """Upserts the articles again, unchanged and one per call, at `rate`
-    calls a second until stopped."""
+def written(pb, article, kind, serial, random):
+    """The article a write of `kind` sends, made from a stored `article`;
+    `serial` numbers the writes of the whole run."""
+    out = pb.related_pb2.Article()
+    out.CopyFrom(article)
+    if kind == "headline":
+        out.metadata.title = f"{article.metadata.title} (updated {serial})"
+    elif kind == "new":
+        out.id = f"follow-up-{serial}"
+        out.metadata.title = f"Follow-up {serial}: {article.metadata.title}"
+        del out.embedding[:]
+        out.embedding.extend(v + random.gauss(0.0, 0.02) for v in article.embedding)
+    return out
 
-    def __init__(self, pb, stub, articles, rate):
+
+class Writer(threading.Thread):
+    """Writes one article per UpsertArticles call, made from `articles` in
+    turn as `kind` says, at `rate` calls a second until stopped."""
+
+    serial = 0  # over every Writer of the run, so new IDs stay new
+
+    def __init__(self, pb, stub, articles, kind, rate):
         super().__init__(daemon=True)
-        self.requests = [pb.related_pb2.UpsertArticlesRequest(articles=[a]) for a in articles]
+        random = Random(Writer.serial)
+        self.requests = []
+        for article in articles:
+            Writer.serial += 1
+            self.requests.append(pb.related_pb2.UpsertArticlesRequest(
+                articles=[written(pb, article, kind, Writer.serial, random)]))
         self.stub, self.rate = stub, rate
         self.stop = threading.Event()
         self.done = 0
@@ -136,9 +169,9 @@ class Writer(threading.Thread):
             self.error = err
 
 
-def measure(args, pb, stub, server, ids_file, articles, rate):
+def measure(args, pb, stub, server, ids_file, articles, kind, rate):
     hits_before = related_server.scrape_metrics(server.metrics_address).get(HITS, 0.0)
-    writer = Writer(pb, stub, articles, rate) if rate > 0 else None
+    writer = Writer(pb, stub, articles, kind, rate) if rate > 0 else None
     if writer is not None:
         writer.start()
     try:
@@ -156,7 +189,7 @@ def measure(args, pb, stub, server, ids_file, articles, rate):
         raise BenchError(f"{report['failed']} GetRelated calls failed: {report}")
     hits = related_server.scrape_metrics(server.metrics_address).get(HITS, 0.0) - hits_before
     latency = report["latency_ms"]
-    print(f"writes/s {rate:>6g} (done {writer.done if writer else 0:>5}): "
+    print(f"{kind:<8} writes/s {rate:>4g} (done {writer.done if writer else 0:>5}): "
           f"calls {report['calls']:>7}  {report['calls_per_second']:>8.0f}/s  "
           f"from the cache {hits / report['calls']:6.1%}  "
           f"latency ms p50 {latency['p50']:.3f} p99 {latency['p99']:.3f}", flush=True)
@@ -182,9 +215,11 @@ def main():
                 print(f"{len(lines)} articles imported, every list ranked; "
                       f"related-cli bench over all of them in turn, {args.concurrency} in "
                       f"flight, {args.seconds:g} s a run", flush=True)
-                articles = [to_article(pb, line) for line in lines[:1000]]
-                for rate in args.write_rates:
-                    measure(args, pb, stub, server, ids_file, articles, rate)
+                articles = [to_article(pb, line) for line in lines[:2000]]
+                measure(args, pb, stub, server, ids_file, articles, "none", 0)
+                for kind in args.write_kinds:
+                    for rate in args.write_rates:
+                        measure(args, pb, stub, server, ids_file, articles, kind, rate)
         finally:
             code = server.stop()
         if code != 0:
