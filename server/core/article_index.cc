@@ -247,11 +247,14 @@ absl::StatusOr<RankingDebug> ArticleIndex::LookUp(const RelatedQuery& query,
   auto debug = Reader().LookUp(*slot, query, limits_.BoxSize(query.limit),
                                [&](absl::Span<const BoxedArticle> box) {
                                  use(box);
-                                 if (source == nullptr) return;
-                                 *source = Reader().SourceOf(*slot, box);
-                                 source->epoch = parts_epoch_;
+                                 if (source != nullptr) {
+                                   *source = Reader().SourceOf(*slot, box);
+                                 }
                                });
-  if (source != nullptr && debug.ok()) source->precomputed = debug->precomputed;
+  if (source != nullptr && debug.ok()) {
+    source->precomputed = debug->precomputed;
+    source->epoch = parts_epoch_;
+  }
   return debug;
 }
 
