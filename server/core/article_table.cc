@@ -20,6 +20,9 @@ std::optional<Slot> ArticleTable::Put(Slot slot, const ArticleId& id,
                                       const ArticleMetadata& metadata,
                                       const std::string& text) {
   if (slot >= slot_count()) card_at_.resize(slot + 1, kNoCard);
+  // The article sent again unchanged (a CMS re-sync) keeps its card, its
+  // place in the card layout and its version: boxes showing it stay cached.
+  if (Holds(slot, id, metadata, text)) return std::nullopt;
   Bump(slot);
   SetText(slot, text);
   CardRef& card = card_at_[slot];
@@ -28,6 +31,14 @@ std::optional<Slot> ArticleTable::Put(Slot slot, const ArticleId& id,
   auto [entry, inserted] = slot_of_.try_emplace(id, slot);
   if (inserted || entry->second == slot) return std::nullopt;
   return std::exchange(entry->second, slot);
+}
+
+bool ArticleTable::Holds(Slot slot, absl::string_view id,
+                         const ArticleMetadata& metadata,
+                         const std::string& text) const {
+  if (!Occupied(slot) || TextAt(slot) != text) return false;
+  const ArticleCard card = CardOf(slot);
+  return card.id == id && MetadataOf(card) == metadata;
 }
 
 std::optional<Slot> ArticleTable::Unmap(absl::string_view id) {

@@ -51,11 +51,17 @@ class ArticleTable {
   // Stores article `id` with `metadata` and `text` at `slot`, which is either
   // the slot it has (new metadata, same vector) or a slot just added to the
   // vector index (`slot` >= slot_count() or empty). The slot's previous card is
-  // retired. If the article was at another slot, returns that slot: it
-  // still holds the old card and must be removed with Remove.
+  // retired, unless the slot holds the article already with the same
+  // metadata and text: then nothing changes, not even VersionAt(slot). If the
+  // article was at another slot, returns that slot: it still holds the old
+  // card and must be removed with Remove.
   std::optional<Slot> Put(Slot slot, const ArticleId& id,
                           const ArticleMetadata& metadata,
                           const std::string& text = {});
+
+  // Whether `slot` holds article `id` with exactly `metadata` and `text`.
+  bool Holds(Slot slot, absl::string_view id, const ArticleMetadata& metadata,
+             const std::string& text) const;
 
   // The text of the article at an occupied `slot` (empty if it has none).
   const std::string& TextAt(Slot slot) const;

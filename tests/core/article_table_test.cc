@@ -78,6 +78,40 @@ TEST(ArticleTable, NewMetadataAtTheSameSlotRetiresTheOldCard) {
   EXPECT_EQ(table.size(), 1);
 }
 
+TEST(ArticleTable, TheSameArticleAgainKeepsItsCardAndVersion) {
+  ArticleTable table;
+  ArticleMetadata metadata = Titled("A");
+  metadata.language = "en";
+  metadata.published_at = absl::FromUnixNanos(1796000000123456789);
+  metadata.attributes = {{"author", "Ana"}, {"type", "news"}};
+  table.Put(0, "a", metadata, "text of a");
+  const CardRef card = table.CardAt(0);
+  const uint32_t version = table.VersionAt(0);
+  const int64_t retired = table.cards().RetiredBytes();
+
+  EXPECT_EQ(table.Put(0, "a", metadata, "text of a"), std::nullopt);
+  EXPECT_EQ(table.CardAt(0), card);
+  EXPECT_EQ(table.VersionAt(0), version);
+  EXPECT_EQ(table.cards().RetiredBytes(), retired);
+
+  // Any difference, however small, is a new card and a new version.
+  ArticleMetadata later = metadata;
+  later.published_at = *later.published_at + absl::Nanoseconds(1);
+  ArticleMetadata other_author = metadata;
+  other_author.attributes["author"] = "Bo";
+  for (const auto& [changed, text] :
+       std::vector<std::pair<ArticleMetadata, std::string>>{
+           {later, "text of a"},
+           {other_author, "text of a"},
+           {later, "new text of a"}}) {
+    const uint32_t before = table.VersionAt(0);
+    table.Put(0, "a", changed, text);
+    EXPECT_NE(table.VersionAt(0), before);
+    EXPECT_EQ(MetadataOf(table.CardOf(0)), changed);
+    EXPECT_EQ(table.TextAt(0), text);
+  }
+}
+
 TEST(ArticleTable, AnArticleAtANewSlotHandsBackItsOldSlot) {
   ArticleTable table;
   table.Put(0, "a", Titled("A"));

@@ -89,7 +89,7 @@ TEST(BoxSource, ABoxFoundUnchangedReadsTheSameThroughRandomWrites) {
       r.shown = Read(*index, id, &r.source);
       if (r.source.precomputed) recorded.push_back(std::move(r));
     }
-    const int kind = static_cast<int>(random() % 5);
+    const int kind = static_cast<int>(random() % 6);
     const size_t at = random() % live.size();
     if (kind == 0) {  // a new article
       ASSERT_TRUE(
@@ -111,9 +111,13 @@ TEST(BoxSource, ABoxFoundUnchangedReadsTheSameThroughRandomWrites) {
       const float* vector = &pool[next_vector++ * kDim];
       article->embedding.assign(vector, vector + kDim);
       ASSERT_TRUE(index->Upsert({*article}).ok());
-    } else {  // a delete
+    } else if (kind == 4) {  // a delete
       ASSERT_EQ(*index->Delete({TestId(live[at])}), 1);
       live.erase(live.begin() + static_cast<std::ptrdiff_t>(at));
+    } else if (kind == 5) {  // the same article again, unchanged
+      auto article = index->Get(TestId(live[at]));
+      ASSERT_TRUE(article.ok());
+      ASSERT_TRUE(index->Upsert({*article}).ok());
     }
     for (const Recorded& r : recorded) {
       std::optional<uint64_t> still = index->BoxStillCurrent(r.source);
@@ -172,27 +176,47 @@ TEST(BoxSource, AnEditOfAnotherClusterLeavesTheBoxCurrent) {
   EXPECT_EQ(Read(*data.index, 1, &source), before);
 }
 
+// The ID of the article shown second in `id`'s box (its slot is in the
+// box's source).
+std::string SecondShown(const ArticleIndex& index, int id) {
+  std::string second;
+  int seen = 0;
+  EXPECT_TRUE(
+      index
+          .VisitRelated({TestId(id), 0, {}, index.options().default_policy},
+                        [&](float, const ArticleCard& card) {
+                          if (seen++ == 1) second = std::string(card.id);
+                        })
+          .ok());
+  return second;
+}
+
 TEST(BoxSource, AnEditedHeadlineInTheBoxChangesIt) {
   TwoClusters data;
   BoxSource source;
   Read(*data.index, 1, &source);
   ASSERT_TRUE(source.precomputed);
   ASSERT_FALSE(source.shown.empty());
-  // The article shown second: its slot is in the source.
-  std::string second;
-  int seen = 0;
-  ASSERT_TRUE(data.index
-                  ->VisitRelated(
-                      {TestId(1), 0, {}, data.index->options().default_policy},
-                      [&](float, const ArticleCard& card) {
-                        if (seen++ == 1) second = std::string(card.id);
-                      })
-                  .ok());
-  auto article = data.index->Get(second);
+  auto article = data.index->Get(SecondShown(*data.index, 1));
   ASSERT_TRUE(article.ok());
   article->metadata.title = "Edited";
   ASSERT_TRUE(data.index->Upsert({*article}).ok());
   EXPECT_FALSE(data.index->BoxStillCurrent(source).has_value());
+}
+
+// A CMS that sends every article again on each sync changes no box.
+TEST(BoxSource, AnArticleInTheBoxSentAgainUnchangedLeavesItCurrent) {
+  TwoClusters data;
+  BoxSource source;
+  const std::string before = Read(*data.index, 1, &source);
+  ASSERT_TRUE(source.precomputed);
+  auto shown = data.index->Get(SecondShown(*data.index, 1));
+  auto itself = data.index->Get(TestId(1));
+  ASSERT_TRUE(shown.ok() && itself.ok());
+  ASSERT_TRUE(data.index->Upsert({*shown, *itself}).ok());
+  EXPECT_EQ(data.index->BoxStillCurrent(source),
+            data.index->state_generation());
+  EXPECT_EQ(Read(*data.index, 1, &source), before);
 }
 
 TEST(BoxSource, TheArticlesOwnLanguageChangesIt) {
