@@ -13,7 +13,9 @@ per UpsertArticles call:
   new       a new article close to an existing one (a follow-up story)
 Each line gives the calls, the share of them served from the cache (the
 difference of related_getrelated_box_cache_hits_total), the readers'
-latency and the writes done.
+latency, the writes done, and how many cached boxes of an older state were
+checked (related_getrelated_box_cache_checks_total): still current, or
+changed and encoded again.
 
 Every write starts a new index state generation; a cached box of an older
 one is served only if the versions it was read from are unchanged
@@ -52,6 +54,14 @@ from related_server import RPC_TIMEOUT_S, SetupError  # noqa: E402
 EMBEDDER = os.path.join(HERE, "quality", "embed_agnews.py")
 DIMENSION = 256  # embed_agnews.py's
 HITS = "related_getrelated_box_cache_hits_total"
+CHECKS = 'related_getrelated_box_cache_checks_total{{result="{}"}}'
+COUNTERS = (HITS, CHECKS.format("current"), CHECKS.format("changed"))
+
+
+def counters(server):
+    """The cache's counters now, in COUNTERS' order."""
+    metrics = related_server.scrape_metrics(server.metrics_address)
+    return [metrics.get(name, 0.0) for name in COUNTERS]
 WRITE_KINDS = ("same", "headline", "new")
 
 
@@ -170,7 +180,7 @@ class Writer(threading.Thread):
 
 
 def measure(args, pb, stub, server, ids_file, articles, kind, rate):
-    hits_before = related_server.scrape_metrics(server.metrics_address).get(HITS, 0.0)
+    before = counters(server)
     writer = Writer(pb, stub, articles, kind, rate) if rate > 0 else None
     if writer is not None:
         writer.start()
@@ -187,12 +197,13 @@ def measure(args, pb, stub, server, ids_file, articles, kind, rate):
         raise BenchError(f"an upsert failed: {bench_common.failure_detail(writer.error)}")
     if report["failed"]:
         raise BenchError(f"{report['failed']} GetRelated calls failed: {report}")
-    hits = related_server.scrape_metrics(server.metrics_address).get(HITS, 0.0) - hits_before
+    hits, current, changed = (now - then for now, then in zip(counters(server), before))
     latency = report["latency_ms"]
     print(f"{kind:<8} writes/s {rate:>4g} (done {writer.done if writer else 0:>5}): "
           f"calls {report['calls']:>7}  {report['calls_per_second']:>8.0f}/s  "
           f"from the cache {hits / report['calls']:6.1%}  "
-          f"latency ms p50 {latency['p50']:.3f} p99 {latency['p99']:.3f}", flush=True)
+          f"latency ms p50 {latency['p50']:.3f} p99 {latency['p99']:.3f}  "
+          f"checked after a write: {current:.0f} current, {changed:.0f} changed", flush=True)
 
 
 def main():

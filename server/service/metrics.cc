@@ -116,7 +116,16 @@ ServiceMetrics::ServiceMetrics(absl::string_view index_kind)
                                 "(--box_cache_entries); counted in "
                                 "related_getrelated_boxes_total too.")
                           .Register(*registry_)
-                          .Add({})) {
+                          .Add({})),
+      box_cache_checks_(
+          prometheus::BuildCounter()
+              .Name("related_getrelated_box_cache_checks_total")
+              .Help("Cached boxes of an older state checked after writes, by "
+                    "result: still current (served, a hit) or changed "
+                    "(encoded again).")
+              .Register(*registry_)),
+      box_cache_current_(box_cache_checks_.Add({{"result", "current"}})),
+      box_cache_changed_(box_cache_checks_.Add({{"result", "changed"}})) {
   prometheus::BuildGauge()
       .Name("related_build_info")
       .Help("Always 1; labels describe the running build.")

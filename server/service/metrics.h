@@ -62,6 +62,11 @@ class ServiceMetrics {
     boxes_precomputed_.Increment();
     box_cache_hits_.Increment();
   }
+  // A cached box of an older state generation checked against the index
+  // after a write: still current (then served) or changed (encoded again).
+  void RecordCacheCheck(bool current) {
+    (current ? box_cache_current_ : box_cache_changed_).Increment();
+  }
   // The index's gauges, read from `index` now (without the figures no
   // gauge shows, which cost a walk over every related list).
   void SetIndexStats(const ArticleIndex& index);
@@ -93,6 +98,9 @@ class ServiceMetrics {
   prometheus::Counter& boxes_precomputed_;
   prometheus::Counter& boxes_searched_;
   prometheus::Counter& box_cache_hits_;
+  prometheus::Family<prometheus::Counter>& box_cache_checks_;
+  prometheus::Counter& box_cache_current_;
+  prometheus::Counter& box_cache_changed_;
   absl::Mutex methods_mu_;
   std::map<std::string, std::unique_ptr<MethodMetrics>> methods_
       ABSL_GUARDED_BY(methods_mu_);

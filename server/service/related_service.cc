@@ -132,7 +132,9 @@ grpc::ServerUnaryReactor* RelatedService::GetRelated(
     if (auto cached =
             box_cache_.Find(request.article_id(), index_.state_generation(),
                             [&](const BoxSource& source) {
-                              return index_.BoxStillCurrent(source);
+                              auto still = index_.BoxStillCurrent(source);
+                              metrics_.RecordCacheCheck(still.has_value());
+                              return still;
                             })) {
       metrics_.RecordCachedBox();
       *response = grpc::ByteBuffer(&*cached, 1);

@@ -40,6 +40,7 @@ EXPECTED_TYPES = {
     "related_articles_deleted_total": "counter",
     "related_getrelated_boxes_total": "counter",
     "related_getrelated_box_cache_hits_total": "counter",
+    "related_getrelated_box_cache_checks_total": "counter",
     "related_build_info": "gauge",
     "related_cards_memory_bytes": "gauge",
     "related_card_pages_per_box": "gauge",

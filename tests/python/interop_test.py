@@ -448,6 +448,13 @@ class InteropTest(related_testlib.ServerTestCase):
         return related_testlib.scrape_metrics(self.server.metrics_address).get(
             "related_getrelated_box_cache_hits_total", 0.0)
 
+    def box_cache_checks(self):
+        """(current, changed): cached boxes of an older state checked so far."""
+        metrics = related_testlib.scrape_metrics(self.server.metrics_address)
+        return tuple(metrics.get(
+            f'related_getrelated_box_cache_checks_total{{result="{result}"}}', 0.0)
+            for result in ("current", "changed"))
+
     def test_default_box_served_again_shows_every_write(self):
         """the default box is served again byte for byte, across writes that cannot
         change it, and shows each write that does at once"""
@@ -485,15 +492,22 @@ class InteropTest(related_testlib.ServerTestCase):
         opposite = "default-box/opposite"
         self.upsert([self.make_article(
             opposite, as_float32([-v for v in self.stored[anchor][0]]))])
-        hits = self.box_cache_hits()
+        hits, (current, changed) = self.box_cache_hits(), self.box_cache_checks()
         self.assertEqual(self.raw_get_related(request), first)
         self.assertEqual(self.box_cache_hits() - hits, 1 if listed else 0)
+        self.assertEqual(self.box_cache_checks(),
+                         (current + 1, changed) if listed else (current, changed))
         self.delete([opposite])
 
         self.upsert([self.make_article(target, vector,
                                        self.pb2.ArticleMetadata(title="second title"))])
+        hits, (current, changed) = self.box_cache_hits(), self.box_cache_checks()
         _, titles = default_box()
         self.assertEqual(titles.get(target), "second title")
+        # The cached box was checked and found changed: encoded again.
+        self.assertEqual(self.box_cache_hits(), hits)
+        self.assertEqual(self.box_cache_checks(),
+                         (current, changed + 1) if listed else (current, changed))
         self.delete([target])
         _, titles = default_box()
         self.assertNotIn(target, titles)
