@@ -86,8 +86,16 @@ def parse_args():
     parser.add_argument("--pin", action="store_true",
                         help="after the import, pin the server to one core and "
                              "h2load to the others (needs 2 cores)")
+    parser.add_argument("--shapes", default=",".join(s[0] for s in SHAPES),
+                        help="the shapes to run, comma-separated (a target whose "
+                             "shape is left out is not judged)")
     parser.add_argument("--show_server_log", action="store_true")
     args = parser.parse_args()
+    known = {s[0]: s for s in SHAPES}
+    unknown = [s for s in args.shapes.split(",") if s not in known]
+    if unknown or not args.shapes:
+        parser.error(f"--shapes: unknown {unknown}; known: {','.join(known)}")
+    args.shapes = [known[s] for s in args.shapes.split(",")]
     if args.articles < 2 or args.dim < 2 or args.rounds < 1 or args.seconds < 1:
         parser.error("need --articles >= 2, --dim >= 2, --rounds >= 1, --seconds >= 1")
     return args
@@ -317,12 +325,12 @@ def cpu_per_call_us(result):
     return result["server_busy"] / result["calls_per_s"] * 1e6
 
 
-def print_report(results, rounds):
+def print_report(results, rounds, shapes):
     """results[(shape, method)] is a list of per-round h2load results."""
     print(f"h2load, median [min..max] of {rounds} round(s); ratios taken within a round; "
           f"busy: the share of one core each side used:")
     ratios = {}
-    for shape, connections, streams in SHAPES:
+    for shape, connections, streams in shapes:
         print(f"{shape} ({connections} connection(s) x {streams} stream(s)):")
         for method in METHODS:
             runs = results[(shape, method)]
@@ -342,6 +350,8 @@ def print_report(results, rounds):
 
     print("ratios against health Check:")
     for shape, measure, method, target, holds in TARGETS:
+        if (shape, measure, method) not in ratios:
+            continue  # its shape was not run
         for who in (method, "Ping"):
             values = ratios[(shape, measure, who)]
             what = "mean latency" if measure == "latency" else "calls/s"
@@ -379,10 +389,10 @@ def measure(args, server, pb, channel, work_dir):
         with open(bodies[method], "wb") as out:
             out.write(grpc_frame(request.SerializeToString()))
 
-    results = {(shape, method): [] for shape, _, _ in SHAPES for method in METHODS}
-    total = len(SHAPES) * args.rounds * len(METHODS)
+    results = {(shape, method): [] for shape, _, _ in args.shapes for method in METHODS}
+    total = len(args.shapes) * args.rounds * len(METHODS)
     run = 0
-    for shape, connections, streams in SHAPES:
+    for shape, connections, streams in args.shapes:
         for round_index in range(args.rounds):
             shift = round_index % len(METHODS)
             for method in METHODS[shift:] + METHODS[:shift]:
@@ -396,7 +406,7 @@ def measure(args, server, pb, channel, work_dir):
                       file=sys.stderr, flush=True)
     if check_calls(pb, channel, requests, "after the runs") != sizes:
         raise BenchError("a response's size changed during the runs")
-    print_report(results, args.rounds)
+    print_report(results, args.rounds, args.shapes)
 
 
 def main():
