@@ -36,9 +36,10 @@ std::optional<Slot> ArticleTable::Put(Slot slot, const ArticleId& id,
 bool ArticleTable::Holds(Slot slot, absl::string_view id,
                          const ArticleMetadata& metadata,
                          const std::string& text) const {
-  if (!Occupied(slot) || TextAt(slot) != text) return false;
-  const ArticleCard card = CardOf(slot);
-  return card.id == id && MetadataOf(card) == metadata;
+  if (!Occupied(slot) || Find(id) != slot || TextAt(slot) != text) {
+    return false;
+  }
+  return MetadataOf(CardOf(slot)) == metadata;
 }
 
 std::optional<Slot> ArticleTable::Unmap(absl::string_view id) {

@@ -59,7 +59,7 @@ class ArticleTable {
                           const ArticleMetadata& metadata,
                           const std::string& text = {});
 
-  // Whether `slot` holds article `id` with exactly `metadata` and `text`.
+  // Whether article `id` is at `slot` with exactly `metadata` and `text`.
   bool Holds(Slot slot, absl::string_view id, const ArticleMetadata& metadata,
              const std::string& text) const;
 
