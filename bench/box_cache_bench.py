@@ -56,13 +56,13 @@ DIMENSION = 256  # embed_agnews.py's
 HITS = "related_getrelated_box_cache_hits_total"
 CHECKS = 'related_getrelated_box_cache_checks_total{{result="{}"}}'
 COUNTERS = (HITS, CHECKS.format("current"), CHECKS.format("changed"))
+WRITE_KINDS = ("same", "headline", "new")
 
 
 def counters(server):
     """The cache's counters now, in COUNTERS' order."""
     metrics = related_server.scrape_metrics(server.metrics_address)
     return [metrics.get(name, 0.0) for name in COUNTERS]
-WRITE_KINDS = ("same", "headline", "new")
 
 
 def parse_args():

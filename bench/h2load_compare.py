@@ -92,10 +92,11 @@ def parse_args():
     parser.add_argument("--show_server_log", action="store_true")
     args = parser.parse_args()
     known = {s[0]: s for s in SHAPES}
-    unknown = [s for s in args.shapes.split(",") if s not in known]
-    if unknown or not args.shapes:
+    names = args.shapes.split(",")
+    unknown = [name for name in names if name not in known]
+    if unknown:
         parser.error(f"--shapes: unknown {unknown}; known: {','.join(known)}")
-    args.shapes = [known[s] for s in args.shapes.split(",")]
+    args.shapes = [known[name] for name in names]
     if args.articles < 2 or args.dim < 2 or args.rounds < 1 or args.seconds < 1:
         parser.error("need --articles >= 2, --dim >= 2, --rounds >= 1, --seconds >= 1")
     return args

@@ -59,10 +59,6 @@ class ArticleTable {
                           const ArticleMetadata& metadata,
                           const std::string& text = {});
 
-  // Whether article `id` is at `slot` with exactly `metadata` and `text`.
-  bool Holds(Slot slot, absl::string_view id, const ArticleMetadata& metadata,
-             const std::string& text) const;
-
   // The text of the article at an occupied `slot` (empty if it has none).
   const std::string& TextAt(Slot slot) const;
   // Bytes of text held (for stats: what keeping texts costs).
@@ -96,6 +92,9 @@ class ArticleTable {
   static absl::StatusOr<ArticleTable> Load(StateReader& in);
 
  private:
+  // Whether article `id` is at `slot` with exactly `metadata` and `text`.
+  bool Holds(Slot slot, absl::string_view id, const ArticleMetadata& metadata,
+             const std::string& text) const;
   void SetText(Slot slot, std::string text);
   void Bump(Slot slot);
   absl::Status LoadTexts(StateReader& in);
